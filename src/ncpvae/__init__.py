@@ -1,0 +1,39 @@
+"""ncpvae: Noise Contrastive Priors for variational autoencoders (Aneja et al., NeurIPS 2021).
+
+Train a VAE, freeze it, fit a classifier that tells aggregate-posterior latents from base-prior
+latents, and reweight the prior by the classifier's density ratio:
+p_NCP(z) = p(z) exp f(z) / Z.
+"""
+
+from ncpvae.distributions import sample, standard_normal, tempered
+from ncpvae.evaluation import log_likelihood
+from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
+from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.prior import LogNormalizerEstimate, NCPPrior
+from ncpvae.samplers import BasePriorSampler, LangevinSampler, SampleOutput, Sampler, SIRSampler
+from ncpvae.stages import posterior_latents, train_prior, train_vae
+from ncpvae.training import TrainConfig
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NCPPrior",
+    "LogNormalizerEstimate",
+    "ResidualMLPClassifier",
+    "LatentVariableModel",
+    "MLPVAE",
+    "MLPVAEConfig",
+    "Sampler",
+    "SampleOutput",
+    "BasePriorSampler",
+    "SIRSampler",
+    "LangevinSampler",
+    "TrainConfig",
+    "train_vae",
+    "train_prior",
+    "posterior_latents",
+    "log_likelihood",
+    "standard_normal",
+    "tempered",
+    "sample",
+]

@@ -1,0 +1,81 @@
+"""Run folders: ``config.json`` next to weights in safetensors.
+
+Weights are read with safetensors only, so loading a checkpoint never executes code from it.
+Files are written to a temporary name and renamed, so an interrupted write never leaves a
+half-written file in place of a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from ncpvae.errors import CheckpointError
+
+__all__ = ["atomic_write", "save_weights", "load_weights", "write_json", "make_run_dir"]
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def make_run_dir(path: str | Path) -> Path:
+    """Create the output folder (and parents); a clear error if it cannot be written."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".probe"):
+            pass
+    except OSError as err:
+        raise CheckpointError(
+            f"cannot write to output folder {str(path)!r} ({err.strerror}); choose another --out"
+        ) from None
+    return path
+
+
+def save_weights(module: nn.Module, path: Path) -> None:
+    """Save ``module.state_dict()`` (parameters and buffers) as safetensors, atomically."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    atomic_write(path, lambda p: save_file(tensors, str(p)))
+
+
+def load_weights(module: nn.Module, path: Path, device: torch.device | str = "cpu") -> None:
+    """Load safetensors weights into ``module``; a missing, corrupt or mismatched file is a
+    :class:`CheckpointError` that names it."""
+    if not path.is_file():
+        raise CheckpointError(f"weights file {str(path)!r} not found; did that stage finish?")
+    try:
+        tensors: dict[str, Tensor] = load_file(str(path), device=str(device))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(
+            f"weights file {str(path)!r} is corrupt or truncated ({err}); re-run the stage that "
+            "wrote it"
+        ) from None
+    try:
+        module.load_state_dict(tensors)
+    except RuntimeError as err:
+        first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
+        raise CheckpointError(
+            f"weights file {str(path)!r} does not match its config.json ({first})"
+        ) from None

@@ -1,0 +1,227 @@
+"""Run configurations: dataclasses saved as JSON next to the weights, with flag overrides.
+
+Every leaf field of a run config becomes a command-line flag named by its dotted path
+(``--train.steps 5000``, ``--model.hidden_dim 128``); ``--config FILE`` loads a JSON file first
+and flags override it. Reading is strict: an unknown key or a value of the wrong type is a
+:class:`~ncpvae.errors.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ncpvae.errors import ConfigError
+from ncpvae.models.mlp_vae import MLPVAEConfig
+from ncpvae.training import TrainConfig
+
+__all__ = [
+    "DataConfig",
+    "ClassifierConfig",
+    "VAERunConfig",
+    "PriorRunConfig",
+    "SampleConfig",
+    "EvaluateConfig",
+    "DemoConfig",
+    "leaf_fields",
+    "to_dict",
+    "from_dict",
+    "load_config",
+    "save_config",
+    "apply_overrides",
+]
+
+C = TypeVar("C")
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from. ``name``: ``gaussians25`` (built-in, generated from ``seed``)
+    or ``file`` (a .npy array or a .pt tensor of shape (N, D) at ``path``; the last
+    ``num_test`` rows are the test set)."""
+
+    name: str = "gaussians25"
+    path: str = ""
+    num_train: int = 100_000
+    num_test: int = 5_000
+    seed: int = 0
+
+
+@dataclass
+class ClassifierConfig:
+    """The residual MLP classifier f(z) = log r(z)."""
+
+    hidden_dim: int = 256
+    num_blocks: int = 3
+
+
+@dataclass
+class VAERunConfig:
+    """``ncpvae train-vae``: stage 1."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: MLPVAEConfig = field(default_factory=MLPVAEConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    kl_warmup_fraction: float = 0.5
+    device: str = "auto"
+
+
+@dataclass
+class PriorRunConfig:
+    """``ncpvae train-prior``: stage 2 on the frozen VAE in the run folder ``vae``."""
+
+    vae: str = "runs/vae"
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(lr_final=1e-7))
+    log_normalizer_samples: int = 1_000_000
+    device: str = "auto"
+
+
+@dataclass
+class SampleConfig:
+    """``ncpvae sample``: draw from the prior in the run folder ``prior``.
+    ``sampler``: ``base`` (the VAE's own prior), ``sir`` or ``langevin``."""
+
+    prior: str = "runs/prior"
+    sampler: str = "sir"
+    num_samples: int = 5_000
+    temperature: float = 1.0
+    sir_proposals: int = 500
+    langevin_steps: int = 200
+    langevin_step_size: float = 1e-2
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class EvaluateConfig:
+    """``ncpvae evaluate``: log-likelihood of the test data under both priors, log Z, SIR ESS."""
+
+    prior: str = "runs/prior"
+    num_test: int = 0  # 0: the whole test set
+    importance_samples: int = 1000
+    log_normalizer_samples: int = 1_000_000
+    sir_proposals: int = 500
+    sir_samples: int = 2_000
+    seed: int = 0
+    device: str = "auto"
+
+
+@dataclass
+class DemoConfig:
+    """``ncpvae demo``: the 25-Gaussians benchmark end to end (DESIGN.md section 3)."""
+
+    vae: VAERunConfig = field(default_factory=VAERunConfig)
+    prior: PriorRunConfig = field(default_factory=PriorRunConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+
+# ------------------------------------------------------------------------------------ I/O
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def leaf_fields(cls: type, prefix: str = "") -> dict[str, type]:
+    """Dotted path -> type of every non-dataclass field of config class ``cls``."""
+    out: dict[str, type] = {}
+    for f in dataclasses.fields(cls):
+        kind = _hints(cls)[f.name]
+        if dataclasses.is_dataclass(kind):
+            out.update(leaf_fields(kind, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = kind
+    return out
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Check ``value`` read from JSON against the annotated ``kind`` (int, float, str, bool,
+    or X | None)."""
+    args = typing.get_args(kind)
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        kind = next(a for a in args if a is not type(None))
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float, str, bool) and (
+        not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"config key {key!r} must be {kind.__name__}, got {value!r}")
+    return value
+
+
+def from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
+    """Build config class ``cls`` from a (possibly partial) dict; missing keys keep defaults."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section {prefix or '<top>'!r} must be a JSON object")
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}{unknown[0]!r}; known keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for name, value in data.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = from_dict(kind, value, f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(value, kind, prefix + name)
+    return cls(**kwargs)
+
+
+def load_config(cls: type[C], path: str | Path) -> C:
+    """Read a JSON config file strictly (see :func:`from_dict`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} not found; pass an existing JSON file")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid JSON ({err})") from None
+    return from_dict(cls, data)
+
+
+def save_config(config: Any, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_dict(config), indent=2) + "\n")
+
+
+def parse_value(text: str, kind: Any, key: str) -> Any:
+    """Parse a command-line string into the annotated type of ``key``."""
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        if text.lower() in ("none", "null"):
+            return None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"--{key} expects {kind.__name__}, got {text!r}") from None
+
+
+def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
+    """Return ``config`` with dotted-path values replaced (values already parsed)."""
+    data = to_dict(config)
+    for key, value in overrides.items():
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return from_dict(type(config), data)

@@ -1,0 +1,23 @@
+"""Errors that reach the user as a one-line message (the CLI prints them without a traceback)."""
+
+__all__ = ["NCPVAEError", "NonFiniteLossError", "ConfigError", "CheckpointError", "DataError"]
+
+
+class NCPVAEError(Exception):
+    """Base class: the message says what went wrong and what to do about it."""
+
+
+class ConfigError(NCPVAEError, ValueError):
+    """A config file or override is missing, malformed, or names an unknown option."""
+
+
+class CheckpointError(NCPVAEError):
+    """A run folder or weights file is missing, corrupt, or does not match its config."""
+
+
+class DataError(NCPVAEError, ValueError):
+    """Data is missing, has the wrong shape, or holds non-finite values."""
+
+
+class NonFiniteLossError(NCPVAEError, FloatingPointError):
+    """Training produced a NaN or infinite loss."""

@@ -1,0 +1,53 @@
+"""A flat VAE with MLP encoder and decoder (vector data, one latent group)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+from torch.distributions import Distribution, Independent, Normal
+
+from ncpvae.distributions import LIKELIHOODS, soft_clamp
+from ncpvae.models.base import LatentVariableModel
+from ncpvae.nets import mlp
+
+__all__ = ["MLPVAEConfig", "MLPVAE"]
+
+
+@dataclass
+class MLPVAEConfig:
+    """Sizes of an :class:`MLPVAE`; ``likelihood`` is a key of ``distributions.LIKELIHOODS``."""
+
+    data_dim: int = 2
+    latent_dim: int = 2
+    hidden_dim: int = 256
+    depth: int = 3
+    likelihood: str = "gaussian"
+
+
+class MLPVAE(LatentVariableModel):
+    """Encoder q(z|x) = N(mu(x), diag sigma(x)^2); MLP decoder feeding an output likelihood."""
+
+    def __init__(self, config: MLPVAEConfig) -> None:
+        super().__init__()
+        if config.likelihood not in LIKELIHOODS:
+            raise ValueError(
+                f"unknown likelihood {config.likelihood!r}; choose one of {sorted(LIKELIHOODS)}"
+            )
+        self.config = config
+        self.latent_shape = (config.latent_dim,)
+        self.output = LIKELIHOODS[config.likelihood]()
+        self.encoder = mlp(config.data_dim, config.hidden_dim, config.depth, 2 * config.latent_dim)
+        self.decoder = mlp(
+            config.latent_dim,
+            config.hidden_dim,
+            config.depth,
+            self.output.params_per_dim * config.data_dim,
+        )
+
+    def posterior(self, x: Tensor) -> Distribution:
+        mu, raw_log_scale = self.encoder(x).chunk(2, dim=-1)
+        return Independent(Normal(mu, soft_clamp(raw_log_scale, 7.0).exp()), 1)
+
+    def likelihood(self, z: Tensor) -> Distribution:
+        return self.output(self.decoder(z))

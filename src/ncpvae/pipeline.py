@@ -1,0 +1,312 @@
+"""The CLI verbs as functions: each takes a run config and an output folder, writes its files
+there (config.json first, so a run folder always says how it was made) and returns a summary.
+
+    train-vae   -> config.json, model.safetensors, history.json
+    train-prior -> config.json, prior.safetensors (classifier + log Z), history.json
+    sample      -> config.json, samples.npy (data space), latents.npy, summary.json[, samples.png]
+    evaluate    -> config.json, report.json
+    demo        -> vae/, prior/, report.json, figure.png
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ncpvae.checkpoint import load_weights, make_run_dir, save_weights, write_json
+from ncpvae.config import (
+    ClassifierConfig,
+    DemoConfig,
+    EvaluateConfig,
+    PriorRunConfig,
+    SampleConfig,
+    VAERunConfig,
+    load_config,
+    save_config,
+)
+from ncpvae.data import load_data
+from ncpvae.distributions import sample
+from ncpvae.errors import CheckpointError, ConfigError, DataError
+from ncpvae.evaluation import log_likelihood
+from ncpvae.models import MLPVAE, LatentVariableModel
+from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.prior import NCPPrior
+from ncpvae.samplers import BasePriorSampler, LangevinSampler, Sampler, SIRSampler
+from ncpvae.stages import freeze, posterior_latents, train_prior, train_vae
+
+__all__ = [
+    "resolve_device",
+    "build_prior",
+    "load_vae_run",
+    "load_prior_run",
+    "run_train_vae",
+    "run_train_prior",
+    "run_sample",
+    "run_evaluate",
+    "run_demo",
+    "SAMPLERS",
+]
+
+SAMPLERS: dict[str, Any] = {
+    "base": lambda cfg: BasePriorSampler(),
+    "sir": lambda cfg: SIRSampler(num_proposals=cfg.sir_proposals),
+    "langevin": lambda cfg: LangevinSampler(cfg.langevin_steps, cfg.langevin_step_size),
+}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when present, else cpu; otherwise the named device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for but no GPU is visible; use --device auto")
+    return device
+
+
+def build_prior(model: LatentVariableModel, cfg: ClassifierConfig) -> NCPPrior:
+    """An NCP prior on ``model``'s base prior with a fresh residual-MLP classifier."""
+    classifier = ResidualMLPClassifier(
+        math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks
+    ).to(model.device)
+    return NCPPrior(model.prior(), classifier)
+
+
+def _check_data_dim(data: torch.Tensor, data_dim: int) -> None:
+    if data.shape[1] != data_dim:
+        raise DataError(
+            f"the data has {data.shape[1]} dimensions but model.data_dim is {data_dim}; set "
+            f"--model.data_dim {data.shape[1]}"
+        )
+
+
+# ------------------------------------------------------------------------------ stage 1
+
+
+def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    out = make_run_dir(out)
+    device = resolve_device(cfg.device)
+    train_data, _ = load_data(cfg.data)
+    _check_data_dim(train_data, cfg.model.data_dim)
+    save_config(cfg, out / "config.json")
+    torch.manual_seed(cfg.train.seed)
+    model = MLPVAE(cfg.model).to(device)
+    generator = torch.Generator().manual_seed(cfg.train.seed)
+    history = train_vae(
+        model,
+        train_data,
+        cfg.train,
+        kl_warmup_fraction=cfg.kl_warmup_fraction,
+        progress=progress,
+        generator=generator,
+    )
+    save_weights(model, out / "model.safetensors")
+    summary = {"seconds": history.seconds, **history.metrics}
+    write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
+    return summary
+
+
+def load_vae_run(path: str | Path, device: torch.device) -> tuple[MLPVAE, VAERunConfig]:
+    """The frozen VAE of a ``train-vae`` run folder."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"{str(path)!r} is not a train-vae run folder (no config.json); run ncpvae train-vae"
+        )
+    cfg = load_config(VAERunConfig, path / "config.json")
+    model = MLPVAE(cfg.model)
+    load_weights(model, path / "model.safetensors")
+    return freeze(model.to(device)), cfg
+
+
+# ------------------------------------------------------------------------------ stage 2
+
+
+def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    out = make_run_dir(out)
+    device = resolve_device(cfg.device)
+    model, vae_cfg = load_vae_run(cfg.vae, device)
+    train_data, _ = load_data(vae_cfg.data)
+    save_config(cfg, out / "config.json")
+    torch.manual_seed(cfg.train.seed)
+    prior = build_prior(model, cfg.classifier)
+    generator = torch.Generator().manual_seed(cfg.train.seed)
+    history = train_prior(
+        prior, model, train_data, cfg.train, progress=progress, generator=generator
+    )
+    estimate = prior.estimate_log_normalizer(
+        cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.train.seed)
+    )
+    save_weights(prior, out / "prior.safetensors")
+    summary = {
+        "seconds": history.seconds,
+        "log_normalizer": estimate.value,
+        "log_normalizer_stderr": estimate.stderr,
+        "log_normalizer_samples": estimate.num_samples,
+        **history.metrics,
+    }
+    write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
+    return summary
+
+
+def load_prior_run(
+    path: str | Path, device: torch.device
+) -> tuple[NCPPrior, MLPVAE, PriorRunConfig, VAERunConfig]:
+    """The NCP prior of a ``train-prior`` run folder and the frozen VAE it was fitted on."""
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise CheckpointError(
+            f"{str(path)!r} is not a train-prior run folder (no config.json); run ncpvae "
+            "train-prior"
+        )
+    cfg = load_config(PriorRunConfig, path / "config.json")
+    model, vae_cfg = load_vae_run(cfg.vae, device)
+    prior = build_prior(model, cfg.classifier)
+    load_weights(prior, path / "prior.safetensors", device)
+    prior.eval().requires_grad_(False)
+    return prior, model, cfg, vae_cfg
+
+
+# ------------------------------------------------------------------------------ sampling
+
+
+def _sampler(cfg: SampleConfig) -> Sampler:
+    if cfg.sampler not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {cfg.sampler!r}; choose one of {sorted(SAMPLERS)}")
+    return SAMPLERS[cfg.sampler](cfg)
+
+
+def decode(model: LatentVariableModel, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """x ~ p(x | z) for each latent row."""
+    with torch.no_grad():
+        return sample(model.likelihood(z), (), generator)
+
+
+def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    out = make_run_dir(out)
+    device = resolve_device(cfg.device)
+    sampler = _sampler(cfg)
+    prior, model, _, _ = load_prior_run(cfg.prior, device)
+    save_config(cfg, out / "config.json")
+    generator = torch.Generator(device).manual_seed(cfg.seed)
+    start = time.perf_counter()
+    result = prior.sample(
+        cfg.num_samples, sampler, temperature=cfg.temperature, generator=generator
+    )
+    x = decode(model, result.samples, generator)
+    seconds = time.perf_counter() - start
+    np.save(out / "latents.npy", result.samples.cpu().numpy())
+    np.save(out / "samples.npy", x.cpu().numpy())
+    summary: dict[str, Any] = {
+        "sampler": cfg.sampler,
+        "num_samples": cfg.num_samples,
+        "temperature": cfg.temperature,
+        "seconds": seconds,
+    }
+    if result.ess is not None:
+        summary["sir_ess_mean"] = float(result.ess.mean())
+        summary["sir_proposals"] = cfg.sir_proposals
+    if x.shape[1] == 2:
+        from ncpvae.plotting import scatter
+
+        scatter(x.cpu(), out / "samples.png", f"{cfg.sampler} samples (t={cfg.temperature})")
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------ evaluation
+
+
+def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Test log-likelihood (nats, importance-weighted) under the base and the NCP prior, the log Z
+    estimate with its standard error, and the mean SIR ESS."""
+    out = make_run_dir(out)
+    device = resolve_device(cfg.device)
+    prior, model, _, vae_cfg = load_prior_run(cfg.prior, device)
+    _, test = load_data(vae_cfg.data)
+    if cfg.num_test:
+        test = test[: cfg.num_test]
+    save_config(cfg, out / "config.json")
+    torch.manual_seed(cfg.seed)
+    start = time.perf_counter()
+    if cfg.log_normalizer_samples:
+        prior.estimate_log_normalizer(
+            cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.seed + 1)
+        )
+    ll_kwargs = {"num_samples": cfg.importance_samples, "progress": progress}
+    ll_base = log_likelihood(model, test, **ll_kwargs)
+    ll_ncp = log_likelihood(model, test, prior, **ll_kwargs)
+    sir = prior.sample(
+        cfg.sir_samples,
+        SIRSampler(num_proposals=cfg.sir_proposals),
+        generator=torch.Generator(device).manual_seed(cfg.seed + 2),
+    )
+    report = {
+        "vae_log_likelihood": float(ll_base.mean()),
+        "vae_log_likelihood_stderr": float(ll_base.std() / math.sqrt(len(ll_base))),
+        "ncp_log_likelihood": float(ll_ncp.mean()),
+        "ncp_log_likelihood_stderr": float(ll_ncp.std() / math.sqrt(len(ll_ncp))),
+        "log_normalizer": float(prior.log_normalizer),
+        "log_normalizer_stderr": float(prior.log_normalizer_stderr),
+        "log_normalizer_samples": cfg.log_normalizer_samples,
+        "sir_ess": float(sir.ess.mean()),
+        "sir_proposals": cfg.sir_proposals,
+        "num_test": len(test),
+        "importance_samples": cfg.importance_samples,
+        "seconds": time.perf_counter() - start,
+    }
+    write_json(out / "report.json", report)
+    return report
+
+
+# ------------------------------------------------------------------------------ demo
+
+
+def run_demo(cfg: DemoConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """25 Gaussians end to end: both stages, SIR and Langevin samples, evaluation, figure."""
+    from ncpvae.plotting import gaussians25_figure
+
+    start = time.perf_counter()
+    out = make_run_dir(out)
+    vae_summary = run_train_vae(cfg.vae, out / "vae", progress)
+    cfg.prior.vae = str(out / "vae")
+    prior_summary = run_train_prior(cfg.prior, out / "prior", progress)
+    cfg.evaluate.prior = cfg.sample.prior = str(out / "prior")
+    report = run_evaluate(cfg.evaluate, out / "evaluate", progress)
+
+    device = resolve_device(cfg.sample.device)
+    prior, model, _, vae_cfg = load_prior_run(out / "prior", device)
+    _, test = load_data(vae_cfg.data)
+    generator = torch.Generator(device).manual_seed(cfg.sample.seed)
+    n = cfg.sample.num_samples
+    samples = {
+        "VAE, N(0, I) prior": BasePriorSampler(),
+        f"NCP, SIR (M={cfg.sample.sir_proposals})": SIRSampler(cfg.sample.sir_proposals),
+        f"NCP, Langevin ({cfg.sample.langevin_steps} steps)": LangevinSampler(
+            cfg.sample.langevin_steps, cfg.sample.langevin_step_size
+        ),
+    }
+    decoded = {
+        name: decode(model, prior.sample(n, s, generator=generator).samples, generator).cpu()
+        for name, s in samples.items()
+    }
+    latents = posterior_latents(model, test, min(n, len(test)), generator=None)()
+    gaussians25_figure(test[:n], decoded, prior, latents.cpu(), out / "figure.png")
+
+    report.update(
+        vae_train_seconds=vae_summary["seconds"],
+        prior_train_seconds=prior_summary["seconds"],
+        vae_steps=cfg.vae.train.steps,
+        prior_steps=cfg.prior.train.steps,
+        seconds=time.perf_counter() - start,
+    )
+    write_json(out / "report.json", report)
+    return report

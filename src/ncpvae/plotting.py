@@ -1,0 +1,74 @@
+"""Figures (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+from ncpvae.prior import NCPPrior  # noqa: E402
+
+__all__ = ["scatter", "gaussians25_figure"]
+
+LIMIT = 5.5  # data-space axis limit for 25 Gaussians
+
+
+def _scatter_panel(ax, x: Tensor, title: str) -> None:
+    ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color="tab:blue", linewidths=0)
+    ax.set(xlim=(-LIMIT, LIMIT), ylim=(-LIMIT, LIMIT), aspect="equal", title=title)
+
+
+def scatter(x: Tensor, path: Path, title: str) -> None:
+    """A 2-D scatter plot of ``x`` saved as PNG."""
+    fig, ax = plt.subplots(figsize=(4, 4))
+    _scatter_panel(ax, x, title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def gaussians25_figure(
+    data: Tensor, samples: dict[str, Tensor], prior: NCPPrior, latents: Tensor, path: Path
+) -> None:
+    """Data, decoded samples of each sampler, a heat map of log r(z) over the latent space, and
+    the aggregate posterior q(z) (encoder samples of test data) on the same axes."""
+    panels = 2 + len(samples) + 1
+    cols = 3
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows))
+    axes = axes.ravel()
+    _scatter_panel(axes[0], data, "data")
+    for ax, (name, x) in zip(axes[1:], samples.items(), strict=False):
+        _scatter_panel(ax, x, name)
+
+    lim = 3.5
+    grid = torch.linspace(-lim, lim, 300)
+    zz = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), -1).reshape(-1, 2)
+    device = prior.log_normalizer.device
+    log_r = prior.log_ratio(zz.to(device)).cpu().reshape(300, 300)
+    ax = axes[1 + len(samples)]
+    image = ax.imshow(
+        log_r.clamp(min=-10), origin="lower", extent=(-lim, lim, -lim, lim), cmap="viridis"
+    )
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    ax.set(title="log r(z) = classifier logit", aspect="equal")
+    ax = axes[2 + len(samples)]
+    ax.hist2d(
+        latents[:, 0].numpy(),
+        latents[:, 1].numpy(),
+        bins=150,
+        range=[[-lim, lim]] * 2,
+        cmap="viridis",
+    )
+    ax.set(title="aggregate posterior q(z)", aspect="equal")
+    for ax in axes[panels:]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

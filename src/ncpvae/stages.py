@@ -1,0 +1,90 @@
+"""The two training stages on a :class:`~ncpvae.models.LatentVariableModel`.
+
+Stage 1 trains the VAE by the ELBO with a linear KL warm-up. Stage 2 freezes it and fits an NCP
+prior on encoder samples of the training data, with fresh data and fresh reparameterised noise
+every step (DESIGN.md section 2.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from ncpvae.models.base import LatentVariableModel
+from ncpvae.prior import NCPPrior
+from ncpvae.training import TrainConfig, TrainHistory, minibatches, train
+
+__all__ = ["train_vae", "train_prior", "posterior_latents", "freeze", "kl_warmup"]
+
+
+def kl_warmup(step: int, warmup_steps: int) -> float:
+    """KL weight rising linearly from 0 to 1 over ``warmup_steps`` (constant 1 if 0)."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
+
+
+def train_vae(
+    model: LatentVariableModel,
+    data: Tensor,
+    config: TrainConfig,
+    *,
+    kl_warmup_fraction: float = 0.5,
+    progress: bool = True,
+    generator: torch.Generator | None = None,
+) -> TrainHistory:
+    """Stage 1: maximise the ELBO on ``data`` with the KL weight warmed up over the first
+    ``kl_warmup_fraction`` of the steps (this avoids posterior collapse on 25 Gaussians)."""
+    batches = minibatches(data, config.batch_size, generator)
+    warmup_steps = int(kl_warmup_fraction * config.steps)
+
+    def objective(step: int) -> tuple[Tensor, dict[str, float]]:
+        out = model(next(batches).to(model.device), kl_weight=kl_warmup(step, warmup_steps))
+        return out.loss, out.metrics()
+
+    model.train()
+    try:
+        return train(
+            objective, model.parameters(), config, description="train VAE", progress=progress
+        )
+    finally:
+        model.eval()
+
+
+def freeze(model: LatentVariableModel) -> LatentVariableModel:
+    """Put ``model`` in eval mode with gradients off (stage 2 never changes the VAE)."""
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def posterior_latents(
+    model: LatentVariableModel,
+    data: Tensor,
+    batch_size: int,
+    generator: torch.Generator | None = None,
+) -> Callable[[], Tensor]:
+    """A callable returning z ~ q(z|x) for a fresh random minibatch x of ``data``: the "real"
+    latents of stage 2 (pass it to :meth:`NCPPrior.fit`)."""
+    batches = minibatches(data, batch_size, generator)
+
+    @torch.no_grad()
+    def draw() -> Tensor:
+        return model.posterior(next(batches).to(model.device)).sample()
+
+    return draw
+
+
+def train_prior(
+    prior: NCPPrior,
+    model: LatentVariableModel,
+    data: Tensor,
+    config: TrainConfig,
+    *,
+    progress: bool = True,
+    generator: torch.Generator | None = None,
+) -> TrainHistory:
+    """Stage 2: freeze ``model`` and fit ``prior`` by NCE on its aggregate posterior."""
+    freeze(model)
+    real = posterior_latents(model, data, config.batch_size, generator)
+    return prior.fit(real, config, progress=progress)

@@ -1,0 +1,83 @@
+"""Shared test helpers: closed-form log-ratios and a linear-Gaussian VAE with exact marginals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import Tensor, nn
+from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
+
+from ncpvae.models.base import LatentVariableModel
+
+
+class QuadraticLogRatio(nn.Module):
+    """f(z) = -1/2 z^T A z + b^T z + c. On a N(0, I) base prior, p(z) exp f(z) / Z is the Gaussian
+    with precision I + A and mean (I + A)^-1 b, and log Z = c - 1/2 log|I + A| + 1/2 b^T (I+A)^-1 b.
+    """
+
+    def __init__(self, a: Tensor, b: Tensor, c: float = 0.0) -> None:
+        super().__init__()
+        self.register_buffer("a", a)
+        self.register_buffer("b", b)
+        self.c = c
+
+    def forward(self, z: Tensor) -> Tensor:
+        return -0.5 * ((z @ self.a) * z).sum(-1) + z @ self.b + self.c
+
+    def target(self) -> MultivariateNormal:
+        precision = torch.eye(len(self.b), dtype=self.a.dtype) + self.a
+        cov = torch.linalg.inv(precision)
+        return MultivariateNormal(cov @ self.b, covariance_matrix=cov)
+
+    def log_normalizer(self) -> float:
+        precision = torch.eye(len(self.b), dtype=self.a.dtype) + self.a
+        mean = torch.linalg.solve(precision, self.b)
+        return float(self.c - 0.5 * torch.logdet(precision) + 0.5 * self.b @ mean)
+
+
+class LinearGaussianVAE(LatentVariableModel):
+    """z ~ N(0, I), x = W z + bias + sigma * eps. The posterior is the exact one with its
+    covariance inflated by ``posterior_inflation`` (so importance weighting has work to do)."""
+
+    def __init__(self, w: Tensor, bias: Tensor, sigma: float, posterior_inflation: float = 1.5):
+        super().__init__()
+        self.latent_shape = (w.shape[1],)
+        self.w = nn.Parameter(w)
+        self.bias = nn.Parameter(bias)
+        self.sigma = sigma
+        self.inflation = posterior_inflation
+
+    def posterior(self, x: Tensor) -> Distribution:
+        d = self.w.shape[1]
+        precision = torch.eye(d) + self.w.T @ self.w / self.sigma**2
+        cov = torch.linalg.inv(precision)
+        mean = (x - self.bias) @ self.w @ cov.T / self.sigma**2
+        return MultivariateNormal(mean, covariance_matrix=self.inflation * cov)
+
+    def likelihood(self, z: Tensor) -> Distribution:
+        return Independent(Normal(z @ self.w.T + self.bias, self.sigma), 1)
+
+    def marginal(self, prior: MultivariateNormal | None = None) -> MultivariateNormal:
+        """Exact p(x) for a Gaussian prior on z (default N(0, I))."""
+        d = self.w.shape[1]
+        mean = prior.mean if prior is not None else torch.zeros(d)
+        cov = prior.covariance_matrix if prior is not None else torch.eye(d)
+        x_cov = self.w @ cov @ self.w.T + self.sigma**2 * torch.eye(self.w.shape[0])
+        return MultivariateNormal(self.w @ mean + self.bias, covariance_matrix=x_cov)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def gaussian_moments_error(samples: Tensor, target: MultivariateNormal) -> tuple[float, float]:
+    """Largest absolute error of the sample mean and of the sample covariance."""
+    mean_err = (samples.mean(0) - target.mean).abs().max()
+    cov_err = (torch.cov(samples.T) - target.covariance_matrix).abs().max()
+    return float(mean_err), float(cov_err)
+
+
+LOG_2PI = math.log(2 * math.pi)
