@@ -43,7 +43,9 @@ def test_log_normalizer_matches_closed_form_and_stderr_is_honest():
     prior = NCPPrior(standard_normal((2,)), f)
     truth = f.log_normalizer()
     estimates = [
-        prior.estimate_log_normalizer(20_000, batch_size=7_000, generator=torch.Generator().manual_seed(s))
+        prior.estimate_log_normalizer(
+            20_000, batch_size=7_000, generator=torch.Generator().manual_seed(s)
+        )
         for s in range(30)
     ]
     values = torch.tensor([e.value for e in estimates])

@@ -21,20 +21,24 @@ def quadratic_prior() -> tuple[NCPPrior, QuadraticLogRatio]:
 
 def test_sir_reproduces_target_moments(quadratic_prior):
     prior, f = quadratic_prior
-    out = prior.sample(20_000, SIRSampler(num_proposals=500), generator=torch.Generator().manual_seed(1))
+    out = prior.sample(
+        20_000, SIRSampler(num_proposals=500), generator=torch.Generator().manual_seed(1)
+    )
     mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
     assert mean_err < 0.02 and cov_err < 0.02, (mean_err, cov_err)
     # the base prior alone is far from it: the test can fail
     base = prior.sample(20_000, BasePriorSampler()).samples
     assert gaussian_moments_error(base, f.target())[0] > 0.3
     # ESS of each draw: positive and at most M
-    assert out.ess.shape == (20_000,) and 1 <= out.ess.min() and out.ess.max() <= 500
+    assert out.ess.shape == (20_000,) and out.ess.min() >= 1 and out.ess.max() <= 500
 
 
 def test_sir_with_temperature_targets_tempered_base(quadratic_prior):
     prior, f = quadratic_prior
     t = 0.7
-    out = prior.sample(20_000, SIRSampler(500), temperature=t, generator=torch.Generator().manual_seed(2))
+    out = prior.sample(
+        20_000, SIRSampler(500), temperature=t, generator=torch.Generator().manual_seed(2)
+    )
     # p_t(z) exp f(z): precision I/t^2 + A, mean (I/t^2 + A)^-1 b
     precision = torch.eye(2) / t**2 + f.a
     cov = torch.linalg.inv(precision)

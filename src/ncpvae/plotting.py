@@ -19,6 +19,7 @@ LIMIT = 5.5  # data-space axis limit for 25 Gaussians
 
 
 def _scatter_panel(ax, x: Tensor, title: str) -> None:
+    x = x.numpy()
     ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color="tab:blue", linewidths=0)
     ax.set(xlim=(-LIMIT, LIMIT), ylim=(-LIMIT, LIMIT), aspect="equal", title=title)
 
@@ -54,7 +55,7 @@ def gaussians25_figure(
     log_r = prior.log_ratio(zz.to(device)).cpu().reshape(300, 300)
     ax = axes[1 + len(samples)]
     image = ax.imshow(
-        log_r.clamp(min=-10), origin="lower", extent=(-lim, lim, -lim, lim), cmap="viridis"
+        log_r.clamp(min=-10).numpy(), origin="lower", extent=(-lim, lim, -lim, lim), cmap="viridis"
     )
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set(title="log r(z) = classifier logit", aspect="equal")
