@@ -87,7 +87,7 @@ def test_demo_writes_report_and_figure(tmp_path: Path):
         "seconds",
     ):
         assert np.isfinite(report[key]), key
-    assert 1 <= report["sir_ess"] <= 500
+    assert 1 <= report["sir_ess"] <= report["sir_proposals"]
     assert (out / "figure.png").stat().st_size > 10_000
     # the run folders it leaves are usable by the other verbs
     assert (
@@ -282,3 +282,20 @@ def test_data_with_nan_is_refused(tmp_path: Path):
         )
     )
     assert "NaN" in line
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sample", "--temperature", "0"], "temperature must be positive"),
+        (["sample", "--num_samples", "0"], "num_samples must be at least 1"),
+        (["train-vae", "--train.batch_size", "0"], "train.batch_size must be at least 1"),
+        (["train-vae", "--model.likelihood", "poisson"], "unknown model.likelihood 'poisson'"),
+        (["train-vae", "--model.likelihood", "bernoulli"], "needs binary (0/1) data"),
+        (["evaluate", "--importance_samples", "0"], "importance_samples must be at least 1"),
+        (["demo", "--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_invalid_values_are_one_line(tmp_path: Path, args, message):
+    line = one_line_error(run_cli(*args, "--out", str(tmp_path / "run")))
+    assert message in line

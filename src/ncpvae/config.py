@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ncpvae.errors import ConfigError
+from ncpvae.errors import ConfigError, require
 from ncpvae.models.mlp_vae import MLPVAEConfig
 from ncpvae.training import TrainConfig
 
@@ -51,6 +51,10 @@ class DataConfig:
     num_test: int = 5_000
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        require(self.num_train >= 1, "data.num_train must be at least 1")
+        require(self.num_test >= 1, "data.num_test must be at least 1")
+
 
 @dataclass
 class ClassifierConfig:
@@ -58,6 +62,10 @@ class ClassifierConfig:
 
     hidden_dim: int = 256
     num_blocks: int = 3
+
+    def __post_init__(self) -> None:
+        require(self.hidden_dim >= 1, "classifier.hidden_dim must be at least 1")
+        require(self.num_blocks >= 0, "classifier.num_blocks must be >= 0")
 
 
 @dataclass
@@ -70,6 +78,9 @@ class VAERunConfig:
     kl_warmup_fraction: float = 0.5  # KL weight rises linearly 0 -> 1 over this share of steps
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        require(0 <= self.kl_warmup_fraction <= 1, "kl_warmup_fraction must be in [0, 1]")
+
 
 @dataclass
 class PriorRunConfig:
@@ -80,6 +91,9 @@ class PriorRunConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr_final=1e-7))
     log_normalizer_samples: int = 1_000_000
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        require(self.log_normalizer_samples >= 1, "log_normalizer_samples must be at least 1")
 
 
 @dataclass
@@ -92,10 +106,17 @@ class SampleConfig:
     num_samples: int = 5_000
     temperature: float = 1.0
     sir_proposals: int = 500
-    langevin_steps: int = 200
-    langevin_step_size: float = 1e-2
+    langevin_steps: int = 500
+    langevin_step_size: float = 1e-3
     seed: int = 0
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        require(self.num_samples >= 1, "num_samples must be at least 1")
+        require(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
+        require(self.sir_proposals >= 1, "sir_proposals must be at least 1")
+        require(self.langevin_steps >= 0, "langevin_steps must be >= 0")
+        require(self.langevin_step_size > 0, "langevin_step_size must be positive")
 
 
 @dataclass
@@ -111,11 +132,32 @@ class EvaluateConfig:
     seed: int = 0
     device: str = "auto"
 
+    def __post_init__(self) -> None:
+        require(self.num_test >= 0, "num_test must be >= 0 (0: the whole test set)")
+        for name in (
+            "importance_samples",
+            "log_normalizer_samples",
+            "sir_proposals",
+            "sir_samples",
+        ):
+            require(getattr(self, name) >= 1, f"{name} must be at least 1")
+
 
 def _demo_vae() -> VAERunConfig:
     # A long KL warm-up (90 % of the steps) leaves the aggregate posterior with clear holes
     # between the 25 modes: the case NCP is for (README, "25 Gaussians").
-    return VAERunConfig(data=DataConfig(num_test=2_000), kl_warmup_fraction=0.9)
+    return VAERunConfig(
+        data=DataConfig(num_test=2_000),
+        train=TrainConfig(steps=10_000, batch_size=512),
+        kl_warmup_fraction=0.9,
+    )
+
+
+def _demo_sample() -> SampleConfig:
+    # the NCP target is sharp: SIR needs the paper's M = 5000, Langevin small steps
+    return SampleConfig(
+        num_samples=2_000, sir_proposals=5_000, langevin_steps=1_000, langevin_step_size=1e-4
+    )
 
 
 @dataclass
@@ -124,10 +166,17 @@ class DemoConfig:
 
     vae: VAERunConfig = field(default_factory=_demo_vae)
     prior: PriorRunConfig = field(
-        default_factory=lambda: PriorRunConfig(train=TrainConfig(steps=10_000, lr_final=1e-7))
+        default_factory=lambda: PriorRunConfig(
+            classifier=ClassifierConfig(hidden_dim=128),
+            train=TrainConfig(steps=10_000, lr_final=1e-7),
+        )
     )
-    sample: SampleConfig = field(default_factory=SampleConfig)
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    sample: SampleConfig = field(default_factory=_demo_sample)
+    evaluate: EvaluateConfig = field(
+        default_factory=lambda: EvaluateConfig(
+            log_normalizer_samples=4_000_000, sir_proposals=5_000, sir_samples=1_000
+        )
+    )
 
 
 # ------------------------------------------------------------------------------------ I/O

@@ -29,6 +29,7 @@ __all__ = [
     "standard_normal",
     "tempered",
     "sample",
+    "generator_on",
     "OutputLikelihood",
     "GaussianLikelihood",
     "BernoulliLikelihood",
@@ -104,6 +105,15 @@ def sample(
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return dist.sample(sample_shape)
+
+
+def generator_on(device: torch.device, generator: torch.Generator | None) -> torch.Generator | None:
+    """``generator`` if it lives on ``device``'s type, else a generator there seeded from it (so
+    a CPU generator still gives reproducible draws on a GPU)."""
+    if generator is None or generator.device.type == device.type:
+        return generator
+    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+    return torch.Generator(device).manual_seed(seed)
 
 
 # --------------------------------------------------------------------------------------------

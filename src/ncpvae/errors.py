@@ -1,6 +1,13 @@
 """Errors that reach the user as a one-line message (the CLI prints them without a traceback)."""
 
-__all__ = ["NCPVAEError", "NonFiniteLossError", "ConfigError", "CheckpointError", "DataError"]
+__all__ = [
+    "NCPVAEError",
+    "NonFiniteLossError",
+    "ConfigError",
+    "CheckpointError",
+    "DataError",
+    "require",
+]
 
 
 class NCPVAEError(Exception):
@@ -17,6 +24,12 @@ class CheckpointError(NCPVAEError):
 
 class DataError(NCPVAEError, ValueError):
     """Data is missing, has the wrong shape, or holds non-finite values."""
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise ConfigError(message)
 
 
 class NonFiniteLossError(NCPVAEError, FloatingPointError):

@@ -5,7 +5,7 @@ there (config.json first, so a run folder always says how it was made) and retur
     train-prior -> config.json, prior.safetensors (classifier + log Z), history.json
     sample      -> config.json, samples.npy (data space), latents.npy, summary.json[, samples.png]
     evaluate    -> config.json, report.json
-    demo        -> vae/, prior/, report.json, figure.png
+    demo        -> vae/, prior/, evaluate/, report.json, figure.png
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ncpvae.data import load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError
 from ncpvae.evaluation import log_likelihood
-from ncpvae.models import MLPVAE, LatentVariableModel
+from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
 from ncpvae.samplers import BasePriorSampler, LangevinSampler, Sampler, SIRSampler
@@ -69,6 +69,8 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device cuda was asked for but no GPU is visible; use --device auto")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"no {device}: {torch.cuda.device_count()} GPU(s) are visible")
     return device
 
 
@@ -80,12 +82,14 @@ def build_prior(model: LatentVariableModel, cfg: ClassifierConfig) -> NCPPrior:
     return NCPPrior(model.prior(), classifier)
 
 
-def _check_data_dim(data: torch.Tensor, data_dim: int) -> None:
-    if data.shape[1] != data_dim:
+def _check_data_fits_model(data: torch.Tensor, cfg: MLPVAEConfig) -> None:
+    if data.shape[1] != cfg.data_dim:
         raise DataError(
-            f"the data has {data.shape[1]} dimensions but model.data_dim is {data_dim}; set "
+            f"the data has {data.shape[1]} dimensions but model.data_dim is {cfg.data_dim}; set "
             f"--model.data_dim {data.shape[1]}"
         )
+    if cfg.likelihood == "bernoulli" and not ((data == 0) | (data == 1)).all():
+        raise DataError("model.likelihood bernoulli needs binary (0/1) data; use gaussian")
 
 
 # ------------------------------------------------------------------------------ stage 1
@@ -95,7 +99,7 @@ def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> 
     out = make_run_dir(out)
     device = resolve_device(cfg.device)
     train_data, _ = load_data(cfg.data)
-    _check_data_dim(train_data, cfg.model.data_dim)
+    _check_data_fits_model(train_data, cfg.model)
     save_config(cfg, out / "config.json")
     torch.manual_seed(cfg.train.seed)
     model = MLPVAE(cfg.model).to(device)
@@ -225,6 +229,10 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
 # ------------------------------------------------------------------------------ evaluation
 
 
+def _stderr_of_mean(values: torch.Tensor) -> float:
+    return float(values.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
 def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """Test log-likelihood (nats, importance-weighted) under the base and the NCP prior, the log Z
     estimate with its standard error, and the mean SIR ESS."""
@@ -237,10 +245,9 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     save_config(cfg, out / "config.json")
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    if cfg.log_normalizer_samples:
-        prior.estimate_log_normalizer(
-            cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.seed + 1)
-        )
+    prior.estimate_log_normalizer(
+        cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.seed + 1)
+    )
     ll_kwargs = {"num_samples": cfg.importance_samples, "progress": progress}
     ll_base = log_likelihood(model, test, **ll_kwargs)
     ll_ncp = log_likelihood(model, test, prior, **ll_kwargs)
@@ -249,13 +256,15 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
         SIRSampler(num_proposals=cfg.sir_proposals),
         generator=torch.Generator(device).manual_seed(cfg.seed + 2),
     )
+    log_z_stderr = float(prior.log_normalizer_stderr)
     report = {
         "vae_log_likelihood": float(ll_base.mean()),
-        "vae_log_likelihood_stderr": float(ll_base.std() / math.sqrt(len(ll_base))),
+        "vae_log_likelihood_stderr": _stderr_of_mean(ll_base),
         "ncp_log_likelihood": float(ll_ncp.mean()),
-        "ncp_log_likelihood_stderr": float(ll_ncp.std() / math.sqrt(len(ll_ncp))),
+        # log Z shifts every example alike: its error adds to that of the mean
+        "ncp_log_likelihood_stderr": math.hypot(_stderr_of_mean(ll_ncp), log_z_stderr),
         "log_normalizer": float(prior.log_normalizer),
-        "log_normalizer_stderr": float(prior.log_normalizer_stderr),
+        "log_normalizer_stderr": log_z_stderr,
         "log_normalizer_samples": cfg.log_normalizer_samples,
         "sir_ess": float(sir.ess.mean()),
         "sir_proposals": cfg.sir_proposals,

@@ -60,14 +60,9 @@ def gaussians25_figure(
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set(title="log r(z) = classifier logit", aspect="equal")
     ax = axes[2 + len(samples)]
-    ax.hist2d(
-        latents[:, 0].numpy(),
-        latents[:, 1].numpy(),
-        bins=150,
-        range=[[-lim, lim]] * 2,
-        cmap="viridis",
-    )
-    ax.set(title="aggregate posterior q(z)", aspect="equal")
+    z = latents.numpy()
+    ax.scatter(z[:, 0], z[:, 1], s=1, alpha=0.4, color="tab:green", linewidths=0)
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="aggregate posterior q(z)")
     for ax in axes[panels:]:
         ax.axis("off")
     fig.tight_layout()

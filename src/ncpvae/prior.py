@@ -56,6 +56,7 @@ class NCPPrior(nn.Module):
         self.classifier = classifier
         self.register_buffer("log_normalizer", torch.tensor(math.nan))
         self.register_buffer("log_normalizer_stderr", torch.tensor(math.nan))
+        self.eval()  # a prior is used in eval mode; fit() switches to train mode while it runs
 
     # ----------------------------------------------------------------------------- densities
 
@@ -79,6 +80,7 @@ class NCPPrior(nn.Module):
         """Noise-contrastive loss on a balanced batch: BCE(f(z_q), 1) + BCE(f(z_p), 0) with
         z_p ~ p(z) drawn fresh, as many as ``real`` has rows. Returns (loss, metrics)."""
         fake = self.base.sample((real.shape[0],))
+        real = real.to(fake.device)
         logits = self.log_ratio(torch.cat([real, fake]))
         real_logits, fake_logits = logits.split(real.shape[0])
         loss = F.binary_cross_entropy_with_logits(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from ncpvae.distributions import sample, tempered
+from ncpvae.distributions import generator_on, sample, tempered
 from ncpvae.metrics import effective_sample_size
 
 if TYPE_CHECKING:
@@ -100,13 +100,14 @@ class SIRSampler(Sampler):
     2. Weight them by w_m = r(z_m) = exp f(z_m).
     3. Resample one index from Categorical(w / sum w); report ESS = (sum w)^2 / sum w^2.
 
-    Warns when the mean ESS falls below ``min_ess_fraction * M``: the target is then far from the
-    base prior, and :class:`LangevinSampler` (or more proposals) is the remedy.
+    Warns when the mean ESS falls below ``min_ess``: each draw then rests on a handful of
+    proposals, because the target is far from the base prior; more proposals or
+    :class:`LangevinSampler` is the remedy.
     """
 
     num_proposals: int = 500
     proposal_budget: int = 1 << 18  # proposals evaluated in one classifier batch
-    min_ess_fraction: float = 0.01
+    min_ess: float = 10.0
 
     def __post_init__(self) -> None:
         if self.num_proposals < 1:
@@ -116,11 +117,11 @@ class SIRSampler(Sampler):
     def sample(self, prior, num_samples, *, temperature=1.0, generator=None) -> SampleOutput:
         out = super().sample(prior, num_samples, temperature=temperature, generator=generator)
         mean_ess = float(out.ess.mean())
-        if mean_ess < self.min_ess_fraction * self.num_proposals:
+        if mean_ess < min(self.min_ess, self.num_proposals):
             warnings.warn(
                 f"SIR effective sample size collapsed: mean ESS {mean_ess:.1f} of "
-                f"{self.num_proposals} proposals (< {self.min_ess_fraction:.0%}); use more "
-                "proposals or the Langevin sampler",
+                f"{self.num_proposals} proposals (below {self.min_ess:g}); use more proposals "
+                "or the Langevin sampler",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -131,7 +132,9 @@ class SIRSampler(Sampler):
         m = self.num_proposals
         proposals = sample(tempered(prior.base, temperature), (n, m), generator)  # (n, M, *event)
         log_w = prior.log_ratio(proposals.flatten(0, 1)).view(n, m)
-        index = torch.multinomial(torch.softmax(log_w, dim=1), 1, generator=generator).squeeze(1)
+        probs = torch.softmax(log_w, dim=1)
+        index = torch.multinomial(probs, 1, generator=generator_on(probs.device, generator))
+        index = index.squeeze(1)
         chosen = proposals[torch.arange(n, device=proposals.device), index]
         return SampleOutput(chosen, ess=effective_sample_size(log_w, dim=1))
 
@@ -142,16 +145,19 @@ class LangevinSampler(Sampler):
 
         z <- z - (eta / 2) grad E(z) + sqrt(eta) * noise,   noise ~ N(0, I).
 
-    The bias shrinks with ``step_size`` (eta); the chain mixes in about 1 / eta steps per unit of
-    the target's scale, so use ``num_steps * step_size`` of a few times the target's variance.
+    Run from base-prior samples for ``num_steps * step_size`` units of time, this is short-run
+    Langevin, as in the paper: the chains move prior samples into the high-density regions of
+    the NCP prior but need not mix between modes. The bias shrinks with ``step_size`` (eta); a
+    sharp classifier needs a small one.
     """
 
-    num_steps: int = 200
-    step_size: float = 1e-2
+    num_steps: int = 500
+    step_size: float = 1e-3
     batch_size: int = 16_384
 
     def _sample_batch(self, prior, n, temperature, generator):
         z = sample(tempered(prior.base, temperature), (n,), generator)
+        generator = generator_on(z.device, generator)
         noise_scale = math.sqrt(self.step_size)
         for _ in range(self.num_steps):
             with torch.enable_grad():

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ncpvae.errors import NonFiniteLossError
+from ncpvae.errors import NonFiniteLossError, require
 
 __all__ = ["TrainConfig", "TrainHistory", "train", "minibatches"]
 
@@ -25,7 +25,8 @@ Objective = Callable[[int], tuple[Tensor, dict[str, float]]]
 
 @dataclass
 class TrainConfig:
-    """Optimiser settings shared by both stages."""
+    """Optimiser settings shared by both stages. ``seed`` seeds the CLI's runs (the API leaves the
+    global RNG to the caller)."""
 
     steps: int = 20_000
     batch_size: int = 256
@@ -33,6 +34,13 @@ class TrainConfig:
     lr_final: float = 0.0
     grad_clip: float = 0.0  # 0 disables clipping
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(self.steps >= 1, f"train.steps must be at least 1, got {self.steps}")
+        require(self.batch_size >= 1, f"train.batch_size must be at least 1, got {self.batch_size}")
+        require(self.lr > 0, f"train.lr must be positive, got {self.lr}")
+        require(0 <= self.lr_final <= self.lr, "train.lr_final must be between 0 and train.lr")
+        require(self.grad_clip >= 0, "train.grad_clip must be >= 0 (0 disables clipping)")
 
 
 @dataclass
@@ -60,6 +68,8 @@ def train(
     step) if the loss becomes NaN or infinite.
     """
     params = [p for p in parameters if p.requires_grad]
+    if not params:
+        raise ValueError(f"{description}: no trainable parameters (all have requires_grad=False)")
     optimizer = torch.optim.Adam(params, lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(config.steps, 1), eta_min=config.lr_final

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,7 +52,7 @@ def _tensor_file(cfg: DataConfig) -> tuple[Tensor, Tensor]:
             array = torch.load(path, map_location="cpu", weights_only=True)
         else:
             raise DataError(f"data file {cfg.path!r}: expected a .npy or .pt file")
-    except (ValueError, OSError, RuntimeError, EOFError) as err:
+    except (ValueError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise DataError(f"data file {cfg.path!r} could not be read ({err})") from None
     if not isinstance(array, Tensor):
         raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, D)")

@@ -1,9 +1,9 @@
 """The latent-model interface: the little that the NCP prior needs from a VAE.
 
 A model implements :meth:`posterior` (q(z|x)) and :meth:`likelihood` (p(x|z)); it inherits a
-standard-Normal base prior, an ELBO ``forward`` and a ``device`` property. The flat VAE, the
-convolutional and hierarchical VAEs, the RAE and a user's own model all implement it, and every
-stage-2 routine (NCE fitting, sampling, likelihood evaluation) is written against it alone.
+standard-Normal base prior, an ELBO ``forward`` and a ``device`` property. The flat MLP VAE and
+a user's own model implement it (convolutional, hierarchical and RAE models are planned to), and
+every stage-2 routine (NCE fitting, sampling, likelihood evaluation) is written against it alone.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
 from ncpvae.distributions import LIKELIHOODS, soft_clamp
+from ncpvae.errors import require
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.nets import mlp
 
@@ -24,16 +25,20 @@ class MLPVAEConfig:
     depth: int = 3
     likelihood: str = "gaussian"
 
+    def __post_init__(self) -> None:
+        for name in ("data_dim", "latent_dim", "hidden_dim", "depth"):
+            require(getattr(self, name) >= 1, f"model.{name} must be at least 1")
+        require(
+            self.likelihood in LIKELIHOODS,
+            f"unknown model.likelihood {self.likelihood!r}; choose one of {sorted(LIKELIHOODS)}",
+        )
+
 
 class MLPVAE(LatentVariableModel):
     """Encoder q(z|x) = N(mu(x), diag sigma(x)^2); MLP decoder feeding an output likelihood."""
 
     def __init__(self, config: MLPVAEConfig) -> None:
         super().__init__()
-        if config.likelihood not in LIKELIHOODS:
-            raise ValueError(
-                f"unknown likelihood {config.likelihood!r}; choose one of {sorted(LIKELIHOODS)}"
-            )
         self.config = config
         self.latent_shape = (config.latent_dim,)
         self.output = LIKELIHOODS[config.likelihood]()
