@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -21,7 +22,14 @@ from torch import Tensor, nn
 
 from ncpvae.errors import CheckpointError
 
-__all__ = ["atomic_write", "save_weights", "load_weights", "write_json", "make_run_dir"]
+__all__ = [
+    "atomic_write",
+    "save_array",
+    "save_weights",
+    "load_weights",
+    "write_json",
+    "make_run_dir",
+]
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -59,6 +67,17 @@ def make_run_dir(path: str | Path) -> Path:
             f"cannot write to output folder {str(path)!r} ({err.strerror}); choose another --out"
         ) from None
     return path
+
+
+def save_array(path: Path, array: Tensor) -> None:
+    """Save a tensor as a NumPy ``.npy`` file, atomically."""
+    data = array.detach().cpu().numpy()
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as f:
+            np.save(f, data)
+
+    atomic_write(path, write)
 
 
 def save_weights(module: nn.Module, path: Path) -> None:

@@ -82,8 +82,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ncpvae", description=__doc__.splitlines()[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    parser.verb_parsers = {}  # type: ignore[attr-defined]
     for name, verb in _verbs().items():
         p = sub.add_parser(name, help=verb.help, description=verb.help, allow_abbrev=False)
+        parser.verb_parsers[name] = p  # type: ignore[attr-defined]
         p.add_argument("--config", metavar="FILE", help="JSON run config (flags override it)")
         p.add_argument("--out", default=verb.out, help=f"output folder (default: {verb.out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -111,7 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = vars(build_parser().parse_args(argv))
+    parser = build_parser()
+    namespace, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the verb's parser, so the hint names `ncpvae VERB --help`
+        parser.verb_parsers[namespace.verb].error(f"unrecognized arguments: {' '.join(unknown)}")
+    args = vars(namespace)
     verb = _verbs()[args.pop("verb")]
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
     leaves = leaf_fields(verb.config)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ncpvae.checkpoint import write_json
 from ncpvae.errors import ConfigError, require
 from ncpvae.models.mlp_vae import MLPVAEConfig
 from ncpvae.training import TrainConfig
@@ -253,7 +254,8 @@ def load_config(cls: type[C], path: str | Path) -> C:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(to_dict(config), indent=2) + "\n")
+    """Write ``config`` as JSON, atomically."""
+    write_json(Path(path), to_dict(config))
 
 
 def parse_value(text: str, kind: Any, key: str) -> Any:

@@ -1,5 +1,7 @@
 """The CLI verbs as functions: each takes a run config and an output folder, writes its files
-there (config.json first, so a run folder always says how it was made) and returns a summary.
+there and returns a summary. Every file is written atomically once the work is done, the weights
+before ``config.json``, so an interrupted run never leaves a folder whose config and weights
+disagree, nor a half-written file in place of a finished one.
 
     train-vae   -> config.json, model.safetensors, history.json
     train-prior -> config.json, prior.safetensors (classifier + log Z), history.json
@@ -15,10 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from ncpvae.checkpoint import load_weights, make_run_dir, save_weights, write_json
+from ncpvae.checkpoint import load_weights, make_run_dir, save_array, save_weights, write_json
 from ncpvae.config import (
     ClassifierConfig,
     DemoConfig,
@@ -96,11 +97,10 @@ def _check_data_fits_model(data: torch.Tensor, cfg: MLPVAEConfig) -> None:
 
 
 def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    out = make_run_dir(out)
     device = resolve_device(cfg.device)
     train_data, _ = load_data(cfg.data)
     _check_data_fits_model(train_data, cfg.model)
-    save_config(cfg, out / "config.json")
+    out = make_run_dir(out)
     torch.manual_seed(cfg.train.seed)
     model = MLPVAE(cfg.model).to(device)
     generator = torch.Generator().manual_seed(cfg.train.seed)
@@ -113,6 +113,7 @@ def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> 
         generator=generator,
     )
     save_weights(model, out / "model.safetensors")
+    save_config(cfg, out / "config.json")
     summary = {"seconds": history.seconds, **history.metrics}
     write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
     return summary
@@ -135,11 +136,10 @@ def load_vae_run(path: str | Path, device: torch.device) -> tuple[MLPVAE, VAERun
 
 
 def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    out = make_run_dir(out)
     device = resolve_device(cfg.device)
     model, vae_cfg = load_vae_run(cfg.vae, device)
     train_data, _ = load_data(vae_cfg.data)
-    save_config(cfg, out / "config.json")
+    out = make_run_dir(out)
     torch.manual_seed(cfg.train.seed)
     prior = build_prior(model, cfg.classifier)
     generator = torch.Generator().manual_seed(cfg.train.seed)
@@ -150,6 +150,7 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
         cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.train.seed)
     )
     save_weights(prior, out / "prior.safetensors")
+    save_config(cfg, out / "config.json")
     summary = {
         "seconds": history.seconds,
         "log_normalizer": estimate.value,
@@ -195,11 +196,10 @@ def decode(model: LatentVariableModel, z: torch.Tensor, generator: torch.Generat
 
 
 def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    out = make_run_dir(out)
     device = resolve_device(cfg.device)
     sampler = _sampler(cfg)
     prior, model, _, _ = load_prior_run(cfg.prior, device)
-    save_config(cfg, out / "config.json")
+    out = make_run_dir(out)
     generator = torch.Generator(device).manual_seed(cfg.seed)
     start = time.perf_counter()
     result = prior.sample(
@@ -207,8 +207,9 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
     )
     x = decode(model, result.samples, generator)
     seconds = time.perf_counter() - start
-    np.save(out / "latents.npy", result.samples.cpu().numpy())
-    np.save(out / "samples.npy", x.cpu().numpy())
+    save_array(out / "latents.npy", result.samples)
+    save_array(out / "samples.npy", x)
+    save_config(cfg, out / "config.json")
     summary: dict[str, Any] = {
         "sampler": cfg.sampler,
         "num_samples": cfg.num_samples,
@@ -236,13 +237,12 @@ def _stderr_of_mean(values: torch.Tensor) -> float:
 def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """Test log-likelihood (nats, importance-weighted) under the base and the NCP prior, the log Z
     estimate with its standard error, and the mean SIR ESS."""
-    out = make_run_dir(out)
     device = resolve_device(cfg.device)
     prior, model, _, vae_cfg = load_prior_run(cfg.prior, device)
     _, test = load_data(vae_cfg.data)
+    out = make_run_dir(out)
     if cfg.num_test:
         test = test[: cfg.num_test]
-    save_config(cfg, out / "config.json")
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
     prior.estimate_log_normalizer(
@@ -272,6 +272,7 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
         "importance_samples": cfg.importance_samples,
         "seconds": time.perf_counter() - start,
     }
+    save_config(cfg, out / "config.json")
     write_json(out / "report.json", report)
     return report
 

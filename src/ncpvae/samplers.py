@@ -67,6 +67,8 @@ class Sampler(ABC):
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> SampleOutput:
+        """Draw ``num_samples`` latents from p_t(z) r(z) / Z, ``batch_size`` at a time; the same
+        ``generator`` state gives the same samples."""
         if num_samples < 1:
             raise ValueError(f"num_samples must be positive, got {num_samples}")
         parts = []

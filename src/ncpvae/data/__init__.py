@@ -32,7 +32,7 @@ def check_data(data: Tensor, what: str) -> Tensor:
         raise DataError(f"{what} is empty")
     if not torch.isfinite(data).all():
         bad = int((~torch.isfinite(data)).any(1).sum())
-        raise DataError(f"{what} has {bad} rows with NaN or infinite values; clean them first")
+        raise DataError(f"{what} has {bad} row(s) with NaN or infinite values; clean them first")
     return data
 
 
