@@ -81,3 +81,8 @@ def gaussian_moments_error(samples: Tensor, target: MultivariateNormal) -> tuple
 
 
 LOG_2PI = math.log(2 * math.pi)
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A CPU generator in a known state."""
+    return torch.Generator().manual_seed(seed)

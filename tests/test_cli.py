@@ -92,6 +92,15 @@ def test_verbs_chain_and_configs_round_trip(tmp_path: Path):
     )
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["num_test"] == 200 and np.isfinite(report["ncp_log_likelihood"])
+    assert report["mmd_samples"] == 50 and np.isfinite(report["mmd2_posterior_ncp"])
+    ncpvae(
+        "sample --prior {} --out {} --sampler hmc --num_samples 30 --hmc_steps 5 "
+        "--hmc_warmup 5 --hmc_leapfrog_steps 3",
+        prior,
+        tmp_path / "h",
+    )
+    summary = json.loads((tmp_path / "h" / "summary.json").read_text())
+    assert 0 <= summary["acceptance_rate"] <= 1
 
 
 def test_unknown_option_is_one_line():

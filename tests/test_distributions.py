@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from conftest import seeded
 from torch.distributions import (
     Categorical,
     Independent,
@@ -38,8 +39,8 @@ from ncpvae.errors import ConfigError
 )
 def test_temperature_scales_the_standard_deviation(dist):
     t = 0.6
-    x = sample(tempered(dist, t), (100_000,), torch.Generator().manual_seed(0))
-    base = sample(dist, (100_000,), torch.Generator().manual_seed(1))
+    x = sample(tempered(dist, t), (100_000,), seeded(0))
+    base = sample(dist, (100_000,), seeded(1))
     ratio = x.std(0) / base.std(0)
     assert torch.allclose(ratio, torch.full_like(ratio, t), atol=0.02)
 
@@ -55,9 +56,9 @@ def test_sample_with_generator_is_reproducible_and_leaves_global_rng_alone():
     torch.manual_seed(123)
     expected_next = torch.rand(1)
     torch.manual_seed(123)
-    a = sample(dist, (5,), torch.Generator().manual_seed(9))
+    a = sample(dist, (5,), seeded(9))
     assert torch.equal(torch.rand(1), expected_next)
-    assert torch.equal(a, sample(dist, (5,), torch.Generator().manual_seed(9)))
+    assert torch.equal(a, sample(dist, (5,), seeded(9)))
 
 
 def test_gaussian_likelihood_matches_reference_formula():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import LinearGaussianVAE, QuadraticLogRatio
+from conftest import LinearGaussianVAE, QuadraticLogRatio, seeded
 
 from ncpvae import NCPPrior, log_likelihood
 
@@ -30,7 +30,7 @@ def test_iwae_matches_exact_marginal_with_ncp_prior():
     model = _model()
     f = QuadraticLogRatio(torch.tensor([[0.5, 0.2], [0.2, 0.3]]), torch.tensor([0.4, -0.3]), 1.0)
     prior = NCPPrior(model.prior(), f)
-    prior.estimate_log_normalizer(1_000_000, generator=torch.Generator().manual_seed(0))
+    prior.estimate_log_normalizer(1_000_000, generator=seeded(0))
     assert abs(float(prior.log_normalizer) - f.log_normalizer()) < 3e-3
     marginal = model.marginal(f.target())
     x = marginal.sample((200,))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from conftest import QuadraticLogRatio
+from conftest import QuadraticLogRatio, seeded
 from torch.distributions import MultivariateNormal
 
 from ncpvae import NCPPrior, ResidualMLPClassifier, TrainConfig, standard_normal
@@ -43,9 +43,7 @@ def test_log_normalizer_matches_closed_form_and_stderr_is_honest():
     prior = NCPPrior(standard_normal((2,)), f)
     truth = f.log_normalizer()
     estimates = [
-        prior.estimate_log_normalizer(
-            20_000, batch_size=7_000, generator=torch.Generator().manual_seed(s)
-        )
+        prior.estimate_log_normalizer(20_000, batch_size=7_000, generator=seeded(s))
         for s in range(30)
     ]
     values = torch.tensor([e.value for e in estimates])
@@ -58,7 +56,7 @@ def test_log_normalizer_matches_closed_form_and_stderr_is_honest():
 def test_log_prob_is_the_normalised_reweighted_density():
     f = QuadraticLogRatio(torch.tensor([[1.0, 0.0], [0.0, 0.5]]), torch.tensor([0.5, 1.0]), -2.0)
     prior = NCPPrior(standard_normal((2,)), f)
-    prior.estimate_log_normalizer(1_000_000, generator=torch.Generator().manual_seed(0))
+    prior.estimate_log_normalizer(1_000_000, generator=seeded(0))
     z = torch.randn(100, 2) * 2
     torch.testing.assert_close(prior.log_prob(z), f.target().log_prob(z), atol=5e-3, rtol=0)
 

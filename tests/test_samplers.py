@@ -6,10 +6,17 @@ import warnings
 
 import pytest
 import torch
-from conftest import QuadraticLogRatio, gaussian_moments_error
+from conftest import QuadraticLogRatio, gaussian_moments_error, seeded
 
-from ncpvae import BasePriorSampler, LangevinSampler, NCPPrior, SIRSampler, standard_normal
-from ncpvae.metrics import effective_sample_size
+from ncpvae import (
+    BasePriorSampler,
+    HMCSampler,
+    LangevinSampler,
+    NCPPrior,
+    SIRSampler,
+    standard_normal,
+)
+from ncpvae.metrics import effective_sample_size, mmd2
 
 
 @pytest.fixture
@@ -21,9 +28,7 @@ def quadratic_prior() -> tuple[NCPPrior, QuadraticLogRatio]:
 
 def test_sir_reproduces_target_moments(quadratic_prior):
     prior, f = quadratic_prior
-    out = prior.sample(
-        20_000, SIRSampler(num_proposals=500), generator=torch.Generator().manual_seed(1)
-    )
+    out = prior.sample(20_000, SIRSampler(num_proposals=500), generator=seeded(1))
     mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
     assert mean_err < 0.02 and cov_err < 0.02, (mean_err, cov_err)
     # the base prior alone is far from it: the test can fail
@@ -36,9 +41,7 @@ def test_sir_reproduces_target_moments(quadratic_prior):
 def test_sir_with_temperature_targets_tempered_base(quadratic_prior):
     prior, f = quadratic_prior
     t = 0.7
-    out = prior.sample(
-        20_000, SIRSampler(500), temperature=t, generator=torch.Generator().manual_seed(2)
-    )
+    out = prior.sample(20_000, SIRSampler(500), temperature=t, generator=seeded(2))
     # p_t(z) exp f(z): precision I/t^2 + A, mean (I/t^2 + A)^-1 b
     precision = torch.eye(2) / t**2 + f.a
     cov = torch.linalg.inv(precision)
@@ -50,7 +53,7 @@ def test_sir_with_temperature_targets_tempered_base(quadratic_prior):
 def test_langevin_reproduces_target_moments(quadratic_prior):
     prior, f = quadratic_prior
     sampler = LangevinSampler(num_steps=400, step_size=0.02)
-    out = prior.sample(20_000, sampler, generator=torch.Generator().manual_seed(3))
+    out = prior.sample(20_000, sampler, generator=seeded(3))
     mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
     # unadjusted Langevin is biased by O(step size): the tolerance allows for it
     assert mean_err < 0.03 and cov_err < 0.03, (mean_err, cov_err)
@@ -59,9 +62,9 @@ def test_langevin_reproduces_target_moments(quadratic_prior):
 def test_samplers_are_reproducible_with_a_generator(quadratic_prior):
     prior, _ = quadratic_prior
     for sampler in (BasePriorSampler(), SIRSampler(50), LangevinSampler(5, 0.01)):
-        a = prior.sample(100, sampler, generator=torch.Generator().manual_seed(7)).samples
-        b = prior.sample(100, sampler, generator=torch.Generator().manual_seed(7)).samples
-        c = prior.sample(100, sampler, generator=torch.Generator().manual_seed(8)).samples
+        a = prior.sample(100, sampler, generator=seeded(7)).samples
+        b = prior.sample(100, sampler, generator=seeded(7)).samples
+        c = prior.sample(100, sampler, generator=seeded(8)).samples
         assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -87,3 +90,31 @@ def test_effective_sample_size_closed_form():
     expected = w.sum(1) ** 2 / (w**2).sum(1)
     torch.testing.assert_close(effective_sample_size(w.log()), expected)
     assert effective_sample_size(w.log())[:2].tolist() == pytest.approx([4.0, 1.0])
+
+
+def test_hmc_reproduces_target_moments_with_acceptance_in_band(quadratic_prior):
+    prior, f = quadratic_prior
+    sampler = HMCSampler(num_steps=60, num_warmup=60, num_leapfrog=5, target_acceptance=0.8)
+    out = prior.sample(10_000, sampler, generator=seeded(4))
+    mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
+    # Metropolis-corrected: no step-size bias, only Monte-Carlo error
+    assert mean_err < 0.03 and cov_err < 0.03, (mean_err, cov_err)
+    assert 0.7 < out.acceptance_rate < 0.9, out.acceptance_rate
+
+
+def test_hmc_rejects_moves_when_the_step_is_too_large(quadratic_prior):
+    prior, _ = quadratic_prior
+    sampler = HMCSampler(num_steps=5, num_warmup=0, num_leapfrog=5, step_size=3.0)
+    assert prior.sample(2_000, sampler).acceptance_rate < 0.2
+
+
+def test_mmd_is_near_zero_for_one_distribution_and_positive_for_two():
+    g = seeded(5)
+    a, b = torch.randn(800, 2, generator=g), torch.randn(800, 2, generator=g)
+    shifted = torch.randn(800, 2, generator=g) + torch.tensor([1.0, 0.0])
+    same, different = float(mmd2(a, b)), float(mmd2(a, shifted))
+    assert abs(same) < 0.005 and different > 0.05, (same, different)
+    # bandwidth given explicitly: the closed form for two point masses
+    x, y = torch.zeros(2, 1), torch.ones(2, 1)
+    expected = 1 + 1 - 2 * torch.exp(torch.tensor(-0.5))
+    torch.testing.assert_close(mmd2(x, y, bandwidth=1.0), expected)

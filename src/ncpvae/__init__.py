@@ -10,7 +10,14 @@ from ncpvae.evaluation import log_likelihood
 from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import LogNormalizerEstimate, NCPPrior
-from ncpvae.samplers import BasePriorSampler, LangevinSampler, SampleOutput, Sampler, SIRSampler
+from ncpvae.samplers import (
+    BasePriorSampler,
+    HMCSampler,
+    LangevinSampler,
+    SampleOutput,
+    Sampler,
+    SIRSampler,
+)
 from ncpvae.stages import posterior_latents, train_prior, train_vae
 from ncpvae.training import TrainConfig
 
@@ -28,6 +35,7 @@ __all__ = [
     "BasePriorSampler",
     "SIRSampler",
     "LangevinSampler",
+    "HMCSampler",
     "TrainConfig",
     "train_vae",
     "train_prior",

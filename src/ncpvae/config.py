@@ -100,7 +100,7 @@ class PriorRunConfig:
 @dataclass
 class SampleConfig:
     """``ncpvae sample``: draw from the prior in the run folder ``prior``.
-    ``sampler``: ``base`` (the VAE's own prior), ``sir`` or ``langevin``."""
+    ``sampler``: ``base`` (the VAE's own prior), ``sir``, ``langevin`` or ``hmc``."""
 
     prior: str = "runs/prior"
     sampler: str = "sir"
@@ -109,6 +109,10 @@ class SampleConfig:
     sir_proposals: int = 500
     langevin_steps: int = 500
     langevin_step_size: float = 1e-3
+    hmc_steps: int = 100
+    hmc_warmup: int = 100  # iterations adapting the step size, before the hmc_steps
+    hmc_leapfrog_steps: int = 10
+    hmc_target_acceptance: float = 0.8
     seed: int = 0
     device: str = "auto"
 
@@ -118,6 +122,9 @@ class SampleConfig:
         require(self.sir_proposals >= 1, "sir_proposals must be at least 1")
         require(self.langevin_steps >= 0, "langevin_steps must be >= 0")
         require(self.langevin_step_size > 0, "langevin_step_size must be positive")
+        require(self.hmc_steps >= 1 and self.hmc_warmup >= 0, "hmc_steps must be >= 1")
+        require(self.hmc_leapfrog_steps >= 1, "hmc_leapfrog_steps must be at least 1")
+        require(0 < self.hmc_target_acceptance < 1, "hmc_target_acceptance must be in (0, 1)")
 
 
 @dataclass

@@ -34,10 +34,11 @@ from ncpvae.data import load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError
 from ncpvae.evaluation import log_likelihood
+from ncpvae.metrics import mmd2
 from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
-from ncpvae.samplers import BasePriorSampler, LangevinSampler, Sampler, SIRSampler
+from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, Sampler, SIRSampler
 from ncpvae.stages import freeze, posterior_latents, train_prior, train_vae
 
 __all__ = [
@@ -57,7 +58,16 @@ SAMPLERS: dict[str, Any] = {
     "base": lambda cfg: BasePriorSampler(),
     "sir": lambda cfg: SIRSampler(num_proposals=cfg.sir_proposals),
     "langevin": lambda cfg: LangevinSampler(cfg.langevin_steps, cfg.langevin_step_size),
+    "hmc": lambda cfg: HMCSampler(
+        cfg.hmc_steps,
+        cfg.hmc_warmup,
+        cfg.hmc_leapfrog_steps,
+        target_acceptance=cfg.hmc_target_acceptance,
+    ),
 }
+
+
+MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
 
 
 def resolve_device(name: str) -> torch.device:
@@ -219,6 +229,8 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
     if result.ess is not None:
         summary["sir_ess_mean"] = float(result.ess.mean())
         summary["sir_proposals"] = cfg.sir_proposals
+    if result.acceptance_rate is not None:
+        summary["acceptance_rate"] = result.acceptance_rate
     if x.shape[1] == 2:
         from ncpvae.plotting import scatter
 
@@ -251,11 +263,12 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     ll_kwargs = {"num_samples": cfg.importance_samples, "progress": progress}
     ll_base = log_likelihood(model, test, **ll_kwargs)
     ll_ncp = log_likelihood(model, test, prior, **ll_kwargs)
-    sir = prior.sample(
-        cfg.sir_samples,
-        SIRSampler(num_proposals=cfg.sir_proposals),
-        generator=torch.Generator(device).manual_seed(cfg.seed + 2),
-    )
+    generator = torch.Generator(device).manual_seed(cfg.seed + 2)
+    sir = prior.sample(cfg.sir_samples, SIRSampler(cfg.sir_proposals), generator=generator)
+    # the prior hole, measured: MMD^2 of aggregate-posterior latents to each prior's samples
+    n_mmd = min(cfg.sir_samples, len(test), MMD_SAMPLES)
+    posterior = posterior_latents(model, test, n_mmd)()
+    base = BasePriorSampler().sample(prior, n_mmd, generator=generator).samples
     log_z_stderr = float(prior.log_normalizer_stderr)
     report = {
         "vae_log_likelihood": float(ll_base.mean()),
@@ -268,6 +281,9 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
         "log_normalizer_samples": cfg.log_normalizer_samples,
         "sir_ess": float(sir.ess.mean()),
         "sir_proposals": cfg.sir_proposals,
+        "mmd2_posterior_base": float(mmd2(posterior, base)) if n_mmd > 1 else None,
+        "mmd2_posterior_ncp": float(mmd2(posterior, sir.samples[:n_mmd])) if n_mmd > 1 else None,
+        "mmd_samples": n_mmd,
         "num_test": len(test),
         "importance_samples": cfg.importance_samples,
         "seconds": time.perf_counter() - start,

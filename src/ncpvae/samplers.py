@@ -22,7 +22,15 @@ from ncpvae.metrics import effective_sample_size
 if TYPE_CHECKING:
     from ncpvae.prior import NCPPrior
 
-__all__ = ["SampleOutput", "Sampler", "BasePriorSampler", "SIRSampler", "LangevinSampler"]
+__all__ = [
+    "SampleOutput",
+    "Sampler",
+    "BasePriorSampler",
+    "SIRSampler",
+    "LangevinSampler",
+    "HMCSampler",
+    "energy_and_grad",
+]
 
 
 @dataclass
@@ -162,10 +170,72 @@ class LangevinSampler(Sampler):
         generator = generator_on(z.device, generator)
         noise_scale = math.sqrt(self.step_size)
         for _ in range(self.num_steps):
-            with torch.enable_grad():
-                z = z.detach().requires_grad_(True)
-                energy = -prior.log_prob_unnormalized(z, temperature).sum()
-                (grad,) = torch.autograd.grad(energy, z)
-            noise = torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
-            z = z.detach() - 0.5 * self.step_size * grad + noise_scale * noise
-        return SampleOutput(z.detach())
+            _, grad = energy_and_grad(prior, z, temperature)
+            z = z - 0.5 * self.step_size * grad + noise_scale * _randn_like(z, generator)
+        return SampleOutput(z)
+
+
+@dataclass
+class HMCSampler(Sampler):
+    """Hamiltonian Monte Carlo on E(z) = -f(z) - log p_t(z) (not in the paper; its authors name it
+    as the remedy when SIR's ESS collapses). One chain per sample, started from the base prior:
+
+    1. Draw a momentum m ~ N(0, I); H(z, m) = E(z) + |m|^2 / 2.
+    2. ``num_leapfrog`` leapfrog steps of size eps:
+       m -= eps/2 grad E(z);  z += eps m;  m -= eps/2 grad E(z).
+    3. Accept the end point with probability min(1, exp(H_start - H_end)) (Metropolis).
+
+    During the first ``num_warmup`` iterations eps is adapted (Robbins-Monro on log eps) so the
+    mean acceptance probability approaches ``target_acceptance``; the reported
+    ``acceptance_rate`` is the mean over the ``num_steps`` iterations that follow.
+    """
+
+    num_steps: int = 100
+    num_warmup: int = 100
+    num_leapfrog: int = 10
+    step_size: float = 0.1
+    target_acceptance: float = 0.8
+    batch_size: int = 16_384
+
+    def _sample_batch(self, prior, n, temperature, generator):
+        z = sample(tempered(prior.base, temperature), (n,), generator)
+        generator = generator_on(z.device, generator)
+        log_eps = math.log(self.step_size)
+        accepted = []
+        for it in range(self.num_warmup + self.num_steps):
+            z, accept_prob = self._transition(prior, z, math.exp(log_eps), temperature, generator)
+            if it < self.num_warmup:  # gain decays as 1/sqrt(t): converges, then freezes
+                log_eps += (float(accept_prob.mean()) - self.target_acceptance) / math.sqrt(it + 1)
+            else:
+                accepted.append(accept_prob.mean())
+        rate = float(torch.stack(accepted).mean()) if accepted else None
+        return SampleOutput(z, acceptance_rate=rate)
+
+    def _transition(self, prior, z, eps, temperature, generator) -> tuple[Tensor, Tensor]:
+        momentum = _randn_like(z, generator)
+        energy, grad = energy_and_grad(prior, z, temperature)
+        h_start = energy + 0.5 * momentum.flatten(1).pow(2).sum(1)
+        z_new, m = z, momentum - 0.5 * eps * grad
+        for step in range(self.num_leapfrog):
+            z_new = z_new + eps * m
+            energy_new, grad = energy_and_grad(prior, z_new, temperature)
+            m = m - (eps if step < self.num_leapfrog - 1 else 0.5 * eps) * grad
+        h_end = energy_new + 0.5 * m.flatten(1).pow(2).sum(1)
+        log_accept = (h_start - h_end).nan_to_num(nan=-math.inf).clamp(max=0.0)
+        accept_prob = log_accept.exp()
+        uniform = torch.rand(accept_prob.shape, generator=generator, device=z.device)
+        keep = (uniform < accept_prob).view(-1, *([1] * (z.dim() - 1)))
+        return torch.where(keep, z_new, z), accept_prob
+
+
+def energy_and_grad(prior: NCPPrior, z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+    """E(z) = -f(z) - log p_t(z) per row, and its gradient (no graph kept)."""
+    with torch.enable_grad():
+        z = z.detach().requires_grad_(True)
+        energy = -prior.log_prob_unnormalized(z, temperature)
+        (grad,) = torch.autograd.grad(energy.sum(), z)
+    return energy.detach(), grad
+
+
+def _randn_like(z: Tensor, generator: torch.Generator | None) -> Tensor:
+    return torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
