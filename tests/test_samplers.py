@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -17,6 +18,7 @@ from ncpvae import (
     standard_normal,
 )
 from ncpvae.metrics import effective_sample_size, mmd2
+from ncpvae.samplers import energy_and_grad
 
 
 @pytest.fixture
@@ -118,3 +120,12 @@ def test_mmd_is_near_zero_for_one_distribution_and_positive_for_two():
     x, y = torch.zeros(2, 1), torch.ones(2, 1)
     expected = 1 + 1 - 2 * torch.exp(torch.tensor(-0.5))
     torch.testing.assert_close(mmd2(x, y, bandwidth=1.0), expected)
+
+
+def test_diverging_langevin_warns_and_hmc_rejects_non_finite_proposals(quadratic_prior):
+    prior, _ = quadratic_prior
+    with pytest.warns(RuntimeWarning, match="Langevin dynamics diverged"):
+        prior.sample(50, LangevinSampler(num_steps=50, step_size=50.0))
+    z = torch.tensor([[0.0, 0.0], [math.nan, 1.0]])
+    energy, grad = energy_and_grad(prior, z, 1.0)
+    assert torch.isfinite(energy[0]) and energy[1] == math.inf and torch.all(grad[1] == 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,7 +62,7 @@ def _verbs() -> dict[str, Verb]:
             SampleConfig,
             pipeline.run_sample,
             "runs/samples",
-            "draw samples (base prior, SIR or Langevin) and decode them",
+            "draw samples (base prior, SIR, Langevin or HMC) and decode them",
         ),
         "evaluate": Verb(
             EvaluateConfig,
@@ -112,7 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"ncpvae: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ncpvae`` console script; returns the exit status."""
+    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     namespace, unknown = parser.parse_known_args(argv)
     if unknown:  # reported by the verb's parser, so the hint names `ncpvae VERB --help`

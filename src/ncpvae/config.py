@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -122,7 +123,8 @@ class SampleConfig:
         require(self.sir_proposals >= 1, "sir_proposals must be at least 1")
         require(self.langevin_steps >= 0, "langevin_steps must be >= 0")
         require(self.langevin_step_size > 0, "langevin_step_size must be positive")
-        require(self.hmc_steps >= 1 and self.hmc_warmup >= 0, "hmc_steps must be >= 1")
+        require(self.hmc_steps >= 1, "hmc_steps must be at least 1")
+        require(self.hmc_warmup >= 0, "hmc_warmup must be >= 0")
         require(self.hmc_leapfrog_steps >= 1, "hmc_leapfrog_steps must be at least 1")
         require(0 < self.hmc_target_acceptance < 1, "hmc_target_acceptance must be in (0, 1)")
 
@@ -224,6 +226,15 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         not isinstance(value, kind) or (kind is int and isinstance(value, bool))
     ):
         raise ConfigError(f"config key {key!r} must be {kind.__name__}, got {value!r}")
+    return _check_range(value, key)
+
+
+def _check_range(value: Any, key: str) -> Any:
+    """Every float setting is finite and every int fits in 64 bits (seeds, counts)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, got {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= abs(value) < 2**62:
+        raise ConfigError(f"{key} is out of range: {value}")
     return value
 
 
@@ -276,9 +287,10 @@ def parse_value(text: str, kind: Any, key: str) -> Any:
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
                 raise ValueError
             return text.lower() in ("true", "1", "yes")
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise ConfigError(f"--{key} expects {kind.__name__}, got {text!r}") from None
+    return _check_range(value, f"--{key}")
 
 
 def apply_overrides(config: C, overrides: dict[str, Any]) -> C:

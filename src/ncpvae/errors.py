@@ -6,6 +6,7 @@ __all__ = [
     "ConfigError",
     "CheckpointError",
     "DataError",
+    "SamplingError",
     "require",
 ]
 
@@ -30,6 +31,10 @@ def require(condition: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(message)
+
+
+class SamplingError(NCPVAEError):
+    """A sampler failed, for example diverged to non-finite values."""
 
 
 class NonFiniteLossError(NCPVAEError, FloatingPointError):

@@ -12,6 +12,7 @@ disagree, nor a half-written file in place of a finished one.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from ncpvae.config import (
 )
 from ncpvae.data import load_data
 from ncpvae.distributions import sample
-from ncpvae.errors import CheckpointError, ConfigError, DataError
+from ncpvae.errors import CheckpointError, ConfigError, DataError, SamplingError
 from ncpvae.evaluation import log_likelihood
 from ncpvae.metrics import mmd2
 from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
@@ -152,12 +153,16 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
     out = make_run_dir(out)
     torch.manual_seed(cfg.train.seed)
     prior = build_prior(model, cfg.classifier)
+    # record the VAE folder as an absolute path, so the prior folder works from any directory
+    cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
     generator = torch.Generator().manual_seed(cfg.train.seed)
     history = train_prior(
         prior, model, train_data, cfg.train, progress=progress, generator=generator
     )
     estimate = prior.estimate_log_normalizer(
-        cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.train.seed)
+        cfg.log_normalizer_samples,
+        generator=torch.Generator(device).manual_seed(cfg.train.seed),
+        progress=progress,
     )
     save_weights(prior, out / "prior.safetensors")
     save_config(cfg, out / "config.json")
@@ -193,6 +198,11 @@ def load_prior_run(
 # ------------------------------------------------------------------------------ sampling
 
 
+def with_progress(sampler: Sampler, progress: bool) -> Sampler:
+    sampler.progress = progress
+    return sampler
+
+
 def _sampler(cfg: SampleConfig) -> Sampler:
     if cfg.sampler not in SAMPLERS:
         raise ConfigError(f"unknown sampler {cfg.sampler!r}; choose one of {sorted(SAMPLERS)}")
@@ -200,14 +210,19 @@ def _sampler(cfg: SampleConfig) -> Sampler:
 
 
 def decode(model: LatentVariableModel, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """x ~ p(x | z) for each latent row."""
+    """x ~ p(x | z) for each latent row; refuses non-finite latents (a diverged sampler)."""
+    if not torch.isfinite(z).all():
+        raise SamplingError(
+            "the sampler produced NaN or infinite latents (it diverged); lower the step size "
+            "(--langevin_step_size) or use --sampler sir"
+        )
     with torch.no_grad():
         return sample(model.likelihood(z), (), generator)
 
 
 def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     device = resolve_device(cfg.device)
-    sampler = _sampler(cfg)
+    sampler = with_progress(_sampler(cfg), progress)
     prior, model, _, _ = load_prior_run(cfg.prior, device)
     out = make_run_dir(out)
     generator = torch.Generator(device).manual_seed(cfg.seed)
@@ -258,13 +273,16 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
     prior.estimate_log_normalizer(
-        cfg.log_normalizer_samples, generator=torch.Generator(device).manual_seed(cfg.seed + 1)
+        cfg.log_normalizer_samples,
+        generator=torch.Generator(device).manual_seed(cfg.seed + 1),
+        progress=progress,
     )
     ll_kwargs = {"num_samples": cfg.importance_samples, "progress": progress}
     ll_base = log_likelihood(model, test, **ll_kwargs)
     ll_ncp = log_likelihood(model, test, prior, **ll_kwargs)
     generator = torch.Generator(device).manual_seed(cfg.seed + 2)
-    sir = prior.sample(cfg.sir_samples, SIRSampler(cfg.sir_proposals), generator=generator)
+    sir_sampler = with_progress(SIRSampler(cfg.sir_proposals), progress)
+    sir = prior.sample(cfg.sir_samples, sir_sampler, generator=generator)
     # the prior hole, measured: MMD^2 of aggregate-posterior latents to each prior's samples
     n_mmd = min(cfg.sir_samples, len(test), MMD_SAMPLES)
     posterior = posterior_latents(model, test, n_mmd)()
@@ -321,7 +339,11 @@ def run_demo(cfg: DemoConfig, out: str | Path, progress: bool = True) -> dict[st
         ),
     }
     decoded = {
-        name: decode(model, prior.sample(n, s, generator=generator).samples, generator).cpu()
+        name: decode(
+            model,
+            prior.sample(n, with_progress(s, progress), generator=generator).samples,
+            generator,
+        ).cpu()
         for name, s in samples.items()
     }
     latents = posterior_latents(model, test, min(n, len(test)), generator=None)()

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution
+from tqdm.auto import tqdm
 
 from ncpvae.distributions import sample, tempered
 from ncpvae.samplers import SampleOutput, Sampler, SIRSampler
@@ -128,6 +129,7 @@ class NCPPrior(nn.Module):
         num_samples: int = 1_000_000,
         batch_size: int = 65_536,
         generator: torch.Generator | None = None,
+        progress: bool = False,
     ) -> LogNormalizerEstimate:
         """Estimate log Z = log E_p[exp f(z)] from ``num_samples`` base-prior samples, store it
         (used by :meth:`log_prob`) and return it with its standard error.
@@ -135,13 +137,12 @@ class NCPPrior(nn.Module):
         Jensen: E[log Z_hat] <= log Z, so use enough samples that ``stderr`` is far below the
         digits you report (10^6 or more for small latents)."""
         lse = lse_sq = torch.tensor(-math.inf, device=self.log_normalizer.device)
-        done = 0
-        while done < num_samples:
-            n = min(batch_size, num_samples - done)
+        starts = range(0, num_samples, batch_size)
+        for start in tqdm(starts, desc="log Z", disable=not progress, leave=False):
+            n = min(batch_size, num_samples - start)
             f = self.log_ratio(sample(self.base, (n,), generator)).double()
             lse = torch.logaddexp(lse, torch.logsumexp(f, 0))
             lse_sq = torch.logaddexp(lse_sq, torch.logsumexp(2 * f, 0))
-            done += n
         log_z = float(lse) - math.log(num_samples)
         inverse_ess = math.exp(float(lse_sq - 2 * lse))
         # Var(w)/(N mean(w)^2) = (mean(w^2)/mean(w)^2 - 1)/N = 1/ESS - 1/N

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from ncpvae.distributions import generator_on, sample, tempered
 from ncpvae.metrics import effective_sample_size
@@ -63,9 +64,14 @@ class SampleOutput:
 
 
 class Sampler(ABC):
-    """Draws from p_t(z) r(z) / Z for an :class:`~ncpvae.prior.NCPPrior`, in batches."""
+    """Draws from p_t(z) r(z) / Z for an :class:`~ncpvae.prior.NCPPrior`, in batches. Set
+    ``progress = True`` on an instance for progress bars."""
 
     batch_size: int = 4096
+    progress: bool = False
+
+    def _bar(self, iterable, description: str):
+        return tqdm(iterable, desc=description, disable=not self.progress, leave=False)
 
     def sample(
         self,
@@ -80,7 +86,8 @@ class Sampler(ABC):
         if num_samples < 1:
             raise ValueError(f"num_samples must be positive, got {num_samples}")
         parts = []
-        for start in range(0, num_samples, self.batch_size):
+        starts = range(0, num_samples, self.batch_size)
+        for start in self._bar(starts, type(self).__name__) if len(starts) > 1 else starts:
             n = min(self.batch_size, num_samples - start)
             parts.append(self._sample_batch(prior, n, temperature, generator))
         return SampleOutput.concat(parts)
@@ -169,9 +176,18 @@ class LangevinSampler(Sampler):
         z = sample(tempered(prior.base, temperature), (n,), generator)
         generator = generator_on(z.device, generator)
         noise_scale = math.sqrt(self.step_size)
-        for _ in range(self.num_steps):
+        start_mean, start_scale = z.mean(0), z.std(0).max()
+        for _ in self._bar(range(self.num_steps), "Langevin steps"):
             _, grad = energy_and_grad(prior, z, temperature)
             z = z - 0.5 * self.step_size * grad + noise_scale * _randn_like(z, generator)
+        spread = (z - start_mean).abs().max()
+        if not torch.isfinite(spread) or spread > 50 * start_scale:
+            warnings.warn(
+                f"Langevin dynamics diverged (samples {float(spread):.3g} from the prior's mean, "
+                f"50x its scale); lower step_size ({self.step_size:g})",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         return SampleOutput(z)
 
 
@@ -202,7 +218,7 @@ class HMCSampler(Sampler):
         generator = generator_on(z.device, generator)
         log_eps = math.log(self.step_size)
         accepted = []
-        for it in range(self.num_warmup + self.num_steps):
+        for it in self._bar(range(self.num_warmup + self.num_steps), "HMC iterations"):
             z, accept_prob = self._transition(prior, z, math.exp(log_eps), temperature, generator)
             if it < self.num_warmup:  # gain decays as 1/sqrt(t): converges, then freezes
                 log_eps += (float(accept_prob.mean()) - self.target_acceptance) / math.sqrt(it + 1)
@@ -229,12 +245,15 @@ class HMCSampler(Sampler):
 
 
 def energy_and_grad(prior: NCPPrior, z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
-    """E(z) = -f(z) - log p_t(z) per row, and its gradient (no graph kept)."""
+    """E(z) = -f(z) - log p_t(z) per row, and its gradient (no graph kept). Rows that are not
+    finite (a diverged chain) get energy +inf and gradient 0, so HMC rejects them."""
+    finite = torch.isfinite(z).flatten(1).all(1)
+    mask = finite.view(-1, *([1] * (z.dim() - 1)))
     with torch.enable_grad():
-        z = z.detach().requires_grad_(True)
+        z = torch.where(mask, z, torch.zeros_like(z)).detach().requires_grad_(True)
         energy = -prior.log_prob_unnormalized(z, temperature)
         (grad,) = torch.autograd.grad(energy.sum(), z)
-    return energy.detach(), grad
+    return energy.detach().masked_fill(~finite, math.inf), grad.masked_fill(~mask, 0.0)
 
 
 def _randn_like(z: Tensor, generator: torch.Generator | None) -> Tensor:

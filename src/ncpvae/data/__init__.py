@@ -45,17 +45,19 @@ def _tensor_file(cfg: DataConfig) -> tuple[Tensor, Tensor]:
     path = Path(cfg.path)
     if not path.is_file():
         raise DataError(f"data file {cfg.path!r} not found; set --data.path to a .npy or .pt file")
+    if path.suffix not in (".npy", ".pt"):
+        raise DataError(f"data file {cfg.path!r}: expected a .npy or .pt file")
     try:
         if path.suffix == ".npy":
             array = torch.from_numpy(np.load(path, allow_pickle=False))
-        elif path.suffix == ".pt":
-            array = torch.load(path, map_location="cpu", weights_only=True)
         else:
-            raise DataError(f"data file {cfg.path!r}: expected a .npy or .pt file")
-    except (ValueError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+            array = torch.load(path, map_location="cpu", weights_only=True)
+    except (ValueError, TypeError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise DataError(f"data file {cfg.path!r} could not be read ({err})") from None
     if not isinstance(array, Tensor):
         raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, D)")
+    if array.is_complex() or array.dtype == torch.bool:
+        raise DataError(f"data file {cfg.path!r} must hold real numbers, not {array.dtype}")
     data = check_data(array.float(), f"data file {cfg.path!r}")
     if not 0 < cfg.num_test < data.shape[0]:
         raise DataError(
