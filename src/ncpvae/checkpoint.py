@@ -52,6 +52,7 @@ def _umask() -> int:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON, atomically."""
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 

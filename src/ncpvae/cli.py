@@ -33,6 +33,8 @@ __all__ = ["main"]
 
 @dataclass(frozen=True)
 class Verb:
+    """A CLI verb: its config class, the pipeline function it runs, its default output folder."""
+
     config: type
     run: Callable[..., dict[str, Any]]
     out: str
@@ -81,6 +83,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``ncpvae`` parser: one sub-command per verb, one flag per config field."""
     parser = _Parser(prog="ncpvae", description=__doc__.splitlines()[0], allow_abbrev=False)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     parser.verb_parsers = {}  # type: ignore[attr-defined]

@@ -209,6 +209,7 @@ def leaf_fields(cls: type, prefix: str = "") -> dict[str, type]:
 
 
 def to_dict(config: Any) -> dict[str, Any]:
+    """A config as nested plain dicts (JSON-ready)."""
     return dataclasses.asdict(config)
 
 

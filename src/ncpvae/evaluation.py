@@ -22,6 +22,8 @@ __all__ = ["log_likelihood", "LogDensity"]
 
 
 class LogDensity(Protocol):
+    """Anything with ``log_prob(z)``: a ``Distribution`` or an :class:`~ncpvae.NCPPrior`."""
+
     def log_prob(self, z: Tensor) -> Tensor: ...
 
 

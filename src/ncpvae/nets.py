@@ -29,6 +29,7 @@ class ResidualMLPBlock(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
+        """x + body(x), same shape as x."""
         return x + self.body(x)
 
 
@@ -50,6 +51,7 @@ class ResidualMLPClassifier(nn.Module):
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(hidden_dim, 1))
 
     def forward(self, z: Tensor, context: Tensor | None = None) -> Tensor:
+        """Logits f(z) of shape (N,) for latents (N, ...) and an optional context (N, ...)."""
         h = z.flatten(start_dim=1)
         if self.context_dim:
             if context is None:

@@ -108,6 +108,7 @@ def _check_data_fits_model(data: torch.Tensor, cfg: MLPVAEConfig) -> None:
 
 
 def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """``ncpvae train-vae``: stage 1 on the configured data; returns the final ELBO parts."""
     device = resolve_device(cfg.device)
     train_data, _ = load_data(cfg.data)
     _check_data_fits_model(train_data, cfg.model)
@@ -147,6 +148,7 @@ def load_vae_run(path: str | Path, device: torch.device) -> tuple[MLPVAE, VAERun
 
 
 def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """``ncpvae train-prior``: stage 2 on the frozen VAE of ``cfg.vae``, then log Z."""
     device = resolve_device(cfg.device)
     model, vae_cfg = load_vae_run(cfg.vae, device)
     train_data, _ = load_data(vae_cfg.data)
@@ -199,6 +201,7 @@ def load_prior_run(
 
 
 def with_progress(sampler: Sampler, progress: bool) -> Sampler:
+    """``sampler`` with its progress bars switched on or off."""
     sampler.progress = progress
     return sampler
 
@@ -221,6 +224,7 @@ def decode(model: LatentVariableModel, z: torch.Tensor, generator: torch.Generat
 
 
 def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """``ncpvae sample``: latents from the chosen sampler, decoded to data space."""
     device = resolve_device(cfg.device)
     sampler = with_progress(_sampler(cfg), progress)
     prior, model, _, _ = load_prior_run(cfg.prior, device)

@@ -50,6 +50,7 @@ class SampleOutput:
 
     @staticmethod
     def concat(parts: list[SampleOutput]) -> SampleOutput:
+        """Join batches: samples and ESS concatenated, acceptance rates averaged by size."""
         ess = [p.ess for p in parts if p.ess is not None]
         rates = [
             (p.acceptance_rate, len(p.samples)) for p in parts if p.acceptance_rate is not None
@@ -132,6 +133,7 @@ class SIRSampler(Sampler):
         self.batch_size = max(1, self.proposal_budget // self.num_proposals)
 
     def sample(self, prior, num_samples, *, temperature=1.0, generator=None) -> SampleOutput:
+        """As :meth:`Sampler.sample`, warning when the mean ESS falls below ``min_ess``."""
         out = super().sample(prior, num_samples, temperature=temperature, generator=generator)
         mean_ess = float(out.ess.mean())
         if mean_ess < min(self.min_ess, self.num_proposals):

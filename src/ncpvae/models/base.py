@@ -30,6 +30,7 @@ class ELBOOutput:
     kl: Tensor
 
     def metrics(self) -> dict[str, float]:
+        """The parts as floats, for logs and progress bars."""
         parts = {"elbo": self.elbo, "rec": self.reconstruction, "kl": self.kl}
         return {k: float(v.detach()) for k, v in parts.items()}
 
@@ -55,6 +56,7 @@ class LatentVariableModel(nn.Module, ABC):
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's parameters."""
         return next(self.parameters()).device
 
     def prior(self, temperature: float = 1.0) -> Distribution:

@@ -51,8 +51,10 @@ class MLPVAE(LatentVariableModel):
         )
 
     def posterior(self, x: Tensor) -> Distribution:
+        """q(z|x) = N(mu(x), diag sigma(x)^2), log-scale soft-clamped to (-7, 7)."""
         mu, raw_log_scale = self.encoder(x).chunk(2, dim=-1)
         return Independent(Normal(mu, soft_clamp(raw_log_scale, 7.0).exp()), 1)
 
     def likelihood(self, z: Tensor) -> Distribution:
+        """p(x|z): the decoder's output through the configured output likelihood."""
         return self.output(self.decoder(z))
