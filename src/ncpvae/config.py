@@ -234,7 +234,7 @@ def _check_range(value: Any, key: str) -> Any:
     """Every float setting is finite and every int fits in 64 bits (seeds, counts)."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number, got {value}")
-    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= abs(value) < 2**62:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**62:
         raise ConfigError(f"{key} is out of range: {value}")
     return value
 

@@ -18,10 +18,12 @@ __all__ = ["scatter", "gaussians25_figure"]
 LIMIT = 5.5  # data-space axis limit for 25 Gaussians
 
 
-def _scatter_panel(ax, x: Tensor, title: str) -> None:
+def _scatter_panel(
+    ax, x: Tensor, title: str, limit: float = LIMIT, color: str = "tab:blue"
+) -> None:
     x = x.numpy()
-    ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color="tab:blue", linewidths=0)
-    ax.set(xlim=(-LIMIT, LIMIT), ylim=(-LIMIT, LIMIT), aspect="equal", title=title)
+    ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4, color=color, linewidths=0)
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", title=title)
 
 
 def scatter(x: Tensor, path: Path, title: str) -> None:
@@ -59,10 +61,7 @@ def gaussians25_figure(
     )
     fig.colorbar(image, ax=ax, fraction=0.046)
     ax.set(title="log r(z) = classifier logit", aspect="equal")
-    ax = axes[2 + len(samples)]
-    z = latents.numpy()
-    ax.scatter(z[:, 0], z[:, 1], s=1, alpha=0.4, color="tab:green", linewidths=0)
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="aggregate posterior q(z)")
+    _scatter_panel(axes[2 + len(samples)], latents, "aggregate posterior q(z)", lim, "tab:green")
     for ax in axes[panels:]:
         ax.axis("off")
     fig.tight_layout()

@@ -242,20 +242,24 @@ class HMCSampler(Sampler):
         log_accept = (h_start - h_end).nan_to_num(nan=-math.inf).clamp(max=0.0)
         accept_prob = log_accept.exp()
         uniform = torch.rand(accept_prob.shape, generator=generator, device=z.device)
-        keep = (uniform < accept_prob).view(-1, *([1] * (z.dim() - 1)))
-        return torch.where(keep, z_new, z), accept_prob
+        return torch.where(_per_row(uniform < accept_prob, z), z_new, z), accept_prob
 
 
 def energy_and_grad(prior: NCPPrior, z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
     """E(z) = -f(z) - log p_t(z) per row, and its gradient (no graph kept). Rows that are not
     finite (a diverged chain) get energy +inf and gradient 0, so HMC rejects them."""
     finite = torch.isfinite(z).flatten(1).all(1)
-    mask = finite.view(-1, *([1] * (z.dim() - 1)))
+    mask = _per_row(finite, z)
     with torch.enable_grad():
         z = torch.where(mask, z, torch.zeros_like(z)).detach().requires_grad_(True)
         energy = -prior.log_prob_unnormalized(z, temperature)
         (grad,) = torch.autograd.grad(energy.sum(), z)
     return energy.detach().masked_fill(~finite, math.inf), grad.masked_fill(~mask, 0.0)
+
+
+def _per_row(flags: Tensor, z: Tensor) -> Tensor:
+    """(N,) flags shaped to broadcast over the rows of z (N, ...)."""
+    return flags.view(-1, *([1] * (z.dim() - 1)))
 
 
 def _randn_like(z: Tensor, generator: torch.Generator | None) -> Tensor:
