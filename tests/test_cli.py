@@ -132,7 +132,7 @@ def test_missing_or_malformed_config_is_one_line(tmp_path: Path, content, messag
 
 @pytest.mark.parametrize(
     "scale, message",
-    [(1e30, "loss became nan at step 0"), (math.nan, "row(s) with NaN or infinite values")],
+    [(1e30, "loss became nan at step 0"), (math.nan, "example(s) with NaN or infinite values")],
 )
 def test_non_finite_loss_or_data_stops_with_a_message(tmp_path: Path, scale, message):
     data = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32) * scale
@@ -165,7 +165,7 @@ def test_missing_or_corrupt_run_folder_is_one_line(tmp_path: Path):
         ("sample --num_samples 0", "num_samples must be at least 1"),
         ("train-vae --train.batch_size 0", "train.batch_size must be at least 1"),
         ("train-vae --model.likelihood poisson", "unknown model.likelihood 'poisson'"),
-        ("train-vae --model.likelihood bernoulli", "needs binary (0/1) data"),
+        ("train-vae --model.likelihood bernoulli", "needs binary data"),
         ("evaluate --importance_samples 0", "importance_samples must be at least 1"),
         ("demo --device tpu", "unknown device 'tpu'"),
     ],

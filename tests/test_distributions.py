@@ -1,8 +1,6 @@
-"""Temperature, generator-driven sampling, output likelihoods, configs."""
+"""Temperature, generator-driven sampling, configs."""
 
 from __future__ import annotations
-
-import math
 
 import pytest
 import torch
@@ -17,13 +15,7 @@ from torch.distributions import (
 )
 
 from ncpvae.config import PriorRunConfig, from_dict, to_dict
-from ncpvae.distributions import (
-    BernoulliLikelihood,
-    GaussianLikelihood,
-    sample,
-    standard_normal,
-    tempered,
-)
+from ncpvae.distributions import sample, standard_normal, tempered
 from ncpvae.errors import ConfigError
 
 
@@ -59,22 +51,6 @@ def test_sample_with_generator_is_reproducible_and_leaves_global_rng_alone():
     a = sample(dist, (5,), seeded(9))
     assert torch.equal(torch.rand(1), expected_next)
     assert torch.equal(a, sample(dist, (5,), seeded(9)))
-
-
-def test_gaussian_likelihood_matches_reference_formula():
-    mean, log_scale = torch.randn(6, 3), 0.5 * torch.randn(6, 3)
-    x = torch.randn(6, 3)
-    got = GaussianLikelihood()(torch.cat([mean, log_scale], -1)).log_prob(x)
-    scale = 7.0 * torch.tanh(log_scale / 7.0)
-    want = (-0.5 * ((x - mean) / scale.exp()) ** 2 - scale - 0.5 * math.log(2 * math.pi)).sum(-1)
-    torch.testing.assert_close(got, want)
-
-
-def test_bernoulli_likelihood_matches_reference_formula():
-    logits, x = torch.randn(4, 5), torch.randint(0, 2, (4, 5)).float()
-    p = torch.sigmoid(logits)
-    want = (x * p.log() + (1 - x) * (1 - p).log()).sum(-1)
-    torch.testing.assert_close(BernoulliLikelihood()(logits).log_prob(x), want)
 
 
 def test_config_round_trip_and_strictness():

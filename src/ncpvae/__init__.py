@@ -5,9 +5,10 @@ latents, and reweight the prior by the classifier's density ratio:
 p_NCP(z) = p(z) exp f(z) / Z.
 """
 
+from ncpvae.data import TensorData
 from ncpvae.distributions import sample, standard_normal, tempered
-from ncpvae.evaluation import log_likelihood
-from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
+from ncpvae.evaluation import log_likelihood, log_likelihoods
+from ncpvae.models import RAE, VAE, LatentVariableModel, ModelConfig
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import LogNormalizerEstimate, NCPPrior
 from ncpvae.samplers import (
@@ -28,8 +29,10 @@ __all__ = [
     "LogNormalizerEstimate",
     "ResidualMLPClassifier",
     "LatentVariableModel",
-    "MLPVAE",
-    "MLPVAEConfig",
+    "ModelConfig",
+    "VAE",
+    "RAE",
+    "TensorData",
     "Sampler",
     "SampleOutput",
     "BasePriorSampler",
@@ -41,6 +44,7 @@ __all__ = [
     "train_prior",
     "posterior_latents",
     "log_likelihood",
+    "log_likelihoods",
     "standard_normal",
     "tempered",
     "sample",

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ncpvae.checkpoint import write_json
 from ncpvae.errors import ConfigError, require
-from ncpvae.models.mlp_vae import MLPVAEConfig
+from ncpvae.models.config import ModelConfig
 from ncpvae.training import TrainConfig
 
 __all__ = [
@@ -43,27 +43,45 @@ C = TypeVar("C")
 
 @dataclass
 class DataConfig:
-    """Where the data comes from. ``name``: ``gaussians25`` (built-in, generated from ``seed``)
-    or ``file`` (a .npy array or a .pt tensor of shape (N, D) at ``path``; the last
-    ``num_test`` rows are the test set)."""
+    """Where the data come from. ``name``:
+
+    * ``gaussians25``: built in, ``num_train`` + ``num_test`` points generated from ``seed``;
+    * ``file``: a .npy array or .pt tensor (N, ...) at ``path``, the last ``num_test`` rows for
+      testing (uint8 values are taken as pixels and scaled to [0, 1]);
+    * ``mnist``: the IDX files in the folder ``path``, split 50k/10k/10k (train/validation/test);
+    * ``cifar10``: the ``cifar-10-batches-py`` folder at ``path``;
+    * ``folder``: JPEG/PNG images in the folder (or .tar) ``path``, centre-cropped to ``crop``
+      (0: the largest square) and resized to ``image_size``; the last ``num_test`` for testing.
+
+    Readers keep the first ``num_train`` training and ``num_test`` test examples. ``binarize``:
+    dynamic binarization, a fresh x ~ Bernoulli(pixel) every time an image is used.
+    """
 
     name: str = "gaussians25"
     path: str = ""
     num_train: int = 100_000
     num_test: int = 5_000
+    binarize: bool = False
+    image_size: int = 64
+    crop: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
         require(self.num_train >= 1, "data.num_train must be at least 1")
         require(self.num_test >= 1, "data.num_test must be at least 1")
+        require(self.image_size >= 1, "data.image_size must be at least 1")
+        require(self.crop >= 0, "data.crop must be >= 0 (0: the largest centred square)")
 
 
 @dataclass
 class ClassifierConfig:
-    """The residual MLP classifier f(z) = log r(z)."""
+    """The residual classifier f(z) = log r(z) (the paper's: Swish, batch norm and
+    squeeze-and-excitation in every block)."""
 
     hidden_dim: int = 256
     num_blocks: int = 3
+    batch_norm: bool = True
+    squeeze_excitation: bool = True
 
     def __post_init__(self) -> None:
         require(self.hidden_dim >= 1, "classifier.hidden_dim must be at least 1")
@@ -75,7 +93,7 @@ class VAERunConfig:
     """``ncpvae train-vae``: stage 1."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    model: MLPVAEConfig = field(default_factory=MLPVAEConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     kl_warmup_fraction: float = 0.5  # KL weight rises linearly 0 -> 1 over this share of steps
     device: str = "auto"
@@ -221,6 +239,11 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         kind = next(a for a in args if a is not type(None))
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise ConfigError(f"config key {key!r} must be a list, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind in (int, float, str, bool) and (
@@ -283,6 +306,10 @@ def parse_value(text: str, kind: Any, key: str) -> Any:
         if text.lower() in ("none", "null"):
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if typing.get_origin(kind) is list:  # comma-separated: --model.data_shape 1,28,28
+        (item,) = typing.get_args(kind)
+        parts = [p for p in text.replace(" ", "").split(",") if p]
+        return [parse_value(p, item, key) for p in parts]
     try:
         if kind is bool:
             if text.lower() not in ("true", "false", "1", "0", "yes", "no"):

@@ -12,12 +12,10 @@ wherever ours does. Two helpers add what ``torch.distributions`` lacks:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from torch.distributions import (
-    Bernoulli,
     Distribution,
     Independent,
     MixtureSameFamily,
@@ -30,10 +28,7 @@ __all__ = [
     "tempered",
     "sample",
     "generator_on",
-    "OutputLikelihood",
-    "GaussianLikelihood",
-    "BernoulliLikelihood",
-    "LIKELIHOODS",
+    "PointMass",
 ]
 
 
@@ -90,6 +85,32 @@ def _(dist: MixtureSameFamily, temperature: float) -> Distribution:
     )
 
 
+class PointMass(Distribution):
+    """A point mass at ``loc`` (batch shape ``loc.shape[:-event_dims]``): the "posterior" of a
+    deterministic encoder. Sampling returns ``loc``; it has no density."""
+
+    arg_constraints: dict = {}
+    has_rsample = True
+
+    def __init__(self, loc: Tensor, event_dims: int = 1) -> None:
+        self.loc = loc
+        split = loc.ndim - event_dims
+        super().__init__(loc.shape[:split], loc.shape[split:], validate_args=False)
+
+    @property
+    def mean(self) -> Tensor:
+        return self.loc
+
+    def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        return self.loc.expand(*sample_shape, *self.loc.shape)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        raise NotImplementedError(
+            "a point mass has no density: this model's encoder is deterministic, so it has no "
+            "importance-weighted likelihood (compare such models by FID)"
+        )
+
+
 def sample(
     dist: Distribution, sample_shape: tuple[int, ...], generator: torch.Generator | None = None
 ) -> Tensor:
@@ -114,59 +135,3 @@ def generator_on(device: torch.device, generator: torch.Generator | None) -> tor
         return generator
     seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
     return torch.Generator(device).manual_seed(seed)
-
-
-# --------------------------------------------------------------------------------------------
-# Output likelihoods p(x | z): map decoder outputs to a distribution over one data point.
-# --------------------------------------------------------------------------------------------
-
-
-def soft_clamp(x: Tensor, bound: float) -> Tensor:
-    """Smoothly limit ``x`` to (-bound, bound): bound * tanh(x / bound)."""
-    return bound * torch.tanh(x / bound)
-
-
-@dataclass(frozen=True)
-class OutputLikelihood:
-    """Turns decoder outputs of shape (..., params_per_dim * D) into a distribution over x.
-
-    Subclasses set ``params_per_dim`` and implement :meth:`__call__`; ``log_prob`` of the result
-    sums over the data dimensions.
-    """
-
-    params_per_dim: int = 1
-
-    def __call__(self, params: Tensor) -> Distribution:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class GaussianLikelihood(OutputLikelihood):
-    """Heteroscedastic Normal: the decoder predicts a mean and a log-scale per dimension.
-
-    The log-scale is soft-clamped to (-``max_abs_log_scale``, ``max_abs_log_scale``) for stability.
-    """
-
-    params_per_dim: int = 2
-    max_abs_log_scale: float = 7.0
-
-    def __call__(self, params: Tensor) -> Distribution:
-        mean, raw_log_scale = params.chunk(2, dim=-1)
-        scale = soft_clamp(raw_log_scale, self.max_abs_log_scale).exp()
-        return Independent(Normal(mean, scale), 1)
-
-
-@dataclass(frozen=True)
-class BernoulliLikelihood(OutputLikelihood):
-    """Independent Bernoulli pixels: the decoder predicts one logit per dimension."""
-
-    params_per_dim: int = 1
-
-    def __call__(self, params: Tensor) -> Distribution:
-        return Independent(Bernoulli(logits=params), 1)
-
-
-LIKELIHOODS: dict[str, type[OutputLikelihood]] = {
-    "gaussian": GaussianLikelihood,
-    "bernoulli": BernoulliLikelihood,
-}

@@ -2,23 +2,28 @@
 
     log p(x) ~ logmeanexp_k [ log p(x | z_k) + log p(z_k) - log q(z_k | x) ],   z_k ~ q(z | x),
 
-with p either the base prior or the NCP prior (whose log density uses the estimated log Z).
-Importance samples are batched: the decoder sees ``chunk`` rows at a time, across examples and
-samples together.
+with p the base prior, the NCP prior (whose log density uses the estimated log Z), or several
+priors at once: the decoder pass, the costly part, is then shared by all of them, and their
+estimates use the same importance samples (so their difference has less noise). Importance
+samples are batched: the decoder sees about ``chunk`` rows at a time, across examples and samples.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import Protocol
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from ncpvae.data.arrays import DataLike, as_data
+from ncpvae.distributions import sample
 from ncpvae.metrics import log_mean_exp
 from ncpvae.models.base import LatentVariableModel
 
-__all__ = ["log_likelihood", "LogDensity"]
+__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
 
 
 class LogDensity(Protocol):
@@ -28,34 +33,55 @@ class LogDensity(Protocol):
 
 
 @torch.no_grad()
-def log_likelihood(
+def log_likelihoods(
     model: LatentVariableModel,
-    data: Tensor,
-    prior: LogDensity | None = None,
+    data: DataLike,
+    priors: Mapping[str, LogDensity],
     *,
     num_samples: int = 1000,
     chunk: int = 1 << 16,
+    generator: torch.Generator | None = None,
     progress: bool = False,
-) -> Tensor:
-    """Per-example importance-weighted estimate of log p(x) (nats) with ``num_samples`` samples
-    from q(z|x). ``prior`` defaults to the model's base prior; pass an NCP prior (with log Z
-    estimated) for log p_NCP(x). Returns a tensor of shape (N,)."""
-    prior = prior if prior is not None else model.prior()
+) -> dict[str, Tensor]:
+    """Per-example importance-weighted estimates of log p(x) (nats), one tensor of shape (N,)
+    per named prior, all from the same ``num_samples`` samples of q(z|x) per example.
+
+    Dynamically binarized data are binarized once, from ``generator``."""
+    data = as_data(data)
     examples_per_chunk = max(1, chunk // num_samples)
     samples_per_chunk = max(1, chunk // examples_per_chunk)
-    results = []
-    starts = range(0, data.shape[0], examples_per_chunk)
+    results: dict[str, list[Tensor]] = {name: [] for name in priors}
+    starts = range(0, len(data), examples_per_chunk)
     for start in tqdm(starts, desc="log-likelihood", disable=not progress, mininterval=1.0):
-        x = data[start : start + examples_per_chunk].to(model.device)
+        x = data.batch(slice(start, start + examples_per_chunk), generator).to(model.device)
         q = model.posterior(x)
-        log_w = []
+        log_w: dict[str, list[Tensor]] = {name: [] for name in priors}
         for k0 in range(0, num_samples, samples_per_chunk):
             k = min(samples_per_chunk, num_samples - k0)
-            z = q.sample((k,))  # (k, B, *latent)
+            z = sample(q, (k,), generator)  # (k, B, *latent)
             flat = z.flatten(0, 1)
             x_rep = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
-            log_px_z = model.likelihood(flat).log_prob(x_rep).view(k, -1)
-            log_pz = prior.log_prob(flat).view(k, -1)
-            log_w.append(log_px_z + log_pz - q.log_prob(z))
-        results.append(log_mean_exp(torch.cat(log_w), dim=0))
-    return torch.cat(results)
+            log_px_z_minus_q = model.likelihood(flat).log_prob(x_rep).view(k, -1) - q.log_prob(z)
+            for name, prior in priors.items():
+                log_w[name].append(log_px_z_minus_q + prior.log_prob(flat).view(k, -1))
+        for name in priors:
+            results[name].append(log_mean_exp(torch.cat(log_w[name]), dim=0))
+    return {name: torch.cat(parts) for name, parts in results.items()}
+
+
+def log_likelihood(
+    model: LatentVariableModel,
+    data: DataLike,
+    prior: LogDensity | None = None,
+    **kwargs,
+) -> Tensor:
+    """Per-example importance-weighted estimate of log p(x) (nats), shape (N,). ``prior``
+    defaults to the model's base prior; pass an NCP prior (with log Z estimated) for
+    log p_NCP(x). Keyword arguments as for :func:`log_likelihoods`."""
+    prior = prior if prior is not None else model.prior()
+    return log_likelihoods(model, data, {"prior": prior}, **kwargs)["prior"]
+
+
+def bits_per_dim(log_likelihood_nats: float, num_dims: int) -> float:
+    """Negative log-likelihood in bits per data dimension: -log p(x) / (D ln 2)."""
+    return -log_likelihood_nats / (num_dims * math.log(2))

@@ -31,12 +31,12 @@ from ncpvae.config import (
     load_config,
     save_config,
 )
-from ncpvae.data import load_data
+from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError, SamplingError
-from ncpvae.evaluation import log_likelihood
+from ncpvae.evaluation import bits_per_dim, log_likelihoods
 from ncpvae.metrics import mmd2
-from ncpvae.models import MLPVAE, LatentVariableModel, MLPVAEConfig
+from ncpvae.models import MODELS, LatentVariableModel, ModelConfig
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, Sampler, SIRSampler
@@ -69,6 +69,7 @@ SAMPLERS: dict[str, Any] = {
 
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
+GRID_IMAGES = 100  # images in a sample grid (10 x 10)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -89,19 +90,38 @@ def resolve_device(name: str) -> torch.device:
 def build_prior(model: LatentVariableModel, cfg: ClassifierConfig) -> NCPPrior:
     """An NCP prior on ``model``'s base prior with a fresh residual-MLP classifier."""
     classifier = ResidualMLPClassifier(
-        math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks
+        math.prod(model.latent_shape),
+        cfg.hidden_dim,
+        cfg.num_blocks,
+        batch_norm=cfg.batch_norm,
+        squeeze_excitation=cfg.squeeze_excitation,
     ).to(model.device)
     return NCPPrior(model.prior(), classifier)
 
 
-def _check_data_fits_model(data: torch.Tensor, cfg: MLPVAEConfig) -> None:
-    if data.shape[1] != cfg.data_dim:
+def build_model(cfg: ModelConfig) -> LatentVariableModel:
+    """The model of ``cfg.kind`` (``data_shape`` must be set)."""
+    return MODELS[cfg.kind](cfg)
+
+
+def _fit_model_to_data(data: TensorData, cfg: ModelConfig) -> ModelConfig:
+    """``cfg`` with ``data_shape`` taken from the data if empty; refuses data that do not fit."""
+    shape = list(data.shape)
+    if not cfg.data_shape:
+        cfg = dataclasses.replace(cfg, data_shape=shape)
+    if cfg.data_shape != shape:
         raise DataError(
-            f"the data has {data.shape[1]} dimensions but model.data_dim is {cfg.data_dim}; set "
-            f"--model.data_dim {data.shape[1]}"
+            f"the data have examples of shape {shape} but model.data_shape is {cfg.data_shape}; "
+            f"set --model.data_shape {','.join(map(str, shape))} (or leave it empty)"
         )
-    if cfg.likelihood == "bernoulli" and not ((data == 0) | (data == 1)).all():
-        raise DataError("model.likelihood bernoulli needs binary (0/1) data; use gaussian")
+    if cfg.likelihood == "bernoulli" and not data.binarize:
+        values = data.batch(slice(0, 10_000))
+        if not ((values == 0) | (values == 1)).all():
+            raise DataError(
+                "model.likelihood bernoulli needs binary data: set --data.binarize true "
+                "(dynamic binarization) or choose another likelihood"
+            )
+    return cfg
 
 
 # ------------------------------------------------------------------------------ stage 1
@@ -111,10 +131,10 @@ def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> 
     """``ncpvae train-vae``: stage 1 on the configured data; returns the final ELBO parts."""
     device = resolve_device(cfg.device)
     train_data, _ = load_data(cfg.data)
-    _check_data_fits_model(train_data, cfg.model)
+    cfg = dataclasses.replace(cfg, model=_fit_model_to_data(train_data, cfg.model))
     out = make_run_dir(out)
     torch.manual_seed(cfg.train.seed)
-    model = MLPVAE(cfg.model).to(device)
+    model = build_model(cfg.model).to(device)
     generator = torch.Generator().manual_seed(cfg.train.seed)
     history = train_vae(
         model,
@@ -131,7 +151,9 @@ def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> 
     return summary
 
 
-def load_vae_run(path: str | Path, device: torch.device) -> tuple[MLPVAE, VAERunConfig]:
+def load_vae_run(
+    path: str | Path, device: torch.device
+) -> tuple[LatentVariableModel, VAERunConfig]:
     """The frozen VAE of a ``train-vae`` run folder."""
     path = Path(path)
     if not (path / "config.json").is_file():
@@ -139,7 +161,7 @@ def load_vae_run(path: str | Path, device: torch.device) -> tuple[MLPVAE, VAERun
             f"{str(path)!r} is not a train-vae run folder (no config.json); run ncpvae train-vae"
         )
     cfg = load_config(VAERunConfig, path / "config.json")
-    model = MLPVAE(cfg.model)
+    model = build_model(cfg.model)
     load_weights(model, path / "model.safetensors")
     return freeze(model.to(device)), cfg
 
@@ -181,7 +203,7 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
 
 def load_prior_run(
     path: str | Path, device: torch.device
-) -> tuple[NCPPrior, MLPVAE, PriorRunConfig, VAERunConfig]:
+) -> tuple[NCPPrior, LatentVariableModel, PriorRunConfig, VAERunConfig]:
     """The NCP prior of a ``train-prior`` run folder and the frozen VAE it was fitted on."""
     path = Path(path)
     if not (path / "config.json").is_file():
@@ -212,15 +234,26 @@ def _sampler(cfg: SampleConfig) -> Sampler:
     return SAMPLERS[cfg.sampler](cfg)
 
 
-def decode(model: LatentVariableModel, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """x ~ p(x | z) for each latent row; refuses non-finite latents (a diverged sampler)."""
+def decode(
+    model: LatentVariableModel,
+    z: torch.Tensor,
+    generator: torch.Generator,
+    batch_size: int = 1024,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x ~ p(x | z), the mean of p(x | z)) for each latent row, decoded in batches; refuses
+    non-finite latents (a diverged sampler)."""
     if not torch.isfinite(z).all():
         raise SamplingError(
             "the sampler produced NaN or infinite latents (it diverged); lower the step size "
             "(--langevin_step_size) or use --sampler sir"
         )
+    draws, means = [], []
     with torch.no_grad():
-        return sample(model.likelihood(z), (), generator)
+        for start in range(0, z.shape[0], batch_size):
+            likelihood = model.likelihood(z[start : start + batch_size])
+            draws.append(sample(likelihood, (), generator))
+            means.append(likelihood.mean)
+    return torch.cat(draws), torch.cat(means)
 
 
 def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
@@ -234,7 +267,7 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
     result = prior.sample(
         cfg.num_samples, sampler, temperature=cfg.temperature, generator=generator
     )
-    x = decode(model, result.samples, generator)
+    x, x_mean = decode(model, result.samples, generator)
     seconds = time.perf_counter() - start
     save_array(out / "latents.npy", result.samples)
     save_array(out / "samples.npy", x)
@@ -250,7 +283,11 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
         summary["sir_proposals"] = cfg.sir_proposals
     if result.acceptance_rate is not None:
         summary["acceptance_rate"] = result.acceptance_rate
-    if x.shape[1] == 2:
+    if x.ndim == 4:  # images: a grid of the decoder means
+        from ncpvae.plotting import image_grid
+
+        image_grid(x_mean[:GRID_IMAGES].cpu(), out / "samples.png")
+    elif x.shape[1] == 2:
         from ncpvae.plotting import scatter
 
         scatter(x.cpu(), out / "samples.png", f"{cfg.sampler} samples (t={cfg.temperature})")
@@ -265,15 +302,52 @@ def _stderr_of_mean(values: torch.Tensor) -> float:
     return float(values.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
+def _likelihood_report(
+    model: LatentVariableModel,
+    prior: NCPPrior,
+    test: TensorData,
+    cfg: EvaluateConfig,
+    progress: bool,
+) -> dict[str, Any]:
+    """Test log-likelihood under both priors from one set of importance samples."""
+    start = time.perf_counter()
+    lls = log_likelihoods(
+        model,
+        test,
+        {"vae": model.prior(), "ncp": prior},
+        num_samples=cfg.importance_samples,
+        generator=torch.Generator().manual_seed(cfg.seed + 3),
+        progress=progress,
+    )
+    log_z_stderr = float(prior.log_normalizer_stderr)
+    report: dict[str, Any] = {
+        "vae_log_likelihood": float(lls["vae"].mean()),
+        "vae_log_likelihood_stderr": _stderr_of_mean(lls["vae"]),
+        "ncp_log_likelihood": float(lls["ncp"].mean()),
+        # log Z shifts every example alike: its error adds to that of the mean
+        "ncp_log_likelihood_stderr": math.hypot(_stderr_of_mean(lls["ncp"]), log_z_stderr),
+        # paired: the same importance samples for both priors
+        "ncp_gain": float((lls["ncp"] - lls["vae"]).mean()),
+        "ncp_gain_stderr": math.hypot(_stderr_of_mean(lls["ncp"] - lls["vae"]), log_z_stderr),
+    }
+    if len(test.shape) == 3:  # images: also bits per dimension
+        dims = math.prod(test.shape)
+        for name in ("vae", "ncp"):
+            report[f"{name}_bits_per_dim"] = bits_per_dim(report[f"{name}_log_likelihood"], dims)
+    report["importance_samples"] = cfg.importance_samples
+    report["likelihood_seconds"] = time.perf_counter() - start
+    return report
+
+
 def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Test log-likelihood (nats, importance-weighted) under the base and the NCP prior, the log Z
-    estimate with its standard error, and the mean SIR ESS."""
+    """Test log-likelihood (nats, importance-weighted) under the base and the NCP prior (for
+    models with a density), the log Z estimate with its standard error, the mean SIR ESS and the
+    MMD^2 between aggregate-posterior latents and each prior's samples."""
     device = resolve_device(cfg.device)
     prior, model, _, vae_cfg = load_prior_run(cfg.prior, device)
     _, test = load_data(vae_cfg.data)
     out = make_run_dir(out)
-    if cfg.num_test:
-        test = test[: cfg.num_test]
+    test = test.head(cfg.num_test)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
     prior.estimate_log_normalizer(
@@ -281,9 +355,10 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
         generator=torch.Generator(device).manual_seed(cfg.seed + 1),
         progress=progress,
     )
-    ll_kwargs = {"num_samples": cfg.importance_samples, "progress": progress}
-    ll_base = log_likelihood(model, test, **ll_kwargs)
-    ll_ncp = log_likelihood(model, test, prior, **ll_kwargs)
+    log_z_stderr = float(prior.log_normalizer_stderr)
+    report: dict[str, Any] = {}
+    if model.has_density:
+        report.update(_likelihood_report(model, prior, test, cfg, progress))
     generator = torch.Generator(device).manual_seed(cfg.seed + 2)
     sir_sampler = with_progress(SIRSampler(cfg.sir_proposals), progress)
     sir = prior.sample(cfg.sir_samples, sir_sampler, generator=generator)
@@ -291,25 +366,22 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     n_mmd = min(cfg.sir_samples, len(test), MMD_SAMPLES)
     posterior = posterior_latents(model, test, n_mmd)()
     base = BasePriorSampler().sample(prior, n_mmd, generator=generator).samples
-    log_z_stderr = float(prior.log_normalizer_stderr)
-    report = {
-        "vae_log_likelihood": float(ll_base.mean()),
-        "vae_log_likelihood_stderr": _stderr_of_mean(ll_base),
-        "ncp_log_likelihood": float(ll_ncp.mean()),
-        # log Z shifts every example alike: its error adds to that of the mean
-        "ncp_log_likelihood_stderr": math.hypot(_stderr_of_mean(ll_ncp), log_z_stderr),
-        "log_normalizer": float(prior.log_normalizer),
-        "log_normalizer_stderr": log_z_stderr,
-        "log_normalizer_samples": cfg.log_normalizer_samples,
-        "sir_ess": float(sir.ess.mean()),
-        "sir_proposals": cfg.sir_proposals,
-        "mmd2_posterior_base": float(mmd2(posterior, base)) if n_mmd > 1 else None,
-        "mmd2_posterior_ncp": float(mmd2(posterior, sir.samples[:n_mmd])) if n_mmd > 1 else None,
-        "mmd_samples": n_mmd,
-        "num_test": len(test),
-        "importance_samples": cfg.importance_samples,
-        "seconds": time.perf_counter() - start,
-    }
+    report.update(
+        {
+            "log_normalizer": float(prior.log_normalizer),
+            "log_normalizer_stderr": log_z_stderr,
+            "log_normalizer_samples": cfg.log_normalizer_samples,
+            "sir_ess": float(sir.ess.mean()),
+            "sir_proposals": cfg.sir_proposals,
+            "mmd2_posterior_base": float(mmd2(posterior, base)) if n_mmd > 1 else None,
+            "mmd2_posterior_ncp": (
+                float(mmd2(posterior, sir.samples[:n_mmd])) if n_mmd > 1 else None
+            ),
+            "mmd_samples": n_mmd,
+            "num_test": len(test),
+            "seconds": time.perf_counter() - start,
+        }
+    )
     save_config(cfg, out / "config.json")
     write_json(out / "report.json", report)
     return report
@@ -347,11 +419,11 @@ def run_demo(cfg: DemoConfig, out: str | Path, progress: bool = True) -> dict[st
             model,
             prior.sample(n, with_progress(s, progress), generator=generator).samples,
             generator,
-        ).cpu()
+        )[0].cpu()
         for name, s in samples.items()
     }
     latents = posterior_latents(model, test, min(n, len(test)), generator=None)()
-    gaussians25_figure(test[:n], decoded, prior, latents.cpu(), out / "figure.png")
+    gaussians25_figure(test.values[:n], decoded, prior, latents.cpu(), out / "figure.png")
 
     report.update(
         vae_train_seconds=vae_summary["seconds"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +14,7 @@ from torch import Tensor  # noqa: E402
 
 from ncpvae.prior import NCPPrior  # noqa: E402
 
-__all__ = ["scatter", "gaussians25_figure"]
+__all__ = ["scatter", "gaussians25_figure", "image_grid"]
 
 LIMIT = 5.5  # data-space axis limit for 25 Gaussians
 
@@ -67,3 +68,22 @@ def gaussians25_figure(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def image_grid(images: Tensor, path: Path, columns: int = 0, padding: int = 2) -> None:
+    """Save images (N, C, H, W) with values in [0, 1] as one PNG grid (C = 1 or 3), ``columns``
+    per row (default: the smallest square that holds them)."""
+    from PIL import Image
+
+    n, c, h, w = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = torch.ones(c, rows * (h + padding) + padding, columns * (w + padding) + padding)
+    for i, image in enumerate(images.clamp(0, 1)):
+        top, left = (
+            padding + (i // columns) * (h + padding),
+            padding + (i % columns) * (w + padding),
+        )
+        grid[:, top : top + h, left : left + w] = image
+    pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    Image.fromarray(pixels[..., 0] if c == 1 else pixels).save(path)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import NCPPrior
 from ncpvae.training import TrainConfig, TrainHistory, minibatches, train
@@ -26,15 +27,19 @@ def kl_warmup(step: int, warmup_steps: int) -> float:
 
 def train_vae(
     model: LatentVariableModel,
-    data: Tensor,
+    data: DataLike,
     config: TrainConfig,
     *,
     kl_warmup_fraction: float = 0.5,
     progress: bool = True,
     generator: torch.Generator | None = None,
 ) -> TrainHistory:
-    """Stage 1: maximise the ELBO on ``data`` with the KL weight warmed up over the first
-    ``kl_warmup_fraction`` of the steps (this avoids posterior collapse on 25 Gaussians)."""
+    """Stage 1: minimise the model's training loss (for a VAE, the negative ELBO with the KL
+    weight warmed up over the first ``kl_warmup_fraction`` of the steps; this avoids posterior
+    collapse on 25 Gaussians). Calls the model's :meth:`init_from_data` first and
+    :meth:`fit_base_prior` last (the RAE fits its Gaussian mixture there)."""
+    data = as_data(data)
+    model.init_from_data(data)
     batches = minibatches(data, config.batch_size, generator)
     warmup_steps = int(kl_warmup_fraction * config.steps)
 
@@ -44,11 +49,13 @@ def train_vae(
 
     model.train()
     try:
-        return train(
+        history = train(
             objective, model.parameters(), config, description="train VAE", progress=progress
         )
     finally:
         model.eval()
+    model.fit_base_prior(data)
+    return history
 
 
 def freeze(model: LatentVariableModel) -> LatentVariableModel:
@@ -60,7 +67,7 @@ def freeze(model: LatentVariableModel) -> LatentVariableModel:
 
 def posterior_latents(
     model: LatentVariableModel,
-    data: Tensor,
+    data: DataLike,
     batch_size: int,
     generator: torch.Generator | None = None,
 ) -> Callable[[], Tensor]:
@@ -78,7 +85,7 @@ def posterior_latents(
 def train_prior(
     prior: NCPPrior,
     model: LatentVariableModel,
-    data: Tensor,
+    data: DataLike,
     config: TrainConfig,
     *,
     progress: bool = True,

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.errors import NonFiniteLossError, require
 
 __all__ = ["TrainConfig", "TrainHistory", "train", "minibatches"]
@@ -103,10 +104,13 @@ def train(
 
 
 def minibatches(
-    data: Tensor, batch_size: int, generator: torch.Generator | None = None
+    data: DataLike, batch_size: int, generator: torch.Generator | None = None
 ) -> Iterator[Tensor]:
-    """Endless random minibatches of the rows of ``data``, reshuffled every epoch."""
-    n = data.shape[0]
+    """Endless random minibatches of ``data`` (a tensor, array, Dataset or
+    :class:`~ncpvae.data.TensorData`) as float model input, reshuffled every epoch. Dynamically
+    binarized data are binarized afresh in every batch, from ``generator``."""
+    data = as_data(data)
+    n = len(data)
     if n == 0:
         raise ValueError("cannot draw minibatches from an empty data set")
     while True:
@@ -114,4 +118,5 @@ def minibatches(
             n, generator=generator, device=generator.device if generator else "cpu"
         )
         for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            yield data[order[start : start + batch_size].to(data.device)]
+            index = order[start : start + batch_size].to(data.values.device)
+            yield data.batch(index, generator)

@@ -1,7 +1,7 @@
 """Data sets: built-in synthetic ones and readers for files the user names.
 
-:func:`load_data` maps a :class:`~ncpvae.config.DataConfig` to (train, test) tensors through the
-``DATASETS`` registry; add a reader by adding an entry.
+:func:`load_data` maps a :class:`~ncpvae.config.DataConfig` to (train, test)
+:class:`TensorData` through the ``DATASETS`` registry; add a reader by adding an entry.
 """
 
 from __future__ import annotations
@@ -13,35 +13,35 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import Tensor
 
+from ncpvae.data.arrays import DataLike, TensorData, as_data
 from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob
 from ncpvae.errors import DataError
 
 if TYPE_CHECKING:
     from ncpvae.config import DataConfig
 
-__all__ = ["gaussians25", "gaussians25_log_prob", "GRID_25", "load_data", "DATASETS", "check_data"]
+__all__ = [
+    "gaussians25",
+    "gaussians25_log_prob",
+    "GRID_25",
+    "load_data",
+    "DATASETS",
+    "TensorData",
+    "as_data",
+    "DataLike",
+]
+
+Splits = tuple[TensorData, TensorData]
 
 
-def check_data(data: Tensor, what: str) -> Tensor:
-    """Refuse empty, non-2-D or non-finite data with a message that says which."""
-    if data.ndim != 2:
-        raise DataError(f"{what} must have shape (N, D), got {tuple(data.shape)}")
-    if data.shape[0] == 0:
-        raise DataError(f"{what} is empty")
-    if not torch.isfinite(data).all():
-        bad = int((~torch.isfinite(data)).any(1).sum())
-        raise DataError(f"{what} has {bad} row(s) with NaN or infinite values; clean them first")
-    return data
-
-
-def _gaussians25(cfg: DataConfig) -> tuple[Tensor, Tensor]:
+def _gaussians25(cfg: DataConfig) -> Splits:
     generator = torch.Generator().manual_seed(cfg.seed)
-    return gaussians25(cfg.num_train, generator), gaussians25(cfg.num_test, generator)
+    train, test = gaussians25(cfg.num_train, generator), gaussians25(cfg.num_test, generator)
+    return TensorData(train), TensorData(test)
 
 
-def _tensor_file(cfg: DataConfig) -> tuple[Tensor, Tensor]:
+def _tensor_file(cfg: DataConfig) -> Splits:
     path = Path(cfg.path)
     if not path.is_file():
         raise DataError(f"data file {cfg.path!r} not found; set --data.path to a .npy or .pt file")
@@ -54,27 +54,69 @@ def _tensor_file(cfg: DataConfig) -> tuple[Tensor, Tensor]:
             array = torch.load(path, map_location="cpu", weights_only=True)
     except (ValueError, TypeError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise DataError(f"data file {cfg.path!r} could not be read ({err})") from None
-    if not isinstance(array, Tensor):
-        raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, D)")
-    if array.is_complex() or array.dtype == torch.bool:
-        raise DataError(f"data file {cfg.path!r} must hold real numbers, not {array.dtype}")
-    data = check_data(array.float(), f"data file {cfg.path!r}")
-    if not 0 < cfg.num_test < data.shape[0]:
+    if not isinstance(array, torch.Tensor):
+        raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, ...)")
+    data = as_data(array).check(f"data file {cfg.path!r}")
+    if not 0 < cfg.num_test < len(data):
         raise DataError(
-            f"data.num_test={cfg.num_test} must be between 1 and the {data.shape[0]} rows of "
+            f"data.num_test={cfg.num_test} must be between 1 and the {len(data)} examples of "
             f"{cfg.path!r} minus one"
         )
-    return data[: -cfg.num_test], data[-cfg.num_test :]
+    return (
+        TensorData(data.values[: -cfg.num_test], data.scale, cfg.binarize),
+        TensorData(data.values[-cfg.num_test :], data.scale, cfg.binarize),
+    )
 
 
-DATASETS: dict[str, Callable[[DataConfig], tuple[Tensor, Tensor]]] = {
+def _mnist(cfg: DataConfig) -> Splits:
+    from ncpvae.data.mnist import read_mnist
+
+    splits = read_mnist(cfg.path)
+    return (
+        TensorData.images(splits["train"], cfg.binarize),
+        TensorData.images(splits["test"], cfg.binarize),
+    )
+
+
+def _cifar10(cfg: DataConfig) -> Splits:
+    from ncpvae.data.cifar import read_cifar10
+
+    train, test = read_cifar10(cfg.path)
+    return TensorData.images(train, cfg.binarize), TensorData.images(test, cfg.binarize)
+
+
+def _folder(cfg: DataConfig) -> Splits:
+    from ncpvae.data.folder import read_image_folder
+
+    images = read_image_folder(cfg.path, cfg.image_size, crop=cfg.crop, progress=True)
+    if not 0 < cfg.num_test < len(images):
+        raise DataError(
+            f"data.num_test={cfg.num_test} must be between 1 and the {len(images)} images of "
+            f"{cfg.path!r} minus one"
+        )
+    return (
+        TensorData.images(images[: -cfg.num_test], cfg.binarize),
+        TensorData.images(images[-cfg.num_test :], cfg.binarize),
+    )
+
+
+DATASETS: dict[str, Callable[[DataConfig], Splits]] = {
     "gaussians25": _gaussians25,
     "file": _tensor_file,
+    "mnist": _mnist,
+    "cifar10": _cifar10,
+    "folder": _folder,
 }
 
 
-def load_data(cfg: DataConfig) -> tuple[Tensor, Tensor]:
-    """(train, test) for a data config."""
+def load_data(cfg: DataConfig) -> Splits:
+    """(train, test) for a data config: the first ``num_train`` training examples and the first
+    ``num_test`` test examples of the data set."""
     if cfg.name not in DATASETS:
         raise DataError(f"unknown data set {cfg.name!r}; choose one of {sorted(DATASETS)}")
-    return DATASETS[cfg.name](cfg)
+    if cfg.name != "gaussians25" and not cfg.path:
+        raise DataError(f"data set {cfg.name!r} is read from files: set --data.path")
+    train, test = DATASETS[cfg.name](cfg)
+    train = train.head(cfg.num_train).check(f"the {cfg.name} training data")
+    test = test.head(cfg.num_test).check(f"the {cfg.name} test data")
+    return train, test

@@ -1,9 +1,9 @@
 """The latent-model interface: the little that the NCP prior needs from a VAE.
 
 A model implements :meth:`posterior` (q(z|x)) and :meth:`likelihood` (p(x|z)); it inherits a
-standard-Normal base prior, an ELBO ``forward`` and a ``device`` property. The flat MLP VAE and
-a user's own model implement it (convolutional, hierarchical and RAE models are planned to), and
-every stage-2 routine (NCE fitting, sampling, likelihood evaluation) is written against it alone.
+standard-Normal base prior, an ELBO ``forward``, no-op data hooks and a ``device`` property. The
+VAEs and the RAE of :mod:`ncpvae.models` and a user's own model implement it, and every stage-2
+routine (NCE fitting, sampling, likelihood evaluation) is written against it alone.
 """
 
 from __future__ import annotations
@@ -15,24 +15,23 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, kl_divergence
 
+from ncpvae.data.arrays import TensorData
 from ncpvae.distributions import standard_normal, tempered
 
-__all__ = ["LatentVariableModel", "ELBOOutput"]
+__all__ = ["LatentVariableModel", "TrainingOutput"]
 
 
 @dataclass
-class ELBOOutput:
-    """What one ELBO evaluation returns: ``loss`` to minimise, and its parts (batch means)."""
+class TrainingOutput:
+    """What one training-loss evaluation returns: ``loss`` to minimise, and named terms (batch
+    means) to log."""
 
     loss: Tensor
-    elbo: Tensor
-    reconstruction: Tensor
-    kl: Tensor
+    terms: dict[str, Tensor]
 
     def metrics(self) -> dict[str, float]:
-        """The parts as floats, for logs and progress bars."""
-        parts = {"elbo": self.elbo, "rec": self.reconstruction, "kl": self.kl}
-        return {k: float(v.detach()) for k, v in parts.items()}
+        """The terms as floats, for logs and progress bars."""
+        return {k: float(v.detach()) for k, v in self.terms.items()}
 
 
 class LatentVariableModel(nn.Module, ABC):
@@ -45,6 +44,7 @@ class LatentVariableModel(nn.Module, ABC):
     """
 
     latent_shape: tuple[int, ...]
+    has_density: bool = True  # False when q(z|x) has no density (an RAE): no likelihood then
 
     @abstractmethod
     def posterior(self, x: Tensor) -> Distribution:
@@ -63,7 +63,15 @@ class LatentVariableModel(nn.Module, ABC):
         """The base prior p(z), N(0, I) unless overridden, with its scale times ``temperature``."""
         return tempered(standard_normal(self.latent_shape, device=self.device), temperature)
 
-    def forward(self, x: Tensor, kl_weight: float = 1.0) -> ELBOOutput:
+    def init_from_data(self, data: TensorData) -> None:
+        """Called once before training (for example to set the decoder's output bias to the
+        data mean, as Lawson et al. do). Does nothing unless overridden."""
+
+    def fit_base_prior(self, data: TensorData) -> None:
+        """Called once after training, for models whose base prior is fitted ex post (the RAE's
+        Gaussian mixture). Does nothing unless overridden."""
+
+    def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
         """Negative ELBO with a weight on the KL term (KL warm-up), averaged over the batch:
         ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)); KL in closed form when torch has one."""
         q = self.posterior(x)
@@ -75,4 +83,9 @@ class LatentVariableModel(nn.Module, ABC):
         except NotImplementedError:
             kl = q.log_prob(z) - p.log_prob(z)
         loss = -(reconstruction - kl_weight * kl).mean()
-        return ELBOOutput(loss, (reconstruction - kl).mean(), reconstruction.mean(), kl.mean())
+        terms = {
+            "elbo": (reconstruction - kl).mean(),
+            "rec": reconstruction.mean(),
+            "kl": kl.mean(),
+        }
+        return TrainingOutput(loss, terms)

@@ -1,0 +1,92 @@
+"""A regularised autoencoder with a Gaussian-mixture base prior (Ghosh et al., ICLR 2020).
+
+RAE-L2: a deterministic encoder z = E(x) and the loss
+
+    -log p(x | D(z)) + beta * 1/2 ||z||^2 + lambda * ||theta_D||^2,
+
+then, ex post, a Gaussian mixture (full covariance) fitted on the codes of the training data is
+the base prior p(z). The NCP prior works on top of it like on any other base prior (the paper's
+"RAE with a 10-component GMM prior" row, DESIGN.md section 3).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.distributions import Categorical, Distribution, MixtureSameFamily, MultivariateNormal
+
+from ncpvae.data.arrays import TensorData
+from ncpvae.distributions import PointMass, tempered
+from ncpvae.models.base import TrainingOutput
+from ncpvae.models.config import ModelConfig
+from ncpvae.models.vae import VAE
+
+__all__ = ["RAE"]
+
+
+class RAE(VAE):
+    """Deterministic autoencoder whose base prior is a Gaussian mixture fitted on its codes by
+    :meth:`fit_base_prior` (scikit-learn, ``gmm_components`` full-covariance components). Until
+    then the mixture's components are all N(0, I)."""
+
+    encoder_outputs_per_latent = 1
+    has_density = False
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__(config)
+        k, d = config.gmm_components, config.latent_dim
+        self.register_buffer("gmm_logits", torch.zeros(k))
+        self.register_buffer("gmm_means", torch.zeros(k, d))
+        self.register_buffer("gmm_scale_tril", torch.eye(d).repeat(k, 1, 1))
+
+    def posterior(self, x: Tensor) -> Distribution:
+        """The point mass at E(x)."""
+        return PointMass(self.encoder(x))
+
+    def prior(self, temperature: float = 1.0) -> Distribution:
+        """The fitted Gaussian mixture, every component's scale times ``temperature``."""
+        mixture = MixtureSameFamily(
+            Categorical(logits=self.gmm_logits),
+            MultivariateNormal(self.gmm_means, scale_tril=self.gmm_scale_tril),
+        )
+        return tempered(mixture, temperature)
+
+    def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
+        """The RAE-L2 loss (``kl_weight`` is unused: an RAE has no KL term)."""
+        z = self.encoder(x)
+        reconstruction = self.likelihood(z).log_prob(x).mean()
+        latent = 0.5 * z.pow(2).sum(-1).mean()
+        decoder = sum(p.pow(2).sum() for p in self.decoder.parameters())
+        loss = (
+            -reconstruction
+            + self.config.rae_latent_penalty * latent
+            + self.config.rae_decoder_penalty * decoder
+        )
+        return TrainingOutput(loss, {"rec": reconstruction, "latent": latent, "dec_l2": decoder})
+
+    @torch.no_grad()
+    def encode(self, data: TensorData, batch_size: int = 1024) -> Tensor:
+        """The codes E(x) of every example of ``data`` (in eval mode)."""
+        was_training = self.training
+        self.eval()
+        codes = [
+            self.encoder(data.batch(slice(i, i + batch_size)).to(self.device))
+            for i in range(0, len(data), batch_size)
+        ]
+        self.train(was_training)
+        return torch.cat(codes)
+
+    @torch.no_grad()
+    def fit_base_prior(self, data: TensorData) -> None:
+        """Fit the Gaussian mixture on the codes of ``data`` (expectation-maximisation)."""
+        from sklearn.mixture import GaussianMixture
+
+        codes = self.encode(data).double().cpu().numpy()
+        gmm = GaussianMixture(
+            self.config.gmm_components, covariance_type="full", reg_covar=1e-6, random_state=0
+        ).fit(codes)
+        as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        self.gmm_logits.copy_(as_tensor(np.log(gmm.weights_)))
+        self.gmm_means.copy_(as_tensor(gmm.means_))
+        self.gmm_scale_tril.copy_(as_tensor(np.linalg.cholesky(gmm.covariances_)))

@@ -1,0 +1,65 @@
+"""A VAE with one latent vector: q(z|x) = N(mu(x), diag sigma(x)^2), the encoder and decoder of
+``ModelConfig.architecture``, and any output likelihood p(x|z)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Distribution, Independent, Normal
+
+from ncpvae.data.arrays import TensorData
+from ncpvae.errors import ConfigError
+from ncpvae.likelihoods import build_likelihood, soft_clamp
+from ncpvae.models.architectures import build_networks
+from ncpvae.models.base import LatentVariableModel
+from ncpvae.models.config import ModelConfig
+
+__all__ = ["VAE"]
+
+MAX_ABS_LOG_SCALE = 7.0  # soft clamp of the posterior log-scales
+
+
+class VAE(LatentVariableModel):
+    """Gaussian encoder, decoder feeding the configured output likelihood.
+
+    The decoder's output has a learned bias per data element and likelihood parameter, which
+    :meth:`init_from_data` sets to the data mean (logit of it for Bernoulli pixels, as Lawson et
+    al. do).
+    """
+
+    encoder_outputs_per_latent = 2  # mean and raw log-scale
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        if not config.data_shape:
+            raise ConfigError(
+                "model.data_shape is empty: set it to the shape of one example, e.g. 1,28,28 "
+                "(the CLI fills it in from the data)"
+            )
+        self.config = config
+        self.latent_shape = (config.latent_dim,)
+        self.output = build_likelihood(
+            config.likelihood, output_scale=config.output_scale, num_mixtures=config.num_mixtures
+        )
+        self.encoder, self.decoder = build_networks(
+            config,
+            self.encoder_outputs_per_latent * config.latent_dim,
+            self.output.params_per_dim,
+        )
+        self.output_bias = nn.Parameter(torch.zeros(self.output.params_per_dim, *config.data_shape))
+
+    def posterior(self, x: Tensor) -> Distribution:
+        """q(z|x) = N(mu(x), diag sigma(x)^2), log-scale soft-clamped to (-7, 7)."""
+        mu, raw_log_scale = self.encoder(x).chunk(2, dim=-1)
+        return Independent(Normal(mu, soft_clamp(raw_log_scale, MAX_ABS_LOG_SCALE).exp()), 1)
+
+    def likelihood(self, z: Tensor) -> Distribution:
+        """p(x|z): the decoder's output through the configured output likelihood."""
+        return self.output(self.decoder(z) + self.output_bias)
+
+    @torch.no_grad()
+    def init_from_data(self, data: TensorData) -> None:
+        """Set the output bias so that an all-zero decoder output predicts the data mean."""
+        bias = self.output.initial_bias(data.mean().to(self.output_bias.device))
+        if bias is not None:
+            self.output_bias.copy_(bias)
