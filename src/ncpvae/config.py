@@ -195,7 +195,9 @@ class DemoConfig:
     vae: VAERunConfig = field(default_factory=_demo_vae)
     prior: PriorRunConfig = field(
         default_factory=lambda: PriorRunConfig(
-            classifier=ClassifierConfig(hidden_dim=128),
+            # a plain residual MLP: batch norm and squeeze-and-excitation (the paper's image
+            # classifier) are not needed for a 2-D latent
+            classifier=ClassifierConfig(hidden_dim=128, batch_norm=False, squeeze_excitation=False),
             train=TrainConfig(steps=10_000, lr_final=1e-7),
         )
     )

@@ -60,8 +60,7 @@ def log_likelihoods(
             k = min(samples_per_chunk, num_samples - k0)
             z = sample(q, (k,), generator)  # (k, B, *latent)
             flat = z.flatten(0, 1)
-            x_rep = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
-            log_px_z_minus_q = model.likelihood(flat).log_prob(x_rep).view(k, -1) - q.log_prob(z)
+            log_px_z_minus_q = model.log_likelihood_given(z, x) - q.log_prob(z)
             for name, prior in priors.items():
                 log_w[name].append(log_px_z_minus_q + prior.log_prob(flat).view(k, -1))
         for name in priors:

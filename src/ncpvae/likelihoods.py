@@ -82,6 +82,14 @@ class OutputLikelihood:
     def __call__(self, params: Tensor) -> Distribution:
         raise NotImplementedError
 
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        """log p(x | params) for params (K, N, params_per_dim, *data_shape) and x (N,
+        *data_shape), broadcast over K: shape (K, N). This default copies x K times; a
+        likelihood can override it with a cheaper formula."""
+        k, n = params.shape[:2]
+        x_rep = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
+        return self(params.flatten(0, 1)).log_prob(x_rep).view(k, n)
+
     def initial_bias(self, data_mean: Tensor) -> Tensor | None:
         """Decoder output bias (params_per_dim, *data_shape) under which an all-zero decoder
         output predicts ``data_mean`` (None: leave the bias at zero)."""
@@ -158,6 +166,13 @@ class BernoulliLikelihood(OutputLikelihood):
         # no argument validation: it would re-check every pixel is 0 or 1 on each call (the
         # likelihood loop's hot path); the pipeline checks the data once
         return Independent(Bernoulli(logits=params[:, 0], validate_args=False), params.dim() - 2)
+
+    def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
+        """sum_i [x_i l_i - softplus(l_i)] for logits (K, N, 1, *data_shape) and x (N,
+        *data_shape): the data enter through one batched dot product, never copied K times."""
+        k, n = params.shape[:2]
+        logits = params[:, :, 0].reshape(k, n, -1)
+        return torch.einsum("knd,nd->kn", logits, x.reshape(n, -1)) - F.softplus(logits).sum(-1)
 
     def initial_bias(self, data_mean: Tensor) -> Tensor:
         """Logits logit(``data_mean``), clipped to probabilities in [1e-4, 1 - 1e-4] (Lawson et

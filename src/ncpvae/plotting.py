@@ -14,7 +14,7 @@ from torch import Tensor  # noqa: E402
 
 from ncpvae.prior import NCPPrior  # noqa: E402
 
-__all__ = ["scatter", "gaussians25_figure", "image_grid"]
+__all__ = ["scatter", "gaussians25_figure", "image_grid", "panel_figure"]
 
 LIMIT = 5.5  # data-space axis limit for 25 Gaussians
 
@@ -87,3 +87,20 @@ def image_grid(images: Tensor, path: Path, columns: int = 0, padding: int = 2) -
         grid[:, top : top + h, left : left + w] = image
     pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     Image.fromarray(pixels[..., 0] if c == 1 else pixels).save(path)
+
+
+def panel_figure(panels: dict[str, Path], path: Path, columns: int = 0) -> None:
+    """Lay PNG images (sample grids) side by side with a title over each, saved as one PNG."""
+    from PIL import Image
+
+    columns = columns or len(panels)
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 4.3 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (title, image) in zip(axes.flat, panels.items(), strict=False):
+        ax.imshow(Image.open(image), cmap="gray")
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

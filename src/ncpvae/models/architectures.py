@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from ncpvae.errors import ConfigError
 from ncpvae.models.config import ModelConfig
 from ncpvae.nets import ACTIVATION_MODULES, mlp
 
-__all__ = ["build_networks", "ARCHITECTURES", "conv_scales"]
+__all__ = ["build_networks", "set_output_bias", "OutputBias", "ARCHITECTURES", "conv_scales"]
 
 Networks = tuple[nn.Module, nn.Module]
 
@@ -33,6 +34,20 @@ def mlp_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Net
         nn.Unflatten(1, (params_per_dim, *cfg.data_shape)),
     )
     return encoder, decoder
+
+
+class OutputBias(nn.Module):
+    """A learned bias per output element (params_per_dim, *data_shape), added last: a
+    convolution's own bias is shared across space, and the output should start at the data
+    mean pixel by pixel."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x`` plus the bias (broadcast over the batch)."""
+        return x + self.bias
 
 
 def conv_scales(image_size: int) -> int:
@@ -84,8 +99,9 @@ def conv_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Ne
         nn.Unflatten(1, (widths[-1], side, side)),
         nn.SiLU(),
         *(_up(widths[i + 1], widths[i]) for i in reversed(range(stages))),
-        nn.Conv2d(widths[0], params_per_dim * channels_in, 3, padding=1),
+        nn.Conv2d(widths[0], params_per_dim * channels_in, 3, padding=1, bias=False),
         nn.Unflatten(1, (params_per_dim, channels_in)),
+        OutputBias((params_per_dim, *cfg.data_shape)),
     )
     return encoder, decoder
 
@@ -94,6 +110,14 @@ ARCHITECTURES: dict[str, Callable[[ModelConfig, int, int], Networks]] = {
     "mlp": mlp_networks,
     "conv": conv_networks,
 }
+
+
+@torch.no_grad()
+def set_output_bias(decoder: nn.Module, bias: Tensor) -> None:
+    """Set the bias of the decoder's last layer (a linear layer or an :class:`OutputBias`) to a
+    bias per output element (P, *data_shape)."""
+    layer = [m for m in decoder.modules() if isinstance(m, nn.Linear | OutputBias)][-1]
+    layer.bias.copy_(bias.reshape(layer.bias.shape))
 
 
 def build_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Networks:

@@ -54,6 +54,13 @@ class LatentVariableModel(nn.Module, ABC):
     def likelihood(self, z: Tensor) -> Distribution:
         """The decoder's distribution p(x | z)."""
 
+    def log_likelihood_given(self, z: Tensor, x: Tensor) -> Tensor:
+        """log p(x | z) for K latents per example, z (K, N, *latent_shape), and the N examples x:
+        shape (K, N). Override to avoid copying x K times (the VAEs do)."""
+        k = z.shape[0]
+        x_rep = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
+        return self.likelihood(z.flatten(0, 1)).log_prob(x_rep).view(k, -1)
+
     @property
     def device(self) -> torch.device:
         """The device of the model's parameters."""

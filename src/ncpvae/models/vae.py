@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
 from ncpvae.data.arrays import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.likelihoods import build_likelihood, soft_clamp
-from ncpvae.models.architectures import build_networks
+from ncpvae.models.architectures import build_networks, set_output_bias
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.config import ModelConfig
 
@@ -22,9 +22,8 @@ MAX_ABS_LOG_SCALE = 7.0  # soft clamp of the posterior log-scales
 class VAE(LatentVariableModel):
     """Gaussian encoder, decoder feeding the configured output likelihood.
 
-    The decoder's output has a learned bias per data element and likelihood parameter, which
-    :meth:`init_from_data` sets to the data mean (logit of it for Bernoulli pixels, as Lawson et
-    al. do).
+    :meth:`init_from_data` sets the decoder's output bias to the data mean (logit of it for
+    Bernoulli pixels, as Lawson et al. do).
     """
 
     encoder_outputs_per_latent = 2  # mean and raw log-scale
@@ -46,7 +45,6 @@ class VAE(LatentVariableModel):
             self.encoder_outputs_per_latent * config.latent_dim,
             self.output.params_per_dim,
         )
-        self.output_bias = nn.Parameter(torch.zeros(self.output.params_per_dim, *config.data_shape))
 
     def posterior(self, x: Tensor) -> Distribution:
         """q(z|x) = N(mu(x), diag sigma(x)^2), log-scale soft-clamped to (-7, 7)."""
@@ -55,11 +53,18 @@ class VAE(LatentVariableModel):
 
     def likelihood(self, z: Tensor) -> Distribution:
         """p(x|z): the decoder's output through the configured output likelihood."""
-        return self.output(self.decoder(z) + self.output_bias)
+        return self.output(self.decoder(z))
+
+    def log_likelihood_given(self, z: Tensor, x: Tensor) -> Tensor:
+        """log p(x | z) for latents (K, N, L) and data (N, *data_shape): (K, N), one decoder
+        pass over all K * N latents; the data are broadcast, not copied K times."""
+        params = self.decoder(z.flatten(0, 1))
+        return self.output.log_prob(params.view(*z.shape[:2], *params.shape[1:]), x)
 
     @torch.no_grad()
     def init_from_data(self, data: TensorData) -> None:
-        """Set the output bias so that an all-zero decoder output predicts the data mean."""
-        bias = self.output.initial_bias(data.mean().to(self.output_bias.device))
+        """Set the decoder's output bias so that the untrained model predicts the data mean
+        (Lawson et al. set the logits of their Bernoulli decoder to logit(train mean))."""
+        bias = self.output.initial_bias(data.mean().to(self.device))
         if bias is not None:
-            self.output_bias.copy_(bias)
+            set_output_bias(self.decoder, bias)

@@ -1,0 +1,139 @@
+"""Training speed of the image models and the time of the MNIST likelihood evaluation.
+
+* steps per second of stage 1 for the Lawson et al. MLP VAE (batch 128) and the convolutional
+  VAEs of the ready configs (MNIST 28x28, CelebA 64x64), on random data of the right shape;
+* the importance-weighted NLL of 10,000 MNIST-shaped binary images with 1000 importance samples
+  under the Lawson MLP (10^7 decoder passes), under the base prior alone and under both priors
+  at once (the NCP classifier of configs/mnist_prior.json added), next to the arithmetic floor
+  of the decoder matmuls at the measured float32 matmul rate of this machine.
+
+    python benchmarks/image_speed.py [--device auto] [--num-test 10000] \
+        [--out benchmarks/results/image_speed.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from ncpvae import NCPPrior, ResidualMLPClassifier, TensorData, log_likelihoods
+from ncpvae.config import VAERunConfig, load_config
+from ncpvae.pipeline import build_model, resolve_device
+from ncpvae.stages import train_vae
+from ncpvae.training import TrainConfig
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def model_from(config: str, data_shape: list[int], device: torch.device):
+    cfg = load_config(VAERunConfig, CONFIGS / config)
+    cfg.model.data_shape = data_shape
+    return build_model(cfg.model).to(device), cfg
+
+
+def steps_per_second(config: str, data_shape: list[int], device, steps: int) -> dict:
+    model, cfg = model_from(config, data_shape, device)
+    data = TensorData.images(
+        torch.randint(0, 256, (2048, *data_shape), dtype=torch.uint8), binarize=cfg.data.binarize
+    )
+    train_cfg = TrainConfig(steps=steps, batch_size=cfg.train.batch_size, lr=cfg.train.lr)
+    train_vae(model, data, TrainConfig(steps=5, batch_size=cfg.train.batch_size), progress=False)
+    seconds = train_vae(model, data, train_cfg, progress=False).seconds
+    return {
+        "model": config,
+        "batch_size": cfg.train.batch_size,
+        "steps": steps,
+        "steps_per_second": steps / seconds,
+    }
+
+
+def matmul_gflops(device: torch.device, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(5):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 5 * 2 * n**3 / (time.perf_counter() - start) / 1e9
+
+
+def nll_time(device: torch.device, num_test: int, num_samples: int) -> list[dict]:
+    model, _ = model_from("mnist_mlp_vae.json", [1, 28, 28], device)
+    model.eval()
+    pixels = torch.randint(0, 256, (num_test, 1, 28, 28), dtype=torch.uint8)
+    data = TensorData.images(pixels, binarize=True)
+    prior_cfg = json.loads((CONFIGS / "mnist_prior.json").read_text())["classifier"]
+    classifier = ResidualMLPClassifier(50, prior_cfg["hidden_dim"], prior_cfg["num_blocks"])
+    prior = NCPPrior(model.prior(), classifier.to(device))
+    prior.log_normalizer.fill_(0.0)
+    decoder_flops = 2 * sum(
+        m.in_features * m.out_features for m in model.decoder.modules() if hasattr(m, "in_features")
+    )
+    floor = num_test * num_samples * decoder_flops / (matmul_gflops(device) * 1e9)
+    rows = []
+    for name, priors in (
+        ("base prior", {"vae": model.prior()}),
+        ("base + NCP", {"vae": model.prior(), "ncp": prior}),
+    ):
+        start = time.perf_counter()
+        log_likelihoods(model, data, priors, num_samples=num_samples, progress=True)
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                "priors": name,
+                "num_test": num_test,
+                "importance_samples": num_samples,
+                "seconds": seconds,
+                "decoder_floor_seconds": floor,
+                "times_floor": seconds / floor,
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--num-test", type=int, default=10_000)
+    parser.add_argument("--importance-samples", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--out", default="benchmarks/results/image_speed.json")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    training = [
+        steps_per_second("mnist_mlp_vae.json", [1, 28, 28], device, args.steps),
+        steps_per_second("mnist_conv_vae.json", [1, 28, 28], device, args.steps // 4),
+        steps_per_second("celeba64_conv_vae.json", [3, 64, 64], device, args.steps // 10),
+    ]
+    print(f"{'model':<26} {'batch':>6} {'steps/s':>9}")
+    for r in training:
+        print(f"{r['model']:<26} {r['batch_size']:>6} {r['steps_per_second']:>9.1f}")
+    nll = nll_time(device, args.num_test, args.importance_samples)
+    header = ("NLL, Lawson MLP", "images", "K", "seconds", "floor s", "x floor")
+    print("\n{:<16} {:>7} {:>5} {:>8} {:>8} {:>8}".format(*header))
+    for r in nll:
+        print(
+            f"{r['priors']:<16} {r['num_test']:>7} {r['importance_samples']:>5} "
+            f"{r['seconds']:>8.1f} {r['decoder_floor_seconds']:>8.1f} {r['times_floor']:>8.2f}"
+        )
+    result = {
+        "machine": f"{platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads, {device}",
+        "torch": torch.__version__,
+        "training": training,
+        "nll": nll,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

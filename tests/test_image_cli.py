@@ -1,0 +1,178 @@
+"""The CLI end to end on tiny MNIST IDX files (a conv VAE with a Bernoulli decoder on dynamically
+binarized digits), and its one-line answers to image-data mistakes."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ncpvae.data.mnist as mnist
+from ncpvae.cli import main
+
+NUM_VALIDATION = 5  # monkeypatched into ncpvae.data.mnist: keeps the train file tiny
+TRAIN_IMAGES, TEST_IMAGES = 21, 12  # train split: the first 16 training images
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny convolutions run many times faster on one thread than on two contended ones."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_idx(path: Path, images: np.ndarray) -> None:
+    """uint8 IDX, gzipped: 0, 0, 0x08, ndim, big-endian uint32 dims, then the values."""
+    header = bytes([0, 0, 0x08, images.ndim]) + struct.pack(f">{images.ndim}I", *images.shape)
+    path.write_bytes(gzip.compress(header + images.tobytes()))
+
+
+def digits(count: int, seed: int, grey: bool = True) -> np.ndarray:
+    """Blobs on a black background: a bright square at a random place, grey at its edge."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 28, 28), np.uint8)
+    for image, (y, x) in zip(images, rng.integers(4, 16, (count, 2)), strict=True):
+        image[y : y + 10, x : x + 10] = 128 if grey else 255
+        image[y + 2 : y + 8, x + 2 : x + 8] = 255
+    return images
+
+
+@pytest.fixture
+def mnist_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(mnist, "NUM_VALIDATION", NUM_VALIDATION)
+    root = tmp_path / "mnist"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte.gz", digits(TRAIN_IMAGES, 0))
+    write_idx(root / "t10k-images-idx3-ubyte.gz", digits(TEST_IMAGES, 1))
+    return root
+
+
+def ncpvae(command: str, *paths: Path) -> None:
+    """Run ``main`` in-process (so the monkeypatch holds); ``{}`` placeholders take ``paths``."""
+    assert main([*command.format(*paths).split(), "--quiet"]) == 0
+
+
+def error_line(capsys: pytest.CaptureFixture[str], command: str, *paths: Path) -> str:
+    """Run ``main`` in-process: it must return 1 with exactly one line on stderr."""
+    capsys.readouterr()
+    assert main([*command.format(*paths).split(), "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+MNIST_VAE = (
+    "train-vae --data.name mnist --data.path {} --out {} --model.architecture conv "
+    "--model.channels 4 --model.latent_dim 4 --train.batch_size 8"
+)
+
+
+def test_mnist_conv_vae_end_to_end(tmp_path: Path, mnist_dir: Path) -> None:
+    vae, prior = tmp_path / "vae", tmp_path / "prior"
+    ncpvae(
+        MNIST_VAE + " --data.binarize true --model.likelihood bernoulli --train.steps 20",
+        mnist_dir,
+        vae,
+    )
+    saved = json.loads((vae / "config.json").read_text())
+    assert saved["model"]["data_shape"] == [1, 28, 28]  # filled in from the data
+    assert saved["data"]["binarize"] is True and saved["model"]["likelihood"] == "bernoulli"
+    history = json.loads((vae / "history.json").read_text())
+    assert history["steps"][-1] == 19 and math.isfinite(history["elbo"])
+    assert history["elbo"] <= 0  # a log-probability of binary data
+
+    ncpvae(
+        "train-prior --vae {} --out {} --train.steps 20 --train.batch_size 8 "
+        "--classifier.hidden_dim 16 --classifier.num_blocks 1 --log_normalizer_samples 2000",
+        vae,
+        prior,
+    )
+    assert math.isfinite(json.loads((prior / "history.json").read_text())["log_normalizer"])
+
+    samples = tmp_path / "samples"
+    ncpvae("sample --prior {} --out {} --num_samples 12 --sir_proposals 20", prior, samples)
+    x = np.load(samples / "samples.npy")
+    assert x.shape == (12, 1, 28, 28)
+    assert set(np.unique(x).tolist()) <= {0.0, 1.0}  # Bernoulli draws
+    assert np.load(samples / "latents.npy").shape == (12, 4)
+    with Image.open(samples / "samples.png") as png:
+        # 12 images of 28 x 28 with 2 pixels of padding: 4 columns by 3 rows
+        assert png.mode == "L" and png.size == (4 * 30 + 2, 3 * 30 + 2)
+    summary = json.loads((samples / "summary.json").read_text())
+    assert 1 <= summary["sir_ess_mean"] <= 20
+
+    evaluation = tmp_path / "evaluate"
+    ncpvae(
+        "evaluate --prior {} --out {} --num_test 10 --importance_samples 5 "
+        "--log_normalizer_samples 2000 --sir_samples 20 --sir_proposals 20",
+        prior,
+        evaluation,
+    )
+    report = json.loads((evaluation / "report.json").read_text())
+    assert report["num_test"] == 10 and report["importance_samples"] == 5
+    for name in ("vae", "ncp"):
+        ll = report[f"{name}_log_likelihood"]
+        assert math.isfinite(ll) and ll < 0
+        assert report[f"{name}_bits_per_dim"] == pytest.approx(-ll / (784 * math.log(2)))
+    assert report["ncp_gain"] == pytest.approx(
+        report["ncp_log_likelihood"] - report["vae_log_likelihood"], abs=1e-4
+    )
+
+
+def test_bernoulli_on_binary_mnist_needs_no_binarize(tmp_path: Path, mnist_dir: Path) -> None:
+    write_idx(mnist_dir / "train-images-idx3-ubyte.gz", digits(TRAIN_IMAGES, 0, grey=False))
+    ncpvae(MNIST_VAE + " --model.likelihood bernoulli --train.steps 2", mnist_dir, tmp_path / "v")
+    assert (tmp_path / "v" / "model.safetensors").is_file()
+
+
+def test_bernoulli_on_grey_mnist_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -> None:
+    line = error_line(
+        capsys, MNIST_VAE + " --model.likelihood bernoulli", mnist_dir, tmp_path / "run"
+    )
+    assert line == (
+        "ncpvae: error: model.likelihood bernoulli needs binary data: set --data.binarize true "
+        "(dynamic binarization) or choose another likelihood"
+    )
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_wrong_data_shape_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -> None:
+    line = error_line(
+        capsys, MNIST_VAE + " --model.data_shape 1,28,27", mnist_dir, tmp_path / "run"
+    )
+    assert line == (
+        "ncpvae: error: the data have examples of shape [1, 28, 28] but model.data_shape is "
+        "[1, 28, 27]; set --model.data_shape 1,28,28 (or leave it empty)"
+    )
+
+
+def test_missing_mnist_file_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -> None:
+    (mnist_dir / "t10k-images-idx3-ubyte.gz").unlink()
+    line = error_line(capsys, MNIST_VAE, mnist_dir, tmp_path / "run")
+    assert "has no t10k-images-idx3-ubyte[.gz]; point --data.path" in line
+
+
+def test_mnist_without_path_is_one_line(tmp_path: Path) -> None:
+    """In a fresh process, as a user runs it: one line on stderr, no traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ncpvae.cli", "train-vae", "--data.name", "mnist", "--out"]
+        + [str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "ncpvae: error: data set 'mnist' is read from files: set --data.path"
+    ]
