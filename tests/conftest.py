@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import torch
@@ -66,6 +67,12 @@ class LinearGaussianVAE(LatentVariableModel):
         cov = prior.covariance_matrix if prior is not None else torch.eye(d)
         x_cov = self.w @ cov @ self.w.T + self.sigma**2 * torch.eye(self.w.shape[0])
         return MultivariateNormal(self.w @ mean + self.bias, covariance_matrix=x_cov)
+
+
+# The tests' models are tiny: one thread is about as fast as two on a quiet machine, and many
+# times faster on a busy one (two threads on two shared cores wait on each other).
+torch.set_num_threads(1)
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # for the tests that start a process
 
 
 @pytest.fixture(autouse=True)

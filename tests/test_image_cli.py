@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import ncpvae.data.mnist as mnist
@@ -21,15 +20,6 @@ from ncpvae.cli import main
 
 NUM_VALIDATION = 5  # monkeypatched into ncpvae.data.mnist: keeps the train file tiny
 TRAIN_IMAGES, TEST_IMAGES = 21, 12  # train split: the first 16 training images
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions run many times faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_idx(path: Path, images: np.ndarray) -> None:

@@ -37,16 +37,6 @@ from ncpvae.models.architectures import conv_scales
 from ncpvae.plotting import image_grid
 from ncpvae.training import minibatches
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions run many times faster on one thread than on two contended ones."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ---------------------------------------------------------------------------------------------
 # MNIST IDX files
 
