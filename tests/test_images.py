@@ -576,3 +576,43 @@ def test_image_grid_size_and_pixels(tmp_path: Path, channels: int) -> None:
     expected = (stretched[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0)
     np.testing.assert_array_equal(first, expected.numpy())
     assert {0, 255} <= set(np.unique(first).tolist())  # some values were clamped at each end
+
+
+def test_likelihood_passes_are_capped_by_data_size(monkeypatch) -> None:
+    """The rows per decoder pass shrink with the size of an example (a conv decoder's
+    activations are many times its output), and the estimate does not depend on the chunking."""
+    import ncpvae.evaluation as evaluation
+
+    model = VAE(
+        ModelConfig(
+            architecture="conv",
+            data_shape=[1, 16, 16],
+            latent_dim=3,
+            channels=4,
+            likelihood="bernoulli",
+        )
+    ).eval()
+    data = TensorData.images(torch.randint(0, 256, (6, 1, 16, 16), dtype=torch.uint8), True)
+    seen: list[int] = []
+    original = model.log_likelihood_given
+
+    def spy(z, x):
+        seen.append(z.shape[0] * z.shape[1])
+        return original(z, x)
+
+    monkeypatch.setattr(model, "log_likelihood_given", spy)
+
+    def estimate(**extra):
+        generator = torch.Generator().manual_seed(0)
+        priors = {"p": model.prior()}
+        return evaluation.log_likelihoods(
+            model, data, priors, num_samples=8, generator=generator, **extra
+        )["p"]
+
+    by_rows = estimate(chunk=8)  # the row cap asked for explicitly
+    assert max(seen) == 8
+    seen.clear()
+    monkeypatch.setattr(evaluation, "MAX_ELEMENTS_PER_PASS", 16 * 16 * 8)  # 8 rows of 16x16
+    by_elements = estimate()
+    assert max(seen) == 8
+    torch.testing.assert_close(by_elements, by_rows)

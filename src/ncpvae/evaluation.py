@@ -5,7 +5,8 @@
 with p the base prior, the NCP prior (whose log density uses the estimated log Z), or several
 priors at once: the decoder pass, the costly part, is then shared by all of them, and their
 estimates use the same importance samples (so their difference has less noise). Importance
-samples are batched: the decoder sees about ``chunk`` rows at a time, across examples and samples.
+samples are batched: the decoder sees up to ``chunk`` rows (and about 2^24 data elements) at a
+time, across examples and samples.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from ncpvae.metrics import log_mean_exp
 from ncpvae.models.base import LatentVariableModel
 
 __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
+
+MAX_ELEMENTS_PER_PASS = 1 << 24
 
 
 class LogDensity(Protocol):
@@ -48,6 +51,9 @@ def log_likelihoods(
 
     Dynamically binarized data are binarized once, from ``generator``."""
     data = as_data(data)
+    # at most ``chunk`` rows and about 2^24 data elements per decoder pass: a convolutional
+    # decoder's activations are many times the size of its output
+    chunk = max(1, min(chunk, MAX_ELEMENTS_PER_PASS // math.prod(data.shape)))
     examples_per_chunk = max(1, chunk // num_samples)
     samples_per_chunk = max(1, chunk // examples_per_chunk)
     results: dict[str, list[Tensor]] = {name: [] for name in priors}

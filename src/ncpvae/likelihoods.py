@@ -41,6 +41,7 @@ __all__ = [
     "DiscretizedLogisticMixtureLikelihood",
     "LIKELIHOODS",
     "build_likelihood",
+    "DISCRETE",
 ]
 
 _NUM_LEVELS = 256
@@ -334,6 +335,11 @@ LIKELIHOODS: dict[str, type[OutputLikelihood]] = {
     "logistic_mixture": DiscretizedLogisticMixtureLikelihood,
 }
 """Likelihoods by their ``model.likelihood`` config name."""
+
+
+DISCRETE = frozenset({"bernoulli", "logistic_mixture"})
+"""Likelihoods that give probabilities of discrete values (so bits per dimension are meaningful);
+the Gaussians are densities."""
 
 
 def build_likelihood(

@@ -35,6 +35,7 @@ from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError, SamplingError
 from ncpvae.evaluation import bits_per_dim, log_likelihoods
+from ncpvae.likelihoods import DISCRETE
 from ncpvae.metrics import mmd2
 from ncpvae.models import MODELS, LatentVariableModel, ModelConfig
 from ncpvae.nets import ResidualMLPClassifier
@@ -283,7 +284,7 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
         summary["sir_proposals"] = cfg.sir_proposals
     if result.acceptance_rate is not None:
         summary["acceptance_rate"] = result.acceptance_rate
-    if x.ndim == 4:  # images: a grid of the decoder means
+    if x.ndim == 4 and x.shape[1] in (1, 3):  # grey or RGB images: a grid of the decoder means
         from ncpvae.plotting import image_grid
 
         image_grid(x_mean[:GRID_IMAGES].cpu(), out / "samples.png")
@@ -307,9 +308,11 @@ def _likelihood_report(
     prior: NCPPrior,
     test: TensorData,
     cfg: EvaluateConfig,
+    likelihood: str,
     progress: bool,
 ) -> dict[str, Any]:
-    """Test log-likelihood under both priors from one set of importance samples."""
+    """Test log-likelihood under both priors from one set of importance samples (and bits per
+    dimension when ``likelihood`` gives probabilities of discrete pixels)."""
     start = time.perf_counter()
     lls = log_likelihoods(
         model,
@@ -330,7 +333,7 @@ def _likelihood_report(
         "ncp_gain": float((lls["ncp"] - lls["vae"]).mean()),
         "ncp_gain_stderr": math.hypot(_stderr_of_mean(lls["ncp"] - lls["vae"]), log_z_stderr),
     }
-    if len(test.shape) == 3:  # images: also bits per dimension
+    if likelihood in DISCRETE:  # probabilities of discrete pixels: also bits per dimension
         dims = math.prod(test.shape)
         for name in ("vae", "ncp"):
             report[f"{name}_bits_per_dim"] = bits_per_dim(report[f"{name}_log_likelihood"], dims)
@@ -358,7 +361,9 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     log_z_stderr = float(prior.log_normalizer_stderr)
     report: dict[str, Any] = {}
     if model.has_density:
-        report.update(_likelihood_report(model, prior, test, cfg, progress))
+        report.update(
+            _likelihood_report(model, prior, test, cfg, vae_cfg.model.likelihood, progress)
+        )
     generator = torch.Generator(device).manual_seed(cfg.seed + 2)
     sir_sampler = with_progress(SIRSampler(cfg.sir_proposals), progress)
     sir = prior.sample(cfg.sir_samples, sir_sampler, generator=generator)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ncpvae.distributions import generator_on
 from ncpvae.errors import DataError
 
 __all__ = ["TensorData", "as_data", "DataLike"]
@@ -53,7 +54,7 @@ class TensorData:
         if self.scale != 1.0:
             x = x * self.scale
         if self.binarize:
-            x = torch.bernoulli(x, generator=generator)
+            x = torch.bernoulli(x, generator=generator_on(x.device, generator))
         return x
 
     def head(self, n: int) -> TensorData:
@@ -62,7 +63,7 @@ class TensorData:
 
     def mean(self, batch_size: int = 4096) -> Tensor:
         """The mean example (before binarization: the pixel probabilities)."""
-        total = torch.zeros(self.shape, dtype=torch.float64)
+        total = torch.zeros(self.shape, dtype=torch.float64, device=self.values.device)
         for start in range(0, len(self), batch_size):
             total += self.values[start : start + batch_size].double().sum(0)
         return (total * self.scale / len(self)).float()
