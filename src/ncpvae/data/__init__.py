@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,17 @@ def _gaussians25(cfg: DataConfig) -> Splits:
     return TensorData(train), TensorData(test)
 
 
+def _hold_out_last(data: TensorData, cfg: DataConfig, what: str) -> Splits:
+    """(all but the last ``num_test`` examples, the last ``num_test``) of one data set."""
+    if not 0 < cfg.num_test < len(data):
+        raise DataError(
+            f"data.num_test={cfg.num_test} must be between 1 and the {len(data)} {what} of "
+            f"{cfg.path!r} minus one"
+        )
+    head, tail = data.values[: -cfg.num_test], data.values[-cfg.num_test :]
+    return replace(data, values=head), replace(data, values=tail)
+
+
 def _tensor_file(cfg: DataConfig) -> Splits:
     path = Path(cfg.path)
     if not path.is_file():
@@ -57,15 +69,7 @@ def _tensor_file(cfg: DataConfig) -> Splits:
     if not isinstance(array, torch.Tensor):
         raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, ...)")
     data = as_data(array).check(f"data file {cfg.path!r}")
-    if not 0 < cfg.num_test < len(data):
-        raise DataError(
-            f"data.num_test={cfg.num_test} must be between 1 and the {len(data)} examples of "
-            f"{cfg.path!r} minus one"
-        )
-    return (
-        TensorData(data.values[: -cfg.num_test], data.scale, cfg.binarize),
-        TensorData(data.values[-cfg.num_test :], data.scale, cfg.binarize),
-    )
+    return _hold_out_last(replace(data, binarize=cfg.binarize), cfg, "examples")
 
 
 def _mnist(cfg: DataConfig) -> Splits:
@@ -89,15 +93,7 @@ def _folder(cfg: DataConfig) -> Splits:
     from ncpvae.data.folder import read_image_folder
 
     images = read_image_folder(cfg.path, cfg.image_size, crop=cfg.crop, progress=True)
-    if not 0 < cfg.num_test < len(images):
-        raise DataError(
-            f"data.num_test={cfg.num_test} must be between 1 and the {len(images)} images of "
-            f"{cfg.path!r} minus one"
-        )
-    return (
-        TensorData.images(images[: -cfg.num_test], cfg.binarize),
-        TensorData.images(images[-cfg.num_test :], cfg.binarize),
-    )
+    return _hold_out_last(TensorData.images(images, cfg.binarize), cfg, "images")
 
 
 DATASETS: dict[str, Callable[[DataConfig], Splits]] = {
