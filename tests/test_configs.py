@@ -159,8 +159,20 @@ FAKE_DATA: dict[str, Callable[[Path, pytest.MonkeyPatch, int], FakeData]] = {
     "cifar10": fake_cifar10,
     "folder": fake_folder,
 }
-PRIOR_CONFIG = {"mnist": "mnist_prior.json"}  # as scripts/mnist.sh; others: image_prior.json
-EVALUATE_CONFIG = {"mnist": "mnist_evaluate.json"}  # as scripts/mnist.sh
+# the stage-2 and evaluate configs each stage-1 config is used with (as scripts/mnist.sh and
+# scripts/mnist_hvae.sh do), by (data.name, model.kind); stage 2 defaults to image_prior.json
+PRIOR_CONFIG = {("mnist", "vae"): "mnist_prior.json"}
+HIERARCHICAL_PRIOR_CONFIG = "hvae_prior.json"
+EVALUATE_CONFIG = {
+    ("mnist", "vae"): "mnist_evaluate.json",
+    ("mnist", "hvae"): "mnist_hvae_evaluate.json",
+}
+
+
+def paired_prior_config(cfg: VAERunConfig) -> str:
+    if cfg.model.kind == "hvae":
+        return HIERARCHICAL_PRIOR_CONFIG
+    return PRIOR_CONFIG.get((cfg.data.name, cfg.model.kind), "image_prior.json")
 
 
 def expected_data_shape(cfg: VAERunConfig) -> list[int]:
@@ -215,7 +227,8 @@ def test_every_config_file_loads_strictly(path: Path) -> None:
         with contextlib.suppress(ConfigError):
             loaded.append(load_config(cls, path))
     assert loaded, f"{path.name} is not a valid config of train-vae, train-prior or evaluate"
-    for name in [*PRIOR_CONFIG.values(), *EVALUATE_CONFIG.values(), "image_prior.json"]:
+    paired = [*PRIOR_CONFIG.values(), *EVALUATE_CONFIG.values(), HIERARCHICAL_PRIOR_CONFIG]
+    for name in [*paired, "image_prior.json"]:
         assert (CONFIG_DIR / name).is_file(), name
 
 
@@ -268,11 +281,12 @@ def test_config_runs_end_to_end(
         means = mixture.component_distribution.mean
         assert means.shape == (cfg.model.gmm_components, SPEED_OVERRIDES["model.latent_dim"])
         assert means.abs().max() > 0
-    assert model.has_density == (cfg.model.kind == "vae")
+    assert model.has_density == (cfg.model.kind != "rae")
+    hierarchical = cfg.model.kind == "hvae"
 
     # ---- stage 2
     prior = tmp_path / "prior"
-    prior_config = CONFIG_DIR / PRIOR_CONFIG.get(name, "image_prior.json")
+    prior_config = CONFIG_DIR / paired_prior_config(cfg)
     ncpvae(
         "train-prior",
         "--config",
@@ -294,7 +308,13 @@ def test_config_runs_end_to_end(
     raw_prior = read_json(prior_config)
     assert prior_saved["classifier"]["num_blocks"] == raw_prior["classifier"]["num_blocks"]
     assert prior_saved["train"]["lr_final"] == raw_prior["train"]["lr_final"]
-    assert math.isfinite(read_json(prior / "history.json")["log_normalizer"])
+    prior_history = read_json(prior / "history.json")
+    if hierarchical:  # log Z_k(z_<k) per group, at posterior contexts
+        groups = prior_history["log_normalizer_groups"]
+        assert [g["group"] for g in groups] == list(range(len(model.group_shapes)))
+        assert all(math.isfinite(g["mean"]) for g in groups)
+    else:
+        assert math.isfinite(prior_history["log_normalizer"])
 
     # ---- samples
     channels, height, width = data_shape
@@ -324,7 +344,7 @@ def test_config_runs_end_to_end(
             assert set(np.unique(x).tolist()) <= {0.0, 1.0}
         if cfg.model.likelihood in UNIT_INTERVAL_LIKELIHOODS:
             assert x.min() >= 0 and x.max() <= 1
-        assert np.load(out / "latents.npy").shape == (NUM_SAMPLES, 4)
+        assert np.load(out / "latents.npy").shape == (NUM_SAMPLES, model.latent_shape[0])
         with Image.open(out / "samples.png") as png:
             assert png.mode == ("L" if channels == 1 else "RGB")
             assert png.size == (columns * (width + 2) + 2, rows * (height + 2) + 2)
@@ -335,7 +355,7 @@ def test_config_runs_end_to_end(
 
     # ---- evaluation
     evaluation = tmp_path / "evaluate"
-    evaluate_config = EVALUATE_CONFIG.get(name)
+    evaluate_config = EVALUATE_CONFIG.get((name, cfg.model.kind))
     ncpvae(
         "evaluate",
         *(["--config", CONFIG_DIR / evaluate_config] if evaluate_config else []),
@@ -354,8 +374,13 @@ def test_config_runs_end_to_end(
     )
     report = read_json(evaluation / "report.json")
     assert report["num_test"] == fake.num_test
-    assert math.isfinite(report["log_normalizer"]) and math.isfinite(report["sir_ess"])
-    assert 1 <= report["sir_ess"] <= 8
+    assert math.isfinite(report["sir_ess"]) and 1 <= report["sir_ess"] <= 8
+    if hierarchical:  # per-group ESS and log Z
+        assert len(report["sir_ess_groups"]) == len(model.group_shapes)
+        assert min(report["sir_ess_groups"]) == report["sir_ess"]
+        assert len(report["log_normalizer_groups"]) == len(model.group_shapes)
+    else:
+        assert math.isfinite(report["log_normalizer"])
     assert math.isfinite(report["mmd2_posterior_base"])
     likelihood_keys = {k for k in report if "likelihood" in k or "bits_per_dim" in k}
     if cfg.model.kind == "rae":  # no density: no likelihood under either prior

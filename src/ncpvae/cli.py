@@ -1,4 +1,4 @@
-"""Command-line interface: ``ncpvae {demo,train-vae,train-prior,sample,evaluate}``.
+"""Command-line interface: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate}``.
 
 Each verb is driven by a run config (see :mod:`ncpvae.config`): defaults, then ``--config FILE``,
 then one flag per config field (``--train.steps 5000``; ``ncpvae VERB --help`` lists them all).
@@ -18,6 +18,7 @@ from typing import Any
 from ncpvae.config import (
     DemoConfig,
     EvaluateConfig,
+    MergeConfig,
     PriorRunConfig,
     SampleConfig,
     VAERunConfig,
@@ -59,6 +60,12 @@ def _verbs() -> dict[str, Verb]:
             pipeline.run_train_prior,
             "runs/prior",
             "stage 2: fit the NCP prior on a frozen VAE",
+        ),
+        "merge-priors": Verb(
+            MergeConfig,
+            pipeline.run_merge_priors,
+            "runs/prior",
+            "join train-prior runs that trained disjoint --groups of one hierarchical VAE",
         ),
         "sample": Verb(
             SampleConfig,

@@ -30,6 +30,7 @@ __all__ = [
     "SampleConfig",
     "EvaluateConfig",
     "DemoConfig",
+    "MergeConfig",
     "leaf_fields",
     "to_dict",
     "from_dict",
@@ -104,16 +105,20 @@ class VAERunConfig:
 
 @dataclass
 class PriorRunConfig:
-    """``ncpvae train-prior``: stage 2 on the frozen VAE in the run folder ``vae``."""
+    """``ncpvae train-prior``: stage 2 on the frozen VAE in the run folder ``vae``. For a
+    hierarchical VAE, ``groups`` selects the latent groups whose classifiers this run trains (to
+    spread them over workers; ``ncpvae merge-priors`` joins the runs)."""
 
     vae: str = "runs/vae"
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr_final=1e-7))
     log_normalizer_samples: int = 1_000_000
+    groups: list[int] = field(default_factory=list)  # hierarchical: groups to train ([]: all)
     device: str = "auto"
 
     def __post_init__(self) -> None:
         require(self.log_normalizer_samples >= 1, "log_normalizer_samples must be at least 1")
+        require(all(k >= 0 for k in self.groups), "groups must be group indices >= 0")
 
 
 @dataclass
@@ -149,7 +154,12 @@ class SampleConfig:
 
 @dataclass
 class EvaluateConfig:
-    """``ncpvae evaluate``: log-likelihood of the test data under both priors, log Z, SIR ESS."""
+    """``ncpvae evaluate``: log-likelihood of the test data under both priors, log Z, SIR ESS.
+
+    For a hierarchical VAE, every importance sample's Z_k(z_<k) is estimated from
+    ``group_normalizer_samples`` draws, and the reported per-group log Z is the mean over
+    ``group_normalizer_contexts`` test contexts of estimates from ``log_normalizer_samples`` /
+    ``group_normalizer_contexts`` draws each."""
 
     prior: str = "runs/prior"
     num_test: int = 0  # 0: the whole test set
@@ -157,6 +167,8 @@ class EvaluateConfig:
     log_normalizer_samples: int = 1_000_000
     sir_proposals: int = 500
     sir_samples: int = 2_000
+    group_normalizer_samples: int = 100  # hierarchical: draws behind each Z_k(z_<k) in the NLL
+    group_normalizer_contexts: int = 256  # hierarchical: test contexts of the per-group log Z
     seed: int = 0
     device: str = "auto"
 
@@ -167,8 +179,19 @@ class EvaluateConfig:
             "log_normalizer_samples",
             "sir_proposals",
             "sir_samples",
+            "group_normalizer_samples",
+            "group_normalizer_contexts",
         ):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
+
+
+@dataclass
+class MergeConfig:
+    """``ncpvae merge-priors``: join train-prior runs of one hierarchical VAE that trained
+    disjoint ``groups`` into one prior."""
+
+    priors: list[str] = field(default_factory=list)
+    device: str = "cpu"
 
 
 def _demo_vae() -> VAERunConfig:

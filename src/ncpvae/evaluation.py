@@ -12,7 +12,7 @@ time, across examples and samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Protocol
 
 import torch
@@ -23,6 +23,7 @@ from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import sample
 from ncpvae.metrics import log_mean_exp
 from ncpvae.models.base import LatentVariableModel
+from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
 
 __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
 
@@ -30,7 +31,9 @@ MAX_ELEMENTS_PER_PASS = 1 << 24
 
 
 class LogDensity(Protocol):
-    """Anything with ``log_prob(z)``: a ``Distribution`` or an :class:`~ncpvae.NCPPrior`."""
+    """Anything with ``log_prob(z)``: a ``Distribution`` or an :class:`~ncpvae.NCPPrior`. For a
+    hierarchical model: anything with ``group_log_prob(step, z_k, generator)``, the term
+    log p(z_k | z_<k) (+ f_k - log Z_k for :class:`~ncpvae.HierarchicalNCPPrior`)."""
 
     def log_prob(self, z: Tensor) -> Tensor: ...
 
@@ -49,7 +52,9 @@ def log_likelihoods(
     """Per-example importance-weighted estimates of log p(x) (nats), one tensor of shape (N,)
     per named prior, all from the same ``num_samples`` samples of q(z|x) per example.
 
-    Dynamically binarized data are binarized once, from ``generator``."""
+    Dynamically binarized data are binarized once, from ``generator``. For a hierarchical model
+    each importance sample takes one top-down pass that sums, per prior, the group terms
+    log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample]."""
     data = as_data(data)
     # at most ``chunk`` rows and about 2^24 data elements per decoder pass: a convolutional
     # decoder's activations are many times the size of its output
@@ -60,18 +65,57 @@ def log_likelihoods(
     starts = range(0, len(data), examples_per_chunk)
     for start in tqdm(starts, desc="log-likelihood", disable=not progress, mininterval=1.0):
         x = data.batch(slice(start, start + examples_per_chunk), generator).to(model.device)
-        q = model.posterior(x)
+        weigh = _hierarchical_weights if isinstance(model, HierarchicalLatentModel) else _weights
         log_w: dict[str, list[Tensor]] = {name: [] for name in priors}
-        for k0 in range(0, num_samples, samples_per_chunk):
-            k = min(samples_per_chunk, num_samples - k0)
-            z = sample(q, (k,), generator)  # (k, B, *latent)
-            flat = z.flatten(0, 1)
-            log_px_z_minus_q = model.log_likelihood_given(z, x) - q.log_prob(z)
-            for name, prior in priors.items():
-                log_w[name].append(log_px_z_minus_q + prior.log_prob(flat).view(k, -1))
+        for batch_weights in weigh(model, x, priors, num_samples, samples_per_chunk, generator):
+            for name in priors:
+                log_w[name].append(batch_weights[name])
         for name in priors:
             results[name].append(log_mean_exp(torch.cat(log_w[name]), dim=0))
     return {name: torch.cat(parts) for name, parts in results.items()}
+
+
+Weights = Iterator[dict[str, Tensor]]
+
+
+def _weights(model, x, priors, num_samples, samples_per_chunk, generator) -> Weights:
+    """log p(x|z) + log p(z) - log q(z|x) for batches of samples z ~ q(z|x), (k, B) per prior."""
+    q = model.posterior(x)
+    for k0 in range(0, num_samples, samples_per_chunk):
+        k = min(samples_per_chunk, num_samples - k0)
+        z = sample(q, (k,), generator)  # (k, B, *latent)
+        flat = z.flatten(0, 1)
+        log_px_z_minus_q = model.log_likelihood_given(z, x) - q.log_prob(z)
+        yield {n: log_px_z_minus_q + p.log_prob(flat).view(k, -1) for n, p in priors.items()}
+
+
+def _hierarchical_weights(model, x, priors, num_samples, samples_per_chunk, generator) -> Weights:
+    """The same for a hierarchical model, one top-down pass per batch of samples."""
+    features = model.encode(x)
+    for k0 in range(0, num_samples, samples_per_chunk):
+        k = min(samples_per_chunk, num_samples - k0)
+        yield _hierarchical_pass(model, x, repeat_rows(features, k), priors, generator)
+
+
+def _hierarchical_pass(model, x, features, priors, generator) -> dict[str, Tensor]:
+    """One top-down pass with z_k ~ q(z_k | x, z_<k) for every row of the repeated ``features``
+    (k * B rows): log p(x | z) + sum_k [prior's group term - log q(z_k | x, z_<k)], (k, B)."""
+    rows = len(features[0])
+    log_q = torch.zeros(rows, device=x.device)
+    log_p = {name: torch.zeros_like(log_q) for name in priors}
+
+    def choose(step: GroupStep) -> Tensor:
+        nonlocal log_q
+        z = sample(step.posterior, (), generator)
+        log_q = log_q + step.posterior.log_prob(z).flatten(1).sum(1)
+        for name, prior in priors.items():
+            log_p[name] = log_p[name] + prior.group_log_prob(step, z, generator)
+        return z
+
+    likelihood = model.walk(choose, rows, features)
+    x_rep = x.repeat(rows // len(x), *([1] * (x.dim() - 1)))
+    log_px_z_minus_q = likelihood.log_prob(x_rep) - log_q
+    return {n: (log_px_z_minus_q + lp).view(-1, len(x)) for n, lp in log_p.items()}
 
 
 def log_likelihood(

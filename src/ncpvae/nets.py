@@ -9,7 +9,8 @@ __all__ = [
     "mlp",
     "ACTIVATION_MODULES",
     "SqueezeExcitation",
-    "ResidualMLPBlock",
+    "ResidualBlock",
+    "ResidualConvClassifier",
     "ResidualMLPClassifier",
 ]
 
@@ -53,20 +54,34 @@ class SqueezeExcitation(nn.Module):
         return x * (gate[:, :, None, None] if x.ndim == 4 else gate)
 
 
-class ResidualMLPBlock(nn.Module):
-    """Pre-activation residual block for vectors: x + SE(W2 swish(BN(W1 swish(BN(x))))), the
-    NCP paper's classifier cell (batch norm and squeeze-and-excitation can be switched off)."""
+class ResidualBlock(nn.Module):
+    """Pre-activation residual block: x + SE(L2 swish(BN(L1 swish(BN(x))))), the NCP paper's
+    classifier cell and NVAE's residual cell. The layers L are linear on vectors
+    (``spatial=False``) or 3x3 convolutions on feature maps (``spatial=True``); batch norm and
+    squeeze-and-excitation can be switched off."""
 
-    def __init__(self, width: int, batch_norm: bool = True, squeeze_excitation: bool = True):
+    def __init__(
+        self,
+        width: int,
+        batch_norm: bool = True,
+        squeeze_excitation: bool = True,
+        *,
+        spatial: bool = False,
+    ) -> None:
         super().__init__()
-        norm = (lambda: nn.BatchNorm1d(width)) if batch_norm else nn.Identity
+        if spatial:
+            layer = lambda: nn.Conv2d(width, width, 3, padding=1)  # noqa: E731
+            norm = (lambda: nn.BatchNorm2d(width)) if batch_norm else nn.Identity
+        else:
+            layer = lambda: nn.Linear(width, width)  # noqa: E731
+            norm = (lambda: nn.BatchNorm1d(width)) if batch_norm else nn.Identity
         self.body = nn.Sequential(
             norm(),
             nn.SiLU(),
-            nn.Linear(width, width),
+            layer(),
             norm(),
             nn.SiLU(),
-            nn.Linear(width, width),
+            layer(),
             SqueezeExcitation(width) if squeeze_excitation else nn.Identity(),
         )
 
@@ -98,10 +113,7 @@ class ResidualMLPClassifier(nn.Module):
         self.context_dim = context_dim
         self.stem = nn.Linear(latent_dim + context_dim, hidden_dim)
         self.blocks = nn.Sequential(
-            *(
-                ResidualMLPBlock(hidden_dim, batch_norm, squeeze_excitation)
-                for _ in range(num_blocks)
-            )
+            *(ResidualBlock(hidden_dim, batch_norm, squeeze_excitation) for _ in range(num_blocks))
         )
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(hidden_dim, 1))
 
@@ -113,3 +125,59 @@ class ResidualMLPClassifier(nn.Module):
                 raise ValueError("this classifier was built with context_dim > 0: pass a context")
             h = torch.cat([h, context.flatten(start_dim=1)], dim=1)
         return self.head(self.blocks(self.stem(h))).squeeze(-1)
+
+
+class ResidualConvClassifier(nn.Module):
+    """Classifier for a spatial latent group z_k (N, c, s, s) given the frozen prior network's
+    context c_k (N, C, s, s) (DESIGN.md section 2.2): the logit f_k(z_k, c_k) = log r_k.
+
+    A 3x3 stride-2 convolution of the concatenated maps, ``num_blocks`` convolutional residual
+    blocks (Swish, batch norm, squeeze-and-excitation), Swish, global average pooling and a
+    linear head. The stem is split into a part on z_k and a part on c_k (the same linear map as
+    one convolution of the concatenation), so that :meth:`context_features` can be computed once
+    and shared by many proposals z_k of one context.
+    """
+
+    def __init__(
+        self,
+        latent_channels: int,
+        context_channels: int,
+        hidden_dim: int = 64,
+        num_blocks: int = 2,
+        *,
+        batch_norm: bool = True,
+        squeeze_excitation: bool = True,
+    ) -> None:
+        super().__init__()
+        self.latent_stem = nn.Conv2d(latent_channels, hidden_dim, 3, stride=2, padding=1)
+        self.context_stem = nn.Conv2d(
+            context_channels, hidden_dim, 3, stride=2, padding=1, bias=False
+        )
+        self.blocks = nn.Sequential(
+            *(
+                ResidualBlock(hidden_dim, batch_norm, squeeze_excitation, spatial=True)
+                for _ in range(num_blocks)
+            )
+        )
+        self.head = nn.Sequential(
+            nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden_dim, 1)
+        )
+
+    def context_features(self, context: Tensor) -> Tensor:
+        """The context's share of the stem, (N, hidden, s/2, s/2)."""
+        return self.context_stem(context)
+
+    def forward(
+        self, z: Tensor, context: Tensor | None = None, *, features: Tensor | None = None
+    ) -> Tensor:
+        """Logits f(z, c) of shape (N,) for latents z (N, c, s, s) and a context (N, C, s, s),
+        or its precomputed :meth:`context_features` (which may broadcast over a leading axis:
+        z of shape (M, N, ...) with features (N, ...))."""
+        if features is None:
+            if context is None:
+                raise ValueError("pass the context c_k or its context_features")
+            features = self.context_features(context)
+        lead = z.shape[: z.dim() - 3]
+        h = self.latent_stem(z.flatten(0, len(lead) - 1) if len(lead) > 1 else z)
+        h = (h.view(*lead, *h.shape[1:]) + features).flatten(0, len(lead) - 1)
+        return self.head(self.blocks(h)).view(lead)

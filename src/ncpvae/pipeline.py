@@ -4,7 +4,8 @@ before ``config.json``, so an interrupted run never leaves a folder whose config
 disagree, nor a half-written file in place of a finished one.
 
     train-vae   -> config.json, model.safetensors, history.json
-    train-prior -> config.json, prior.safetensors (classifier + log Z), history.json
+    train-prior -> config.json, prior.safetensors (classifier(s) + log Z), history.json
+    merge-priors -> config.json, prior.safetensors, history.json (the parts' summaries)
     sample      -> config.json, samples.npy (data space), latents.npy, summary.json[, samples.png]
     evaluate    -> config.json, report.json
     demo        -> vae/, prior/, evaluate/, report.json, figure.png
@@ -25,6 +26,7 @@ from ncpvae.config import (
     ClassifierConfig,
     DemoConfig,
     EvaluateConfig,
+    MergeConfig,
     PriorRunConfig,
     SampleConfig,
     VAERunConfig,
@@ -35,10 +37,11 @@ from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError, SamplingError
 from ncpvae.evaluation import bits_per_dim, log_likelihoods
+from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
 from ncpvae.likelihoods import DISCRETE
 from ncpvae.metrics import mmd2
-from ncpvae.models import MODELS, LatentVariableModel, ModelConfig
-from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.models import MODELS, HierarchicalLatentModel, LatentVariableModel, ModelConfig
+from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, Sampler, SIRSampler
 from ncpvae.stages import freeze, posterior_latents, train_prior, train_vae
@@ -50,6 +53,7 @@ __all__ = [
     "load_prior_run",
     "run_train_vae",
     "run_train_prior",
+    "run_merge_priors",
     "run_sample",
     "run_evaluate",
     "run_demo",
@@ -68,6 +72,8 @@ SAMPLERS: dict[str, Any] = {
     ),
 }
 
+
+Prior = NCPPrior | HierarchicalNCPPrior
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
 GRID_IMAGES = 100  # images in a sample grid (10 x 10)
@@ -88,14 +94,18 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def build_prior(model: LatentVariableModel, cfg: ClassifierConfig) -> NCPPrior:
-    """An NCP prior on ``model``'s base prior with a fresh residual-MLP classifier."""
+def build_prior(model: LatentVariableModel, cfg: ClassifierConfig) -> Prior:
+    """An NCP prior on ``model``'s base prior with fresh classifiers: a residual MLP for a flat
+    model, one convolutional residual classifier f_k(z_k, c_k) per group for a hierarchical one."""
+    options = dict(batch_norm=cfg.batch_norm, squeeze_excitation=cfg.squeeze_excitation)
+    if isinstance(model, HierarchicalLatentModel):
+        classifiers = [
+            ResidualConvClassifier(z[0], c[0], cfg.hidden_dim, cfg.num_blocks, **options)
+            for z, c in zip(model.group_shapes, model.context_shapes, strict=True)
+        ]
+        return HierarchicalNCPPrior(model, classifiers).to(model.device)
     classifier = ResidualMLPClassifier(
-        math.prod(model.latent_shape),
-        cfg.hidden_dim,
-        cfg.num_blocks,
-        batch_norm=cfg.batch_norm,
-        squeeze_excitation=cfg.squeeze_excitation,
+        math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks, **options
     ).to(model.device)
     return NCPPrior(model.prior(), classifier)
 
@@ -181,25 +191,63 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
     # record the VAE folder as an absolute path, so the prior folder works from any directory
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
     generator = torch.Generator().manual_seed(cfg.train.seed)
+    if isinstance(prior, HierarchicalNCPPrior):
+        _check_groups(cfg.groups, prior.num_groups)
+    elif cfg.groups:
+        raise ConfigError("groups selects latent groups of a hierarchical VAE; this one has one")
     history = train_prior(
-        prior, model, train_data, cfg.train, progress=progress, generator=generator
-    )
-    estimate = prior.estimate_log_normalizer(
-        cfg.log_normalizer_samples,
-        generator=torch.Generator(device).manual_seed(cfg.train.seed),
+        prior,
+        model,
+        train_data,
+        cfg.train,
+        groups=cfg.groups,
         progress=progress,
+        generator=generator,
+    )
+    log_z = _log_normalizer_summary(
+        prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
     )
     save_weights(prior, out / "prior.safetensors")
     save_config(cfg, out / "config.json")
-    summary = {
-        "seconds": history.seconds,
+    summary = {"seconds": history.seconds, **log_z, **history.metrics}
+    write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
+    return summary
+
+
+def _check_groups(groups: list[int], num_groups: int) -> None:
+    bad = [k for k in groups if k >= num_groups]
+    if bad:
+        raise ConfigError(f"groups {bad} do not exist: this VAE has groups 0..{num_groups - 1}")
+
+
+def _log_normalizer_summary(
+    prior: Prior,
+    data: TensorData,
+    num_samples: int,
+    seed: int,
+    contexts: int = 256,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Estimate log Z: one number for a flat prior (stored in it), and for a hierarchical one the
+    mean of log Z_k(z_<k) over posterior contexts of ``contexts`` examples, per trained group."""
+    device = next(prior.buffers()).device
+    generator = torch.Generator(device).manual_seed(seed)
+    if isinstance(prior, HierarchicalNCPPrior):
+        x = data.batch(slice(0, contexts), torch.Generator().manual_seed(seed)).to(device)
+        estimates = prior.estimate_log_normalizers(x, max(1, num_samples // len(x)), generator)
+        return {
+            "log_normalizer_groups": [
+                {"group": k, **dataclasses.asdict(e)}
+                for k, e in enumerate(estimates)
+                if k in prior.trained_groups
+            ]
+        }
+    estimate = prior.estimate_log_normalizer(num_samples, generator=generator, progress=progress)
+    return {
         "log_normalizer": estimate.value,
         "log_normalizer_stderr": estimate.stderr,
         "log_normalizer_samples": estimate.num_samples,
-        **history.metrics,
     }
-    write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
-    return summary
 
 
 def load_prior_run(
@@ -218,6 +266,48 @@ def load_prior_run(
     load_weights(prior, path / "prior.safetensors", device)
     prior.eval().requires_grad_(False)
     return prior, model, cfg, vae_cfg
+
+
+def run_merge_priors(cfg: MergeConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """``ncpvae merge-priors``: one prior from train-prior runs of the same hierarchical VAE and
+    classifier config that trained disjoint groups (one run per worker)."""
+    if not cfg.priors:
+        raise ConfigError("name the train-prior run folders to merge: --priors runs/a,runs/b")
+    device = resolve_device(cfg.device)
+    parts = [load_prior_run(path, device) for path in cfg.priors]
+    first = parts[0][2]
+    for path, (prior, _, part_cfg, _) in zip(cfg.priors, parts, strict=True):
+        if not isinstance(prior, HierarchicalNCPPrior):
+            raise ConfigError(f"{path!r} is the prior of a flat VAE: there are no groups to merge")
+        if part_cfg.vae != first.vae or part_cfg.classifier != first.classifier:
+            raise ConfigError(
+                f"{path!r} was trained on another VAE or classifier config than "
+                f"{cfg.priors[0]!r}; merge only runs of one VAE with one classifier config"
+            )
+    try:
+        merged = merge_priors([part[0] for part in parts])
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    out = make_run_dir(out)
+    save_weights(merged, out / "prior.safetensors")
+    save_config(dataclasses.replace(first, groups=[]), out / "config.json")
+    histories = [_read_json(Path(path) / "history.json") for path in cfg.priors]
+    summary = {
+        "merged": list(cfg.priors),
+        "groups": [part[2].groups for part in parts],
+        "seconds": [h.get("seconds") for h in histories],
+    }
+    write_json(out / "history.json", {**summary, "parts": histories})
+    return summary
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 # ------------------------------------------------------------------------------ sampling
@@ -257,6 +347,14 @@ def decode(
     return torch.cat(draws), torch.cat(means)
 
 
+def _ess_summary(ess: torch.Tensor) -> dict[str, Any]:
+    """The mean SIR ESS, and per group for a hierarchical prior (ESS of shape (N, K))."""
+    if ess.dim() == 2:
+        per_group = ess.mean(0)
+        return {"sir_ess_mean": float(per_group.min()), "sir_ess_groups": per_group.tolist()}
+    return {"sir_ess_mean": float(ess.mean())}
+
+
 def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
     """``ncpvae sample``: latents from the chosen sampler, decoded to data space."""
     device = resolve_device(cfg.device)
@@ -280,7 +378,7 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
         "seconds": seconds,
     }
     if result.ess is not None:
-        summary["sir_ess_mean"] = float(result.ess.mean())
+        summary.update(_ess_summary(result.ess))
         summary["sir_proposals"] = cfg.sir_proposals
     if result.acceptance_rate is not None:
         summary["acceptance_rate"] = result.acceptance_rate
@@ -305,7 +403,7 @@ def _stderr_of_mean(values: torch.Tensor) -> float:
 
 def _likelihood_report(
     model: LatentVariableModel,
-    prior: NCPPrior,
+    prior: Prior,
     test: TensorData,
     cfg: EvaluateConfig,
     likelihood: str,
@@ -322,7 +420,9 @@ def _likelihood_report(
         generator=torch.Generator().manual_seed(cfg.seed + 3),
         progress=progress,
     )
-    log_z_stderr = float(prior.log_normalizer_stderr)
+    # a flat prior's single log Z shifts every example alike: its error adds to that of the
+    # mean; a hierarchical prior's per-sample Z_k estimates are inside the per-example values
+    log_z_stderr = float(prior.log_normalizer_stderr) if isinstance(prior, NCPPrior) else 0.0
     report: dict[str, Any] = {
         "vae_log_likelihood": float(lls["vae"].mean()),
         "vae_log_likelihood_stderr": _stderr_of_mean(lls["vae"]),
@@ -333,6 +433,8 @@ def _likelihood_report(
         "ncp_gain": float((lls["ncp"] - lls["vae"]).mean()),
         "ncp_gain_stderr": math.hypot(_stderr_of_mean(lls["ncp"] - lls["vae"]), log_z_stderr),
     }
+    if isinstance(prior, HierarchicalNCPPrior):
+        report["group_normalizer_samples"] = prior.normalizer_samples
     if likelihood in DISCRETE:  # probabilities of discrete pixels: also bits per dimension
         dims = math.prod(test.shape)
         for name in ("vae", "ncp"):
@@ -353,12 +455,16 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     test = test.head(cfg.num_test)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
-    prior.estimate_log_normalizer(
+    if isinstance(prior, HierarchicalNCPPrior):
+        prior.normalizer_samples = cfg.group_normalizer_samples
+    log_z = _log_normalizer_summary(
+        prior,
+        test,
         cfg.log_normalizer_samples,
-        generator=torch.Generator(device).manual_seed(cfg.seed + 1),
+        cfg.seed + 1,
+        contexts=cfg.group_normalizer_contexts,
         progress=progress,
     )
-    log_z_stderr = float(prior.log_normalizer_stderr)
     report: dict[str, Any] = {}
     if model.has_density:
         report.update(
@@ -371,12 +477,12 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     n_mmd = min(cfg.sir_samples, len(test), MMD_SAMPLES)
     posterior = posterior_latents(model, test, n_mmd)()
     base = BasePriorSampler().sample(prior, n_mmd, generator=generator).samples
+    ess = _ess_summary(sir.ess)
     report.update(
         {
-            "log_normalizer": float(prior.log_normalizer),
-            "log_normalizer_stderr": log_z_stderr,
-            "log_normalizer_samples": cfg.log_normalizer_samples,
-            "sir_ess": float(sir.ess.mean()),
+            **log_z,
+            "sir_ess": ess.pop("sir_ess_mean"),
+            **ess,
             "sir_proposals": cfg.sir_proposals,
             "mmd2_posterior_base": float(mmd2(posterior, base)) if n_mmd > 1 else None,
             "mmd2_posterior_ncp": (

@@ -21,10 +21,11 @@ from torch.distributions import Distribution
 from tqdm.auto import tqdm
 
 from ncpvae.distributions import sample, tempered
-from ncpvae.samplers import SampleOutput, Sampler, SIRSampler
+from ncpvae.metrics import effective_sample_size
+from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
 from ncpvae.training import TrainConfig, TrainHistory, minibatches, train
 
-__all__ = ["NCPPrior", "LogNormalizerEstimate", "RealLatents"]
+__all__ = ["NCPPrior", "LogNormalizerEstimate", "RealLatents", "nce_loss"]
 
 RealLatents = Tensor | Callable[[], Tensor]
 
@@ -40,7 +41,17 @@ class LogNormalizerEstimate:
     ess: float
 
 
-class NCPPrior(nn.Module):
+def nce_loss(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, float]:
+    """BCEWithLogits(f(z_q), 1) + BCEWithLogits(f(z_p), 0) for a balanced batch of logits, and
+    the classifier's accuracy (DESIGN.md section 2.1)."""
+    loss = F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits <= 0).float().mean())
+    return loss, float(accuracy)
+
+
+class NCPPrior(PriorSampling, nn.Module):
     """A base prior reweighted by a classifier: log p_NCP(z) = log p(z) + f(z) - log Z.
 
     Args:
@@ -83,12 +94,8 @@ class NCPPrior(nn.Module):
         fake = self.base.sample((real.shape[0],))
         real = real.to(fake.device)
         logits = self.log_ratio(torch.cat([real, fake]))
-        real_logits, fake_logits = logits.split(real.shape[0])
-        loss = F.binary_cross_entropy_with_logits(
-            real_logits, torch.ones_like(real_logits)
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits <= 0).float().mean())
-        return loss, {"acc": float(accuracy)}
+        loss, accuracy = nce_loss(*logits.split(real.shape[0]))
+        return loss, {"acc": accuracy}
 
     def fit(
         self,
@@ -153,14 +160,23 @@ class NCPPrior(nn.Module):
 
     # ----------------------------------------------------------------------------- sampling
 
-    def sample(
+    def to_latent(self, z: Tensor) -> Tensor:
+        """The latent of a sampler state: the identity (a flat prior samples z directly)."""
+        return z
+
+    @torch.no_grad()
+    def importance_resample(
         self,
-        num_samples: int,
-        sampler: Sampler | None = None,
-        *,
+        num: int,
+        num_proposals: int,
         temperature: float = 1.0,
         generator: torch.Generator | None = None,
     ) -> SampleOutput:
-        """Draw ``num_samples`` latents with ``sampler`` (default: SIR with 500 proposals)."""
-        sampler = sampler or SIRSampler()
-        return sampler.sample(self, num_samples, temperature=temperature, generator=generator)
+        """SIR (:class:`~ncpvae.samplers.SIRSampler`): M proposals z_m ~ p_t(z) per sample,
+        weights w_m = exp f(z_m), one index resampled from Categorical(w / sum w); with the ESS
+        of each sample's weights."""
+        proposals = sample(tempered(self.base, temperature), (num, num_proposals), generator)
+        log_w = self.log_ratio(proposals.flatten(0, 1)).view(num, num_proposals)
+        index = resample_index(log_w, generator)
+        chosen = proposals[torch.arange(num, device=proposals.device), index]
+        return SampleOutput(chosen, ess=effective_sample_size(log_w, dim=1))

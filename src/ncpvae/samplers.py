@@ -18,7 +18,6 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from ncpvae.distributions import generator_on, sample, tempered
-from ncpvae.metrics import effective_sample_size
 
 if TYPE_CHECKING:
     from ncpvae.prior import NCPPrior
@@ -31,6 +30,8 @@ __all__ = [
     "LangevinSampler",
     "HMCSampler",
     "energy_and_grad",
+    "resample_index",
+    "PriorSampling",
 ]
 
 
@@ -40,7 +41,8 @@ class SampleOutput:
 
     Attributes:
         samples: (N, *event_shape) latents.
-        ess: SIR only: (N,) effective sample size of the proposals behind each sample.
+        ess: SIR only: effective sample size of the proposals behind each sample, (N,) or, for a
+            hierarchical prior, (N, K), one per group.
         acceptance_rate: Metropolis-corrected samplers only.
     """
 
@@ -65,8 +67,14 @@ class SampleOutput:
 
 
 class Sampler(ABC):
-    """Draws from p_t(z) r(z) / Z for an :class:`~ncpvae.prior.NCPPrior`, in batches. Set
-    ``progress = True`` on an instance for progress bars."""
+    """Draws from p_t(z) r(z) / Z for an :class:`~ncpvae.prior.NCPPrior` (or a
+    :class:`~ncpvae.hierarchical_prior.HierarchicalNCPPrior`), in batches. Set
+    ``progress = True`` on an instance for progress bars.
+
+    Base, Langevin and HMC samplers work in the prior's noise space (``prior.base``, with the
+    energy ``-prior.log_prob_unnormalized``) and map their states to latents with
+    ``prior.to_latent``: the identity for a flat prior; for a hierarchical one, the noise eps
+    with z_k = mu_k(z_<k) + sigma_k(z_<k) eps_k (DESIGN.md section 2.3)."""
 
     batch_size: int = 4096
     progress: bool = False
@@ -107,19 +115,24 @@ class BasePriorSampler(Sampler):
 
     @torch.no_grad()
     def _sample_batch(self, prior, n, temperature, generator):
-        return SampleOutput(sample(tempered(prior.base, temperature), (n,), generator))
+        return SampleOutput(
+            prior.to_latent(sample(tempered(prior.base, temperature), (n,), generator))
+        )
 
 
 @dataclass
 class SIRSampler(Sampler):
-    """Sampling-importance-resampling.
+    """Sampling-importance-resampling (the recipe is the prior's ``importance_resample``).
 
     1. Draw M proposals z_1..z_M ~ p_t(z).
     2. Weight them by w_m = r(z_m) = exp f(z_m).
     3. Resample one index from Categorical(w / sum w); report ESS = (sum w)^2 / sum w^2.
 
-    Warns when the mean ESS falls below ``min_ess``: each draw then rests on a handful of
-    proposals, because the target is far from the base prior; more proposals or
+    A hierarchical prior does this group by group: given the chosen z_<k, M proposals of z_k
+    from p_t(z_k | z_<k), weighted by r_k(z_k, c_k); the ESS is then reported per group.
+
+    Warns when the mean ESS (of any group) falls below ``min_ess``: each draw then rests on a
+    handful of proposals, because the target is far from the base prior; more proposals or
     :class:`LangevinSampler` is the remedy.
     """
 
@@ -135,12 +148,14 @@ class SIRSampler(Sampler):
     def sample(self, prior, num_samples, *, temperature=1.0, generator=None) -> SampleOutput:
         """As :meth:`Sampler.sample`, warning when the mean ESS falls below ``min_ess``."""
         out = super().sample(prior, num_samples, temperature=temperature, generator=generator)
-        mean_ess = float(out.ess.mean())
-        if mean_ess < min(self.min_ess, self.num_proposals):
+        mean_ess = out.ess.reshape(len(out.ess), -1).mean(0)  # per group
+        worst = int(mean_ess.argmin())
+        if float(mean_ess[worst]) < min(self.min_ess, self.num_proposals):
+            where = f" in group {worst}" if len(mean_ess) > 1 else ""
             warnings.warn(
-                f"SIR effective sample size collapsed: mean ESS {mean_ess:.1f} of "
-                f"{self.num_proposals} proposals (below {self.min_ess:g}); use more proposals "
-                "or the Langevin sampler",
+                f"SIR effective sample size collapsed{where}: mean ESS "
+                f"{float(mean_ess[worst]):.1f} of {self.num_proposals} proposals (below "
+                f"{self.min_ess:g}); use more proposals or the Langevin sampler",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -148,14 +163,7 @@ class SIRSampler(Sampler):
 
     @torch.no_grad()
     def _sample_batch(self, prior, n, temperature, generator):
-        m = self.num_proposals
-        proposals = sample(tempered(prior.base, temperature), (n, m), generator)  # (n, M, *event)
-        log_w = prior.log_ratio(proposals.flatten(0, 1)).view(n, m)
-        probs = torch.softmax(log_w, dim=1)
-        index = torch.multinomial(probs, 1, generator=generator_on(probs.device, generator))
-        index = index.squeeze(1)
-        chosen = proposals[torch.arange(n, device=proposals.device), index]
-        return SampleOutput(chosen, ess=effective_sample_size(log_w, dim=1))
+        return prior.importance_resample(n, self.num_proposals, temperature, generator)
 
 
 @dataclass
@@ -190,7 +198,7 @@ class LangevinSampler(Sampler):
                 RuntimeWarning,
                 stacklevel=3,
             )
-        return SampleOutput(z)
+        return SampleOutput(prior.to_latent(z))
 
 
 @dataclass
@@ -227,7 +235,7 @@ class HMCSampler(Sampler):
             else:
                 accepted.append(accept_prob.mean())
         rate = float(torch.stack(accepted).mean()) if accepted else None
-        return SampleOutput(z, acceptance_rate=rate)
+        return SampleOutput(prior.to_latent(z), acceptance_rate=rate)
 
     def _transition(self, prior, z, eps, temperature, generator) -> tuple[Tensor, Tensor]:
         momentum = _randn_like(z, generator)
@@ -264,3 +272,25 @@ def _per_row(flags: Tensor, z: Tensor) -> Tensor:
 
 def _randn_like(z: Tensor, generator: torch.Generator | None) -> Tensor:
     return torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+
+
+def resample_index(log_weights: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One index per row of ``log_weights`` (n, M), drawn from Categorical(softmax(row))."""
+    probs = torch.softmax(log_weights, dim=1)
+    return torch.multinomial(probs, 1, generator=generator_on(probs.device, generator)).squeeze(1)
+
+
+class PriorSampling:
+    """``prior.sample(num_samples, sampler)`` for the NCP priors (flat and hierarchical)."""
+
+    def sample(
+        self,
+        num_samples: int,
+        sampler: Sampler | None = None,
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> SampleOutput:
+        """Draw ``num_samples`` latents with ``sampler`` (default: SIR with 500 proposals)."""
+        sampler = sampler or SIRSampler()
+        return sampler.sample(self, num_samples, temperature=temperature, generator=generator)

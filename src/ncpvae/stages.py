@@ -7,12 +7,13 @@ every step (DESIGN.md section 2.1).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from ncpvae.data.arrays import DataLike, as_data
+from ncpvae.hierarchical_prior import HierarchicalNCPPrior
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import NCPPrior
 from ncpvae.training import TrainConfig, TrainHistory, minibatches, train
@@ -83,15 +84,22 @@ def posterior_latents(
 
 
 def train_prior(
-    prior: NCPPrior,
+    prior: NCPPrior | HierarchicalNCPPrior,
     model: LatentVariableModel,
     data: DataLike,
     config: TrainConfig,
     *,
+    groups: Sequence[int] | None = None,
     progress: bool = True,
     generator: torch.Generator | None = None,
 ) -> TrainHistory:
-    """Stage 2: freeze ``model`` and fit ``prior`` by NCE on its aggregate posterior."""
+    """Stage 2: freeze ``model`` and fit ``prior`` by NCE on its aggregate posterior. A
+    hierarchical prior draws its own latents from data batches, one encoder pass for all groups
+    (or the ``groups`` given)."""
     freeze(model)
+    if isinstance(prior, HierarchicalNCPPrior):
+        batches = minibatches(data, config.batch_size, generator)
+        draw = lambda: next(batches).to(model.device)  # noqa: E731
+        return prior.fit(draw, config, groups=groups, progress=progress)
     real = posterior_latents(model, data, config.batch_size, generator)
     return prior.fit(real, config, progress=progress)

@@ -2,10 +2,21 @@
 
 from ncpvae.models.base import LatentVariableModel, TrainingOutput
 from ncpvae.models.config import ModelConfig
+from ncpvae.models.hierarchy import HierarchicalLatentModel
+from ncpvae.models.nvae import HierarchicalVAE
 from ncpvae.models.rae import RAE
 from ncpvae.models.vae import VAE
 
-__all__ = ["LatentVariableModel", "TrainingOutput", "ModelConfig", "VAE", "RAE", "MODELS"]
+__all__ = [
+    "LatentVariableModel",
+    "TrainingOutput",
+    "ModelConfig",
+    "VAE",
+    "RAE",
+    "HierarchicalVAE",
+    "HierarchicalLatentModel",
+    "MODELS",
+]
 
-MODELS: dict[str, type[VAE]] = {"vae": VAE, "rae": RAE}
+MODELS: dict[str, type[LatentVariableModel]] = {"vae": VAE, "rae": RAE, "hvae": HierarchicalVAE}
 """``ModelConfig.kind`` -> model class; each is built as ``MODELS[kind](config)``."""
