@@ -1,15 +1,21 @@
-"""Shared test helpers: closed-form log-ratios and a linear-Gaussian VAE with exact marginals."""
+"""Shared test helpers: closed-form log-ratios, a linear-Gaussian VAE with exact marginals, and
+tiny MNIST IDX files (the ``mnist_dir`` fixture)."""
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
+import struct
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
+import ncpvae.data.mnist as mnist
 from ncpvae.models.base import LatentVariableModel
 
 
@@ -93,3 +99,35 @@ LOG_2PI = math.log(2 * math.pi)
 def seeded(seed: int) -> torch.Generator:
     """A CPU generator in a known state."""
     return torch.Generator().manual_seed(seed)
+
+
+# ---------------------------------------------------------------- tiny MNIST IDX files
+
+NUM_VALIDATION = 5  # monkeypatched into ncpvae.data.mnist: keeps the train file tiny
+TRAIN_IMAGES, TEST_IMAGES = 21, 12  # train split: the first 16 training images
+
+
+def write_idx(path: Path, images: np.ndarray) -> None:
+    """uint8 IDX, gzipped: 0, 0, 0x08, ndim, big-endian uint32 dims, then the values."""
+    header = bytes([0, 0, 0x08, images.ndim]) + struct.pack(f">{images.ndim}I", *images.shape)
+    path.write_bytes(gzip.compress(header + images.tobytes()))
+
+
+def digits(count: int, seed: int, grey: bool = True) -> np.ndarray:
+    """Blobs on a black background: a bright square at a random place, grey at its edge."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 28, 28), np.uint8)
+    for image, (y, x) in zip(images, rng.integers(4, 16, (count, 2)), strict=True):
+        image[y : y + 10, x : x + 10] = 128 if grey else 255
+        image[y + 2 : y + 8, x + 2 : x + 8] = 255
+    return images
+
+
+@pytest.fixture
+def mnist_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(mnist, "NUM_VALIDATION", NUM_VALIDATION)
+    root = tmp_path / "mnist"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte.gz", digits(TRAIN_IMAGES, 0))
+    write_idx(root / "t10k-images-idx3-ubyte.gz", digits(TEST_IMAGES, 1))
+    return root

@@ -159,8 +159,8 @@ FAKE_DATA: dict[str, Callable[[Path, pytest.MonkeyPatch, int], FakeData]] = {
     "cifar10": fake_cifar10,
     "folder": fake_folder,
 }
-# the stage-2 and evaluate configs each stage-1 config is used with (as scripts/mnist.sh and
-# scripts/mnist_hvae.sh do), by (data.name, model.kind); stage 2 defaults to image_prior.json
+# the stage-2 and evaluate configs each stage-1 config is used with (as scripts/mnist.sh does
+# for mlp and hvae), by (data.name, model.kind); stage 2 defaults to image_prior.json
 PRIOR_CONFIG = {("mnist", "vae"): "mnist_prior.json"}
 HIERARCHICAL_PRIOR_CONFIG = "hvae_prior.json"
 EVALUATE_CONFIG = {

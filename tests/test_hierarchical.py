@@ -12,19 +12,23 @@ the optimal classifiers, the NCP prior (= the aggregate posterior) and log p_NCP
 
 from __future__ import annotations
 
+import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 
+from ncpvae.cli import main
 from ncpvae.data import TensorData
 from ncpvae.evaluation import log_likelihoods
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
 from ncpvae.models import HierarchicalVAE, ModelConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier
+from ncpvae.pipeline import load_prior_run
 from ncpvae.samplers import HMCSampler, LangevinSampler, SIRSampler
 from ncpvae.training import TrainConfig, minibatches
 
@@ -276,9 +280,194 @@ def test_nvae_spectral_penalty_is_the_largest_singular_value_sum():
     with torch.no_grad():
         for _ in range(60):  # power iteration converges
             penalty = model.spectral()
-    exact = sum(
-        torch.linalg.matrix_norm(m.weight.flatten(1), ord=2)
-        for m in model.modules()
-        if isinstance(m, nn.Conv2d)
-    )
+        exact = sum(
+            torch.linalg.matrix_norm(m.weight.flatten(1), ord=2)
+            for m in model.modules()
+            if isinstance(m, nn.Conv2d)
+        )
     assert float(penalty) == pytest.approx(float(exact), rel=1e-3)
+
+
+# ---------------------------------------------------------------------------- the CLI
+
+
+def _cli(*args) -> int:
+    return main([*map(str, args), "--quiet"])
+
+
+def test_cli_trains_groups_on_separate_runs_and_merges_them(tmp_path, mnist_dir, capsys):
+    """train-vae (hvae) -> train-prior --groups on two "workers" -> merge-priors -> evaluate and
+    sample report per-group ESS and log Z; the merge equals training all groups in one run."""
+    vae, whole, merged = tmp_path / "vae", tmp_path / "whole", tmp_path / "merged"
+    common = ["--model.kind", "hvae", "--model.channels", 8, "--model.latent_channels", 2]
+    assert (
+        _cli(
+            "train-vae",
+            "--data.name",
+            "mnist",
+            "--data.path",
+            mnist_dir,
+            "--data.binarize",
+            "true",
+            "--model.likelihood",
+            "bernoulli",
+            *common,
+            "--model.groups_per_scale",
+            "1,2",
+            "--train.steps",
+            3,
+            "--train.batch_size",
+            4,
+            "--out",
+            vae,
+        )
+        == 0
+    )
+    prior = [
+        "train-prior",
+        "--vae",
+        vae,
+        "--train.steps",
+        3,
+        "--train.batch_size",
+        4,
+        "--classifier.hidden_dim",
+        8,
+        "--log_normalizer_samples",
+        512,
+    ]
+    assert _cli(*prior, "--out", whole) == 0
+    parts = [tmp_path / "part0", tmp_path / "part1"]
+    assert _cli(*prior, "--groups", "0,2", "--out", parts[0]) == 0
+    assert _cli(*prior, "--groups", "1", "--out", parts[1]) == 0
+    assert _cli("merge-priors", "--priors", f"{parts[0]},{parts[1]}", "--out", merged) == 0
+    device = torch.device("cpu")
+    whole_prior, merged_prior = (load_prior_run(p, device)[0] for p in (whole, merged))
+    for name, value in whole_prior.state_dict().items():
+        torch.testing.assert_close(merged_prior.state_dict()[name], value, msg=name)
+
+    capsys.readouterr()
+    assert (
+        _cli(
+            "evaluate",
+            "--prior",
+            merged,
+            "--out",
+            tmp_path / "eval",
+            "--importance_samples",
+            4,
+            "--group_normalizer_samples",
+            8,
+            "--group_normalizer_contexts",
+            4,
+            "--log_normalizer_samples",
+            64,
+            "--sir_proposals",
+            16,
+            "--sir_samples",
+            8,
+        )
+        == 0
+    )
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    assert len(report["sir_ess_groups"]) == 3 and report["group_normalizer_samples"] == 8
+    assert [g["group"] for g in report["log_normalizer_groups"]] == [0, 1, 2]
+    assert all(1 <= e <= 16 for e in report["sir_ess_groups"])
+    assert math.isfinite(report["ncp_log_likelihood"]) and math.isfinite(report["ncp_gain"])
+
+    assert (
+        _cli(
+            "sample",
+            "--prior",
+            merged,
+            "--sampler",
+            "langevin",
+            "--langevin_steps",
+            3,
+            "--num_samples",
+            4,
+            "--out",
+            tmp_path / "samples",
+        )
+        == 0
+    )
+    samples = np.load(tmp_path / "samples" / "samples.npy")
+    assert samples.shape == (4, 1, 28, 28) and set(np.unique(samples)) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--groups", "5"], "groups [5] do not exist: this VAE has groups 0..2"),
+    ],
+)
+def test_cli_refuses_groups_that_do_not_exist(tmp_path, mnist_dir, capsys, args, message):
+    vae = tmp_path / "vae"
+    assert (
+        _cli(
+            "train-vae",
+            "--data.name",
+            "mnist",
+            "--data.path",
+            mnist_dir,
+            "--data.binarize",
+            "true",
+            "--model.likelihood",
+            "bernoulli",
+            "--model.kind",
+            "hvae",
+            "--model.channels",
+            8,
+            "--model.groups_per_scale",
+            "1,2",
+            "--train.steps",
+            1,
+            "--train.batch_size",
+            4,
+            "--out",
+            vae,
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert (
+        _cli("train-prior", "--vae", vae, "--train.steps", 1, *args, "--out", tmp_path / "p") == 1
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    # two runs of the same group cannot be merged
+    for name in ("a", "b"):
+        assert (
+            _cli(
+                "train-prior",
+                "--vae",
+                vae,
+                "--train.steps",
+                1,
+                "--train.batch_size",
+                4,
+                "--classifier.hidden_dim",
+                8,
+                "--log_normalizer_samples",
+                64,
+                "--groups",
+                "0",
+                "--out",
+                tmp_path / name,
+            )
+            == 0
+        )
+    capsys.readouterr()
+    assert (
+        _cli(
+            "merge-priors",
+            "--priors",
+            f"{tmp_path / 'a'},{tmp_path / 'b'}",
+            "--out",
+            tmp_path / "m",
+        )
+        == 1
+    )
+    err = capsys.readouterr().err.strip()
+    assert "group 0 was trained by both prior 0 and prior 1" in err
+    assert not (tmp_path / "m" / "prior.safetensors").exists()

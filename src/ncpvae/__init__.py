@@ -8,8 +8,16 @@ p_NCP(z) = p(z) exp f(z) / Z.
 from ncpvae.data import TensorData
 from ncpvae.distributions import sample, standard_normal, tempered
 from ncpvae.evaluation import log_likelihood, log_likelihoods
-from ncpvae.models import RAE, VAE, LatentVariableModel, ModelConfig
-from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
+from ncpvae.models import (
+    RAE,
+    VAE,
+    HierarchicalLatentModel,
+    HierarchicalVAE,
+    LatentVariableModel,
+    ModelConfig,
+)
+from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
 from ncpvae.prior import LogNormalizerEstimate, NCPPrior
 from ncpvae.samplers import (
     BasePriorSampler,
@@ -26,9 +34,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NCPPrior",
+    "HierarchicalNCPPrior",
+    "merge_priors",
     "LogNormalizerEstimate",
     "ResidualMLPClassifier",
+    "ResidualConvClassifier",
     "LatentVariableModel",
+    "HierarchicalLatentModel",
+    "HierarchicalVAE",
     "ModelConfig",
     "VAE",
     "RAE",
