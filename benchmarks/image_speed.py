@@ -1,14 +1,16 @@
 """Training speed of the image models and the time of the MNIST likelihood evaluation.
 
 * steps per second of stage 1 for the Lawson et al. MLP VAE (batch 128) and the convolutional
-  VAEs of the ready configs (MNIST 28x28, CelebA 64x64), on random data of the right shape;
+  VAEs of the ready configs (MNIST 28x28, CelebA 64x64), on random data of the right shape, and
+  with ``--models hierarchical`` for the hierarchical configs (with the hours their configured
+  number of steps takes at that rate);
 * the importance-weighted NLL of 10,000 MNIST-shaped binary images with 1000 importance samples
   under the Lawson MLP (10^7 decoder passes), under the base prior alone and under both priors
   at once (the NCP classifier of configs/mnist_prior.json added), next to the arithmetic floor
   of the decoder matmuls at the measured float32 matmul rate of this machine.
 
     python benchmarks/image_speed.py [--device auto] [--num-test 10000] \
-        [--out benchmarks/results/image_speed.json]
+        [--models flat|hierarchical] [--out benchmarks/results/image_speed.json]
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ from ncpvae.stages import train_vae
 from ncpvae.training import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+# (config, data shape, divisor of --steps: slower models are timed over fewer steps)
+TRAINING = {
+    "flat": [
+        ("mnist_mlp_vae.json", [1, 28, 28], 1),
+        ("mnist_conv_vae.json", [1, 28, 28], 4),
+        ("celeba64_conv_vae.json", [3, 64, 64], 10),
+    ],
+    "hierarchical": [
+        ("mnist_hvae.json", [1, 28, 28], 4),
+        ("cifar10_hvae.json", [3, 32, 32], 4),
+        ("celeba64_hvae.json", [3, 64, 64], 4),
+    ],
+}
 
 
 def model_from(config: str, data_shape: list[int], device: torch.device):
@@ -103,21 +119,36 @@ def main() -> None:
     parser.add_argument("--num-test", type=int, default=10_000)
     parser.add_argument("--importance-samples", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument(
+        "--models",
+        choices=sorted(TRAINING),
+        default="flat",
+        help="flat: the flat models and the NLL timing; hierarchical: the hvae configs only",
+    )
     parser.add_argument("--out", default="benchmarks/results/image_speed.json")
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.manual_seed(0)
     training = [
-        steps_per_second("mnist_mlp_vae.json", [1, 28, 28], device, args.steps),
-        steps_per_second("mnist_conv_vae.json", [1, 28, 28], device, args.steps // 4),
-        steps_per_second("celeba64_conv_vae.json", [3, 64, 64], device, args.steps // 10),
+        steps_per_second(config, shape, device, max(1, args.steps // divisor))
+        for config, shape, divisor in TRAINING[args.models]
     ]
-    print(f"{'model':<26} {'batch':>6} {'steps/s':>9}")
+    print(f"{'model':<26} {'batch':>6} {'steps/s':>9} {'config steps':>13} {'hours':>6}")
     for r in training:
-        print(f"{r['model']:<26} {r['batch_size']:>6} {r['steps_per_second']:>9.1f}")
-    nll = nll_time(device, args.num_test, args.importance_samples)
+        cfg = load_config(VAERunConfig, CONFIGS / r["model"])
+        r["config_steps"] = cfg.train.steps
+        r["config_hours"] = cfg.train.steps / r["steps_per_second"] / 3600
+        print(
+            f"{r['model']:<26} {r['batch_size']:>6} {r['steps_per_second']:>9.1f} "
+            f"{r['config_steps']:>13} {r['config_hours']:>6.2f}"
+        )
+    if args.models == "hierarchical":
+        nll = []
+    else:
+        nll = nll_time(device, args.num_test, args.importance_samples)
     header = ("NLL, Lawson MLP", "images", "K", "seconds", "floor s", "x floor")
-    print("\n{:<16} {:>7} {:>5} {:>8} {:>8} {:>8}".format(*header))
+    if nll:
+        print("\n{:<16} {:>7} {:>5} {:>8} {:>8} {:>8}".format(*header))
     for r in nll:
         print(
             f"{r['priors']:<16} {r['num_test']:>7} {r['importance_samples']:>5} "

@@ -132,12 +132,11 @@ def _fit(groups, seed=0, steps=1500) -> HierarchicalNCPPrior:
 
 def test_per_group_classifiers_recover_the_known_conditional_log_ratios():
     prior = _fit(None)
-    g = torch.Generator().manual_seed(5)
+    torch.manual_seed(5)
     # evaluation points from the aggregate posterior and from the base prior, half each
     cov = (aggregate_covariance() + base_covariance()) / 2
     z = MultivariateNormal(torch.zeros(2), cov).sample((4000,))
     z1, z2 = _scalar_map(z[:, 0]), _scalar_map(z[:, 1])
-    del g
     with torch.no_grad():
         for k, (zk, ck) in enumerate([(z1, torch.zeros_like(z1)), (z2, z1)]):
             learned = prior.log_ratio_group(k, zk, ck)
@@ -172,6 +171,12 @@ def test_hierarchical_sir_reproduces_the_aggregate_posterior_and_its_ess():
     )
     torch.testing.assert_close(_moments(out.samples), aggregate_covariance(), atol=0.03, rtol=0)
     assert out.ess.shape == (4000, 2)
+    # the prior's log-ratio of latents is the sum of the groups' (the offset included)
+    z1, z2 = _scalar_map(out.samples[:, 0]), _scalar_map(out.samples[:, 1])
+    expected = sum(
+        prior.classifiers[k](zk, ck) for k, (zk, ck) in enumerate([(z1, 0 * z1), (z2, z1)])
+    )
+    torch.testing.assert_close(prior.log_ratio(out.samples), expected)
     # ESS / M -> 1 / E_p[r^2]; E_p[r_k^2] = int q^2 / p = 1 / (v sqrt(2 / v - 1)) for q = N(m, v),
     # p = N(m', 1) with the means equal (group 1) or not (group 2: a shift (A - B) z1)
     e_r2_first = 1 / (Q1_VAR * math.sqrt(2 / Q1_VAR - 1))
@@ -471,3 +476,23 @@ def test_cli_refuses_groups_that_do_not_exist(tmp_path, mnist_dir, capsys, args,
     err = capsys.readouterr().err.strip()
     assert "group 0 was trained by both prior 0 and prior 1" in err
     assert not (tmp_path / "m" / "prior.safetensors").exists()
+    assert _cli("merge-priors", "--priors", f"{tmp_path / 'a'}", "--out", tmp_path / "a") == 1
+    assert "is one of the priors to merge" in capsys.readouterr().err
+    # a part used on its own: sampled, with a warning naming what to do
+    assert (
+        _cli(
+            "sample",
+            "--prior",
+            tmp_path / "a",
+            "--num_samples",
+            2,
+            "--sir_proposals",
+            4,
+            "--out",
+            tmp_path / "s",
+        )
+        == 0
+    )
+    assert "trains only groups [0] of 3" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["trained_groups"] == [0] and len(summary["sir_ess_groups"]) == 3

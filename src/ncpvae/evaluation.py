@@ -56,6 +56,14 @@ def log_likelihoods(
     each importance sample takes one top-down pass that sums, per prior, the group terms
     log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample]."""
     data = as_data(data)
+    hierarchical = isinstance(model, HierarchicalLatentModel)
+    for name, prior in priors.items():
+        if hierarchical != hasattr(prior, "group_log_prob"):
+            kind = "a hierarchical" if hierarchical else "a flat"
+            raise TypeError(
+                f"prior {name!r} ({type(prior).__name__}) does not fit {kind} model: pass "
+                "model.prior() or an NCP prior built on this model"
+            )
     # at most ``chunk`` rows and about 2^24 data elements per decoder pass: a convolutional
     # decoder's activations are many times the size of its output
     chunk = max(1, min(chunk, MAX_ELEMENTS_PER_PASS // math.prod(data.shape)))
@@ -65,7 +73,7 @@ def log_likelihoods(
     starts = range(0, len(data), examples_per_chunk)
     for start in tqdm(starts, desc="log-likelihood", disable=not progress, mininterval=1.0):
         x = data.batch(slice(start, start + examples_per_chunk), generator).to(model.device)
-        weigh = _hierarchical_weights if isinstance(model, HierarchicalLatentModel) else _weights
+        weigh = _hierarchical_weights if hierarchical else _weights
         log_w: dict[str, list[Tensor]] = {name: [] for name in priors}
         for batch_weights in weigh(model, x, priors, num_samples, samples_per_chunk, generator):
             for name in priors:

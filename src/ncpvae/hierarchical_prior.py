@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ncpvae.distributions import sample, standard_normal
+from ncpvae.distributions import generator_on, sample, standard_normal
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior import nce_loss
 from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
@@ -28,18 +28,21 @@ from ncpvae.training import TrainConfig, TrainHistory, train
 
 __all__ = ["HierarchicalNCPPrior", "GroupLogNormalizer", "merge_priors"]
 
-PROPOSAL_ELEMENTS = 1 << 22  # latent elements per classifier batch when proposals are streamed
+PROPOSAL_ELEMENTS = 1 << 24  # latent elements per classifier batch when proposals are streamed
 
 
 @dataclass
 class GroupLogNormalizer:
-    """log Z_k(z_<k) of one group over a set of contexts: the mean and standard deviation over
-    the contexts of the per-context estimates, and the mean delta-method standard error of one
-    estimate (``num_samples`` draws from p(z_k | z_<k) each)."""
+    """log Z_k(z_<k) of one group over a set of contexts, each estimated from ``num_samples``
+    draws of p(z_k | z_<k): ``mean`` and ``spread`` (standard deviation) over the contexts of the
+    per-context estimates; ``stderr``, the mean over contexts of one estimate's delta-method
+    standard error; ``relative_variance``, the mean over contexts of Var(w) / E[w]^2, w = exp f_k.
+    An estimate from M draws is biased low by about ``relative_variance`` / (2 M) (Jensen)."""
 
     mean: float
     spread: float
     stderr: float
+    relative_variance: float
     num_contexts: int
     num_samples: int
 
@@ -48,7 +51,8 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
     """Per-group classifiers f_k(z_k, c_k) on a frozen :class:`HierarchicalLatentModel`.
 
     Args:
-        model: the frozen hierarchical VAE (not a submodule: its weights stay in its own run).
+        model: the frozen hierarchical VAE. It is not a submodule (its weights stay in its own
+            run folder), so ``prior.to(device)`` does not move it: move the model first.
         classifiers: K modules; ``classifier(z_k, context)`` returns logits (N,), and
             ``classifier(z_k, features=classifier.context_features(c_k))`` does the same with the
             context's share precomputed, z_k of shape (M, N, ...) for M proposals per context.
@@ -120,8 +124,9 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         """Train the classifiers of ``groups`` (default: all) by NCE on data batches from
         ``draw()`` and mark them trained; the others are left untouched."""
         config = config or TrainConfig(lr_final=1e-7)
-        groups = self._check_groups(groups)
+        groups = self.check_groups(groups)
         params = [p for k in groups for p in self.classifiers[k].parameters()]
+        self.model.eval()  # the VAE is frozen: its batch norm uses its running statistics
         self.train()
         try:
             history = train(
@@ -136,12 +141,14 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         self.trained[groups] = True
         return history
 
-    def _check_groups(self, groups: Sequence[int] | None) -> list[int]:
+    def check_groups(self, groups: Sequence[int] | None) -> list[int]:
+        """``groups`` sorted and deduplicated (all groups if empty); ValueError if one does not
+        exist."""
         groups = sorted(set(groups or range(self.num_groups)))
         bad = [k for k in groups if not 0 <= k < self.num_groups]
         if bad:
             raise ValueError(
-                f"groups {bad} do not exist: this model has groups 0..{self.num_groups - 1}"
+                f"groups {bad} do not exist: this VAE has groups 0..{self.num_groups - 1}"
             )
         return groups
 
@@ -209,12 +216,13 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
 
         def choose(step: GroupStep) -> Tensor:
             log_z, ess = self.log_normalizer_group(step, num_samples, generator)
-            stderr = (1 / ess - 1 / num_samples).clamp(min=0).sqrt()
+            inverse_excess = (1 / ess - 1 / num_samples).clamp(min=0)  # Var(w) / (N E[w]^2)
             out.append(
                 GroupLogNormalizer(
                     float(log_z.mean()),
                     float(log_z.std()) if len(log_z) > 1 else 0.0,
-                    float(stderr.mean()),
+                    float(inverse_excess.sqrt().mean()),
+                    float((num_samples * inverse_excess).mean()),
                     len(log_z),
                     num_samples,
                 )
@@ -228,8 +236,9 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
 
     @property
     def base(self) -> Distribution:
-        """N(0, I) over the noise eps of all groups: the samplers' state space (z_k = mu_k +
-        sigma_k eps_k, so eps ~ N(0, t^2 I) is ancestral sampling at temperature t)."""
+        """N(0, I) over the noise eps of all groups, the state space of the base, Langevin and HMC
+        samplers (z_k = mu_k + sigma_k eps_k, so eps ~ N(0, t^2 I) is ancestral sampling at
+        temperature t; :meth:`to_latent` maps eps to z). Not a distribution over z."""
         return standard_normal(self.model.latent_shape, device=self.trained.device)
 
     def _from_noise(self, eps: Tensor) -> tuple[Tensor, Tensor]:
@@ -248,9 +257,22 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         self.model.walk(recording(choose, groups), len(eps), decode=False)
         return self.model.join_latents(groups), log_r
 
-    def log_ratio(self, eps: Tensor) -> Tensor:
+    def noise_log_ratio(self, eps: Tensor) -> Tensor:
         """sum_k f_k(z_k, c_k) at the latents of noise eps (N, D)."""
         return self._from_noise(eps)[1]
+
+    def log_ratio(self, z: Tensor) -> Tensor:
+        """sum_k f_k(z_k, c_k) = log prod_k r_k for latents z (N, D) (as from :meth:`sample`)."""
+        groups = self.model.split_latents(z)
+        log_r = torch.zeros(len(z), device=z.device)
+
+        def choose(step: GroupStep) -> Tensor:
+            nonlocal log_r
+            log_r = log_r + self.log_ratio_group(step.index, groups[step.index], step.context)
+            return groups[step.index]
+
+        self.model.walk(choose, len(z), decode=False)
+        return log_r
 
     def log_prob_unnormalized(self, eps: Tensor, temperature: float = 1.0) -> Tensor:
         """The negative energy in noise space, sum_k f_k + log N(eps; 0, t^2 I) (DESIGN.md
@@ -259,7 +281,7 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         log_base = -0.5 * (
             eps.pow(2).sum(1) / variance + eps.shape[1] * math.log(2 * math.pi * variance)
         )
-        return log_base + self.log_ratio(eps)
+        return log_base + self.noise_log_ratio(eps)
 
     def to_latent(self, eps: Tensor) -> Tensor:
         """The latents z (N, D) of noise eps (N, D)."""
@@ -282,16 +304,20 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         groups: list[Tensor] = []
 
         def choose(step: GroupStep) -> Tensor:
+            if not bool(self.trained[step.index]):  # r_k = 1: the base conditional
+                ess.append(torch.full((num,), float(num_proposals), device=step.context.device))
+                return sample(step.prior, (), generator)
+            local = generator_on(step.context.device, generator)
             chosen = total = total_sq = None
-            for proposals, log_w in self._proposals(step, num_proposals, generator):
+            for proposals, log_w in self._proposals(step, num_proposals, local):
                 rows = torch.arange(num, device=proposals.device)
-                pick = proposals[resample_index(log_w.t(), generator), rows]
+                pick = proposals[resample_index(log_w.t(), local), rows]
                 mass, mass_sq = torch.logsumexp(log_w, 0), torch.logsumexp(2 * log_w, 0)
                 if chosen is None:
                     chosen, total, total_sq = pick, mass, mass_sq
                     continue
                 new_total = torch.logaddexp(total, mass)
-                u = torch.rand(num, generator=generator, device=pick.device)
+                u = torch.rand(num, generator=local, device=pick.device)
                 take = (u < (mass - new_total).exp()).view(-1, *([1] * (pick.dim() - 1)))
                 chosen = torch.where(take, pick, chosen)
                 total, total_sq = new_total, torch.logaddexp(total_sq, mass_sq)

@@ -14,8 +14,10 @@ disagree, nor a half-written file in place of a finished one.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -184,17 +186,20 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
     """``ncpvae train-prior``: stage 2 on the frozen VAE of ``cfg.vae``, then log Z."""
     device = resolve_device(cfg.device)
     model, vae_cfg = load_vae_run(cfg.vae, device)
-    train_data, _ = load_data(vae_cfg.data)
-    out = make_run_dir(out)
     torch.manual_seed(cfg.train.seed)
     prior = build_prior(model, cfg.classifier)
+    if isinstance(prior, HierarchicalNCPPrior):
+        try:
+            prior.check_groups(cfg.groups)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+    elif cfg.groups:
+        raise ConfigError("groups selects latent groups of a hierarchical VAE; this one has one")
+    train_data, _ = load_data(vae_cfg.data)
+    out = make_run_dir(out)
     # record the VAE folder as an absolute path, so the prior folder works from any directory
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
     generator = torch.Generator().manual_seed(cfg.train.seed)
-    if isinstance(prior, HierarchicalNCPPrior):
-        _check_groups(cfg.groups, prior.num_groups)
-    elif cfg.groups:
-        raise ConfigError("groups selects latent groups of a hierarchical VAE; this one has one")
     history = train_prior(
         prior,
         model,
@@ -212,12 +217,6 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
     summary = {"seconds": history.seconds, **log_z, **history.metrics}
     write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
     return summary
-
-
-def _check_groups(groups: list[int], num_groups: int) -> None:
-    bad = [k for k in groups if k >= num_groups]
-    if bad:
-        raise ConfigError(f"groups {bad} do not exist: this VAE has groups 0..{num_groups - 1}")
 
 
 def _log_normalizer_summary(
@@ -284,6 +283,8 @@ def run_merge_priors(cfg: MergeConfig, out: str | Path, progress: bool = True) -
                 f"{path!r} was trained on another VAE or classifier config than "
                 f"{cfg.priors[0]!r}; merge only runs of one VAE with one classifier config"
             )
+    if any(Path(out).resolve() == Path(path).resolve() for path in cfg.priors):
+        raise ConfigError(f"--out {str(out)!r} is one of the priors to merge; choose a new folder")
     try:
         merged = merge_priors([part[0] for part in parts])
     except ValueError as err:
@@ -302,8 +303,6 @@ def run_merge_priors(cfg: MergeConfig, out: str | Path, progress: bool = True) -
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    import json
-
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -347,6 +346,22 @@ def decode(
     return torch.cat(draws), torch.cat(means)
 
 
+def _untrained_groups(prior: Prior, path: str) -> dict[str, Any]:
+    """For a hierarchical prior, its trained groups; warns if some are not (a part of a
+    group-parallel run that was not merged: those groups keep their base conditional)."""
+    if not isinstance(prior, HierarchicalNCPPrior):
+        return {}
+    trained = prior.trained_groups
+    if len(trained) < prior.num_groups:
+        warnings.warn(
+            f"the prior {path!r} trains only groups {trained} of {prior.num_groups}; the others "
+            "keep their base conditional (r_k = 1). Merge the parts first: ncpvae merge-priors",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return {"trained_groups": trained}
+
+
 def _ess_summary(ess: torch.Tensor) -> dict[str, Any]:
     """The mean SIR ESS, and per group for a hierarchical prior (ESS of shape (N, K))."""
     if ess.dim() == 2:
@@ -360,6 +375,7 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
     device = resolve_device(cfg.device)
     sampler = with_progress(_sampler(cfg), progress)
     prior, model, _, _ = load_prior_run(cfg.prior, device)
+    groups = _untrained_groups(prior, cfg.prior)
     out = make_run_dir(out)
     generator = torch.Generator(device).manual_seed(cfg.seed)
     start = time.perf_counter()
@@ -376,6 +392,7 @@ def run_sample(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dic
         "num_samples": cfg.num_samples,
         "temperature": cfg.temperature,
         "seconds": seconds,
+        **groups,
     }
     if result.ess is not None:
         summary.update(_ess_summary(result.ess))
@@ -450,6 +467,7 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     MMD^2 between aggregate-posterior latents and each prior's samples."""
     device = resolve_device(cfg.device)
     prior, model, _, vae_cfg = load_prior_run(cfg.prior, device)
+    groups = _untrained_groups(prior, cfg.prior)
     _, test = load_data(vae_cfg.data)
     out = make_run_dir(out)
     test = test.head(cfg.num_test)
@@ -470,6 +488,12 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
         report.update(
             _likelihood_report(model, prior, test, cfg, vae_cfg.model.likelihood, progress)
         )
+    if "log_normalizer_groups" in log_z and "ncp_log_likelihood" in report:
+        # Jensen: each per-sample log Z_k from M draws is low by about Var(w)/(2 M E[w]^2), so
+        # the NCP log-likelihood is high by about the sum over groups
+        m = cfg.group_normalizer_samples
+        bias = sum(g["relative_variance"] for g in log_z["log_normalizer_groups"]) / (2 * m)
+        report["ncp_normalizer_bias_estimate"] = bias
     generator = torch.Generator(device).manual_seed(cfg.seed + 2)
     sir_sampler = with_progress(SIRSampler(cfg.sir_proposals), progress)
     sir = prior.sample(cfg.sir_samples, sir_sampler, generator=generator)
@@ -489,6 +513,7 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
                 float(mmd2(posterior, sir.samples[:n_mmd])) if n_mmd > 1 else None
             ),
             "mmd_samples": n_mmd,
+            **groups,
             "num_test": len(test),
             "seconds": time.perf_counter() - start,
         }

@@ -20,7 +20,10 @@ from tqdm.auto import tqdm
 from ncpvae.distributions import generator_on, sample, tempered
 
 if TYPE_CHECKING:
+    from ncpvae.hierarchical_prior import HierarchicalNCPPrior
     from ncpvae.prior import NCPPrior
+
+    AnyPrior = NCPPrior | HierarchicalNCPPrior
 
 __all__ = [
     "SampleOutput",
@@ -84,7 +87,7 @@ class Sampler(ABC):
 
     def sample(
         self,
-        prior: NCPPrior,
+        prior: AnyPrior,
         num_samples: int,
         *,
         temperature: float = 1.0,
@@ -103,7 +106,7 @@ class Sampler(ABC):
 
     @abstractmethod
     def _sample_batch(
-        self, prior: NCPPrior, n: int, temperature: float, generator: torch.Generator | None
+        self, prior: AnyPrior, n: int, temperature: float, generator: torch.Generator | None
     ) -> SampleOutput: ...
 
 
@@ -172,6 +175,8 @@ class LangevinSampler(Sampler):
 
         z <- z - (eta / 2) grad E(z) + sqrt(eta) * noise,   noise ~ N(0, I).
 
+    For a hierarchical prior z is the noise eps and E(eps) = sum_k -f_k + |eps|^2 / (2 t^2).
+
     Run from base-prior samples for ``num_steps * step_size`` units of time, this is short-run
     Langevin, as in the paper: the chains move prior samples into the high-density regions of
     the NCP prior but need not mix between modes. The bias shrinks with ``step_size`` (eta); a
@@ -204,7 +209,8 @@ class LangevinSampler(Sampler):
 @dataclass
 class HMCSampler(Sampler):
     """Hamiltonian Monte Carlo on E(z) = -f(z) - log p_t(z) (not in the paper; its authors name it
-    as the remedy when SIR's ESS collapses). One chain per sample, started from the base prior:
+    as the remedy when SIR's ESS collapses; for a hierarchical prior on the noise eps, as
+    :class:`LangevinSampler`). One chain per sample, started from the base prior:
 
     1. Draw a momentum m ~ N(0, I); H(z, m) = E(z) + |m|^2 / 2.
     2. ``num_leapfrog`` leapfrog steps of size eps:
@@ -253,7 +259,7 @@ class HMCSampler(Sampler):
         return torch.where(_per_row(uniform < accept_prob, z), z_new, z), accept_prob
 
 
-def energy_and_grad(prior: NCPPrior, z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+def energy_and_grad(prior: AnyPrior, z: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
     """E(z) = -f(z) - log p_t(z) per row, and its gradient (no graph kept). Rows that are not
     finite (a diverged chain) get energy +inf and gradient 0, so HMC rejects them."""
     finite = torch.isfinite(z).flatten(1).all(1)

@@ -221,7 +221,10 @@ class HierarchicalPrior:
         self, step: GroupStep, z: Tensor, generator: torch.Generator | None = None
     ) -> Tensor:
         """log p(z_k | z_<k) at the step's prior, for z_k (N, ...): (N,) (the hierarchical
-        likelihood's per-group term, as for :class:`~ncpvae.HierarchicalNCPPrior`)."""
+        likelihood's per-group term, as for :class:`~ncpvae.HierarchicalNCPPrior`). The
+        likelihood walks at temperature 1, so this prior must have temperature 1."""
+        if self.temperature != 1.0:
+            raise ValueError("the hierarchical likelihood uses the prior at temperature 1")
         return step.prior.log_prob(z).flatten(1).sum(1)
 
     def log_prob(self, z: Tensor) -> Tensor:
