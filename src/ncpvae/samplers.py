@@ -134,9 +134,9 @@ class SIRSampler(Sampler):
     A hierarchical prior does this group by group: given the chosen z_<k, M proposals of z_k
     from p_t(z_k | z_<k), weighted by r_k(z_k, c_k); the ESS is then reported per group.
 
-    Warns when the mean ESS (of any group) falls below ``min_ess``: each draw then rests on a
-    handful of proposals, because the target is far from the base prior; more proposals or
-    :class:`LangevinSampler` is the remedy.
+    Warns when the mean ESS (of any group) falls below ``min_ess`` (or half the proposals, if
+    fewer): each draw then rests on a handful of proposals, because the target is far from the
+    base prior; more proposals or :class:`LangevinSampler` is the remedy.
     """
 
     num_proposals: int = 500
@@ -153,12 +153,13 @@ class SIRSampler(Sampler):
         out = super().sample(prior, num_samples, temperature=temperature, generator=generator)
         mean_ess = out.ess.reshape(len(out.ess), -1).mean(0)  # per group
         worst = int(mean_ess.argmin())
-        if float(mean_ess[worst]) < min(self.min_ess, self.num_proposals):
+        threshold = min(self.min_ess, self.num_proposals / 2)
+        if float(mean_ess[worst]) < threshold:
             where = f" in group {worst}" if len(mean_ess) > 1 else ""
             warnings.warn(
                 f"SIR effective sample size collapsed{where}: mean ESS "
                 f"{float(mean_ess[worst]):.1f} of {self.num_proposals} proposals (below "
-                f"{self.min_ess:g}); use more proposals or the Langevin sampler",
+                f"{threshold:g}); use more proposals or the Langevin sampler",
                 RuntimeWarning,
                 stacklevel=2,
             )
