@@ -28,6 +28,7 @@ from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_r
 __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
 
 MAX_ELEMENTS_PER_PASS = 1 << 24
+HIERARCHICAL_ROWS_PER_PASS = 2048
 
 
 class LogDensity(Protocol):
@@ -67,6 +68,8 @@ def log_likelihoods(
     # at most ``chunk`` rows and about 2^24 data elements per decoder pass: a convolutional
     # decoder's activations are many times the size of its output
     chunk = max(1, min(chunk, MAX_ELEMENTS_PER_PASS // math.prod(data.shape)))
+    if hierarchical:  # its decoder keeps many wide feature maps per row
+        chunk = min(chunk, HIERARCHICAL_ROWS_PER_PASS)
     examples_per_chunk = max(1, chunk // num_samples)
     samples_per_chunk = max(1, chunk // examples_per_chunk)
     results: dict[str, list[Tensor]] = {name: [] for name in priors}
