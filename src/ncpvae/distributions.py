@@ -28,6 +28,7 @@ __all__ = [
     "tempered",
     "sample",
     "generator_on",
+    "spawn",
     "PointMass",
 ]
 
@@ -133,5 +134,14 @@ def generator_on(device: torch.device, generator: torch.Generator | None) -> tor
     a CPU generator still gives reproducible draws on a GPU)."""
     if generator is None or generator.device.type == device.type:
         return generator
+    seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
+    return torch.Generator(device).manual_seed(seed)
+
+
+def spawn(generator: torch.Generator | None, device: torch.device) -> torch.Generator | None:
+    """A new generator on ``device`` seeded from one draw of ``generator`` (None stays None): a
+    loop drawing from it leaves ``generator`` one draw on, however many draws the loop makes."""
+    if generator is None:
+        return None
     seed = int(torch.randint(0, 2**62, (), generator=generator, device=generator.device))
     return torch.Generator(device).manual_seed(seed)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
-from ncpvae.distributions import generator_on, sample, standard_normal
+from ncpvae.distributions import sample, spawn, standard_normal
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior import nce_loss
 from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
@@ -184,6 +184,8 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         ``num_samples`` draws: (estimate (N,), ESS of the draws (N,)). Jensen: the estimate is
         biased low by about Var(w) / (2 M mean(w)^2) = (1/ESS - 1/M) / 2."""
         lse = lse_sq = None
+        # a generator of its own: the caller's stream does not depend on num_samples
+        generator = spawn(generator, step.context.device)
         for _, log_w in self._proposals(step, num_samples, generator):
             log_w = log_w.double()
             a, b = torch.logsumexp(log_w, 0), torch.logsumexp(2 * log_w, 0)
@@ -307,7 +309,7 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
             if not bool(self.trained[step.index]):  # r_k = 1: the base conditional
                 ess.append(torch.full((num,), float(num_proposals), device=step.context.device))
                 return sample(step.prior, (), generator)
-            local = generator_on(step.context.device, generator)
+            local = spawn(generator, step.context.device)  # one draw of the caller's stream
             chosen = total = total_sq = None
             for proposals, log_w in self._proposals(step, num_proposals, local):
                 rows = torch.arange(num, device=proposals.device)
