@@ -29,6 +29,18 @@ class TrainingOutput:
     loss: Tensor
     terms: dict[str, Tensor]
 
+    @classmethod
+    def from_elbo(cls, reconstruction: Tensor, kl: Tensor, kl_weight: float) -> TrainingOutput:
+        """The negative ELBO with a weight on the KL (warm-up), batch mean, from per-example
+        log p(x|z) and KL terms; logs the ELBO, its reconstruction term and the KL."""
+        loss = -(reconstruction - kl_weight * kl).mean()
+        terms = {
+            "elbo": (reconstruction - kl).mean(),
+            "rec": reconstruction.mean(),
+            "kl": kl.mean(),
+        }
+        return cls(loss, terms)
+
     def metrics(self) -> dict[str, float]:
         """The terms as floats, for logs and progress bars."""
         return {k: float(v.detach()) for k, v in self.terms.items()}
@@ -89,10 +101,4 @@ class LatentVariableModel(nn.Module, ABC):
             kl = kl_divergence(q, p)
         except NotImplementedError:
             kl = q.log_prob(z) - p.log_prob(z)
-        loss = -(reconstruction - kl_weight * kl).mean()
-        terms = {
-            "elbo": (reconstruction - kl).mean(),
-            "rec": reconstruction.mean(),
-            "kl": kl.mean(),
-        }
-        return TrainingOutput(loss, terms)
+        return TrainingOutput.from_elbo(reconstruction, kl, kl_weight)

@@ -153,13 +153,7 @@ class HierarchicalLatentModel(LatentVariableModel):
 
         reconstruction = self.walk(choose, len(x), self.encode(x)).log_prob(x)
         kl = torch.stack(kls, dim=1).sum(1)
-        loss = -(reconstruction - kl_weight * kl).mean()
-        terms = {
-            "elbo": (reconstruction - kl).mean(),
-            "rec": reconstruction.mean(),
-            "kl": kl.mean(),
-        }
-        return TrainingOutput(loss, terms)
+        return TrainingOutput.from_elbo(reconstruction, kl, kl_weight)
 
 
 def repeat_rows(features: list[Tensor], times: int) -> list[Tensor]:
