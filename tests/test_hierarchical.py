@@ -300,47 +300,31 @@ def _cli(*args) -> int:
     return main([*map(str, args), "--quiet"])
 
 
+def _train_tiny_hvae(out, mnist_dir, steps: int) -> None:
+    """A three-group hierarchical VAE (one 2x2 group, two 4x4) on the tiny MNIST files."""
+    flags = (
+        "--data.name mnist --data.binarize true --model.likelihood bernoulli --model.kind hvae "
+        "--model.channels 8 --model.latent_channels 2 --model.groups_per_scale 1,2 "
+        f"--train.steps {steps} --train.batch_size 4"
+    )
+    assert _cli("train-vae", "--data.path", mnist_dir, *flags.split(), "--out", out) == 0
+
+
+def _prior_flags(vae, steps: int, log_normalizer_samples: int) -> list:
+    """train-prior on ``vae`` with a tiny classifier (add --out and any --groups)."""
+    flags = (
+        f"--train.steps {steps} --train.batch_size 4 --classifier.hidden_dim 8 "
+        f"--log_normalizer_samples {log_normalizer_samples}"
+    )
+    return ["train-prior", "--vae", vae, *flags.split()]
+
+
 def test_cli_trains_groups_on_separate_runs_and_merges_them(tmp_path, mnist_dir, capsys):
     """train-vae (hvae) -> train-prior --groups on two "workers" -> merge-priors -> evaluate and
     sample report per-group ESS and log Z; the merge equals training all groups in one run."""
     vae, whole, merged = tmp_path / "vae", tmp_path / "whole", tmp_path / "merged"
-    common = ["--model.kind", "hvae", "--model.channels", 8, "--model.latent_channels", 2]
-    assert (
-        _cli(
-            "train-vae",
-            "--data.name",
-            "mnist",
-            "--data.path",
-            mnist_dir,
-            "--data.binarize",
-            "true",
-            "--model.likelihood",
-            "bernoulli",
-            *common,
-            "--model.groups_per_scale",
-            "1,2",
-            "--train.steps",
-            3,
-            "--train.batch_size",
-            4,
-            "--out",
-            vae,
-        )
-        == 0
-    )
-    prior = [
-        "train-prior",
-        "--vae",
-        vae,
-        "--train.steps",
-        3,
-        "--train.batch_size",
-        4,
-        "--classifier.hidden_dim",
-        8,
-        "--log_normalizer_samples",
-        512,
-    ]
+    _train_tiny_hvae(vae, mnist_dir, steps=3)
+    prior = _prior_flags(vae, steps=3, log_normalizer_samples=512)
     assert _cli(*prior, "--out", whole) == 0
     parts = [tmp_path / "part0", tmp_path / "part1"]
     assert _cli(*prior, "--groups", "0,2", "--out", parts[0]) == 0
@@ -408,32 +392,7 @@ def test_cli_trains_groups_on_separate_runs_and_merges_them(tmp_path, mnist_dir,
 )
 def test_cli_refuses_groups_that_do_not_exist(tmp_path, mnist_dir, capsys, args, message):
     vae = tmp_path / "vae"
-    assert (
-        _cli(
-            "train-vae",
-            "--data.name",
-            "mnist",
-            "--data.path",
-            mnist_dir,
-            "--data.binarize",
-            "true",
-            "--model.likelihood",
-            "bernoulli",
-            "--model.kind",
-            "hvae",
-            "--model.channels",
-            8,
-            "--model.groups_per_scale",
-            "1,2",
-            "--train.steps",
-            1,
-            "--train.batch_size",
-            4,
-            "--out",
-            vae,
-        )
-        == 0
-    )
+    _train_tiny_hvae(vae, mnist_dir, steps=1)
     capsys.readouterr()
     assert (
         _cli("train-prior", "--vae", vae, "--train.steps", 1, *args, "--out", tmp_path / "p") == 1
@@ -442,26 +401,8 @@ def test_cli_refuses_groups_that_do_not_exist(tmp_path, mnist_dir, capsys, args,
     assert len(err) == 1 and message in err[0]
     # two runs of the same group cannot be merged
     for name in ("a", "b"):
-        assert (
-            _cli(
-                "train-prior",
-                "--vae",
-                vae,
-                "--train.steps",
-                1,
-                "--train.batch_size",
-                4,
-                "--classifier.hidden_dim",
-                8,
-                "--log_normalizer_samples",
-                64,
-                "--groups",
-                "0",
-                "--out",
-                tmp_path / name,
-            )
-            == 0
-        )
+        prior = _prior_flags(vae, steps=1, log_normalizer_samples=64)
+        assert _cli(*prior, "--groups", "0", "--out", tmp_path / name) == 0
     capsys.readouterr()
     assert (
         _cli(
