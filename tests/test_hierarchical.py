@@ -23,13 +23,13 @@ from torch.distributions import Independent, MultivariateNormal, Normal
 
 from ncpvae.cli import main
 from ncpvae.data import TensorData
-from ncpvae.evaluation import log_likelihoods
+from ncpvae.evaluation import log_likelihoods, prior_hole
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
 from ncpvae.models import HierarchicalVAE, ModelConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier
 from ncpvae.pipeline import load_prior_run
-from ncpvae.samplers import HMCSampler, LangevinSampler, SIRSampler
+from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, SIRSampler
 from ncpvae.training import TrainConfig, minibatches
 
 V1, S1, V2, S2, A, B = 0.05, 0.2**0.5, 0.06, 0.3**0.5, 1.0, 0.5
@@ -181,6 +181,23 @@ def test_hierarchical_sir_reproduces_the_aggregate_posterior_and_its_ess():
     # p = N(m', 1) with the means equal (group 1) or not (group 2: a shift (A - B) z1)
     e_r2_first = 1 / (Q1_VAR * math.sqrt(2 / Q1_VAR - 1))
     assert float(out.ess[:, 0].mean()) / m == pytest.approx(1 / e_r2_first, rel=0.05)
+
+
+def test_prior_hole_per_group_is_closed_by_the_exact_ncp_prior():
+    # both groups of the toy have a hole (q's group-1 variance < 1; group 2's mean shifts with
+    # z1): MMD^2 to base-prior samples is clearly positive in each, to NCP samples it is noise
+    model = LinearGaussianHierarchy()
+    prior = exact_prior(model, context_offset=True)
+    g = torch.Generator().manual_seed(0)
+    posterior = model.posterior(toy_data(1500, 0)).sample()
+    samples = {
+        "base": BasePriorSampler().sample(prior, 1500, generator=g).samples,
+        "ncp": SIRSampler(1000).sample(prior, 1500, generator=g).samples,
+    }
+    hole = prior_hole(model, posterior, samples)
+    assert all(m > 0.01 for m in hole["mmd2_posterior_base_groups"])
+    assert all(abs(m) < 0.004 for m in hole["mmd2_posterior_ncp_groups"])
+    assert hole["mmd2_posterior_base"] > 10 * abs(hole["mmd2_posterior_ncp"])
 
 
 @pytest.mark.parametrize(
@@ -362,6 +379,10 @@ def test_cli_trains_groups_on_separate_runs_and_merges_them(tmp_path, mnist_dir,
     assert len(report["sir_ess_groups"]) == 3 and report["group_normalizer_samples"] == 8
     assert [g["group"] for g in report["log_normalizer_groups"]] == [0, 1, 2]
     assert all(1 <= e <= 16 for e in report["sir_ess_groups"])
+    assert (
+        len(report["mmd2_posterior_base_groups"]) == len(report["mmd2_posterior_ncp_groups"]) == 3
+    )
+    assert "| group 2 |" in (tmp_path / "eval" / "report.md").read_text()
     assert math.isfinite(report["ncp_log_likelihood"]) and math.isfinite(report["ncp_gain"])
 
     assert (

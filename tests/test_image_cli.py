@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import TRAIN_IMAGES, digits, write_idx  # the mnist_dir fixture's helpers
 from PIL import Image
 
@@ -87,6 +88,78 @@ def test_mnist_conv_vae_end_to_end(tmp_path: Path, mnist_dir: Path) -> None:
     assert report["ncp_gain"] == pytest.approx(
         report["ncp_log_likelihood"] - report["vae_log_likelihood"], abs=1e-4
     )
+    assert "bits/dim" in (evaluation / "report.md").read_text()
+
+
+class TinyFeatures(torch.nn.Module):
+    """In place of the Inception network: 7 x 7 average pooling (49 features)."""
+
+    num_features = 49
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.adaptive_avg_pool2d(images[:, :1], 7).flatten(1)
+
+
+def test_evaluate_reports_fid_per_sampler_and_temperature(
+    tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ncpvae.pipeline.InceptionFeatures", TinyFeatures)
+    vae, prior = tmp_path / "vae", tmp_path / "prior"
+    ncpvae(MNIST_VAE + " --train.steps 5", mnist_dir, vae)
+    ncpvae(
+        "train-prior --vae {} --out {} --train.steps 5 --train.batch_size 8 "
+        "--classifier.hidden_dim 8 --classifier.num_blocks 1 --log_normalizer_samples 500",
+        vae,
+        prior,
+    )
+    evaluate = (
+        "evaluate --prior {} --out {} --num_test 10 --importance_samples 2 "
+        "--log_normalizer_samples 500 --sir_samples 10 --sir_proposals 5 --fid_samples 12 "
+        "--samplers base,sir,hmc --temperatures 1,0.7 --hmc_steps 2 --hmc_warmup 2 "
+        "--hmc_leapfrog_steps 2 --fid_cache {}"
+    )
+    ncpvae(evaluate, prior, tmp_path / "e1", tmp_path / "cache")
+    report = json.loads((tmp_path / "e1" / "report.json").read_text())
+    assert report["fid_reference_samples"] == 12
+    rows = {(r["sampler"], r["temperature"]): r for r in report["sample_quality"]}
+    assert set(rows) == {(s, t) for s in ("base", "sir", "hmc") for t in (1.0, 0.7)}
+    for row in rows.values():
+        assert row["fid_samples"] == 12 and math.isfinite(row["fid"]) and row["fid"] > 0
+        assert (tmp_path / "e1" / f"samples_{row['sampler']}_t{row['temperature']:g}.png").is_file()
+    assert 0 <= rows["hmc", 1.0]["acceptance_rate"] <= 1
+    assert 1 <= rows["sir", 1.0]["sir_ess_mean"] <= 5
+    assert rows["base", 0.7]["fid"] != rows["base", 1.0]["fid"]
+    markdown = (tmp_path / "e1" / "report.md").read_text()
+    assert "FID against 12 train images" in markdown and "| hmc | 0.7 |" in markdown
+    assert (tmp_path / "e1" / "report.png").is_file()
+    assert {"log_normalizer", "likelihood", "fid", "total"} <= set(report["seconds"])
+    # a second evaluation reads the cached reference statistics and scores the same samples alike
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    ncpvae(evaluate, prior, tmp_path / "e2", tmp_path / "cache")
+    again = json.loads((tmp_path / "e2" / "report.json").read_text())["sample_quality"]
+    assert [r["fid"] for r in again] == pytest.approx([r["fid"] for r in report["sample_quality"]])
+
+
+def test_fid_needs_images_and_known_samplers(capsys, tmp_path: Path, mnist_dir: Path) -> None:
+    ncpvae(MNIST_VAE + " --train.steps 2", mnist_dir, tmp_path / "vae")
+    ncpvae(
+        "train-prior --vae {} --out {} --train.steps 2 --train.batch_size 8 "
+        "--classifier.hidden_dim 8 --classifier.num_blocks 1 --log_normalizer_samples 100",
+        tmp_path / "vae",
+        tmp_path / "prior",
+    )
+    evaluate = "evaluate --prior {} --out {} --num_test 4 --fid_samples 10 "
+    line = error_line(capsys, evaluate + "--samplers sir,gibbs", tmp_path / "prior", tmp_path / "e")
+    assert "unknown sampler(s) ['gibbs']" in line
+    line = error_line(
+        capsys, evaluate + "--fid_weights {}", tmp_path / "prior", tmp_path / "e", tmp_path / "no"
+    )
+    assert "bash scripts/fid_weights.sh" in line
+    assert not (tmp_path / "e").exists()  # refused before any work
 
 
 def test_bernoulli_on_binary_mnist_needs_no_binarize(tmp_path: Path, mnist_dir: Path) -> None:

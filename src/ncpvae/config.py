@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ncpvae.checkpoint import write_json
 from ncpvae.errors import ConfigError, require
+from ncpvae.fid import DEFAULT_INCEPTION_PATH
 from ncpvae.models.config import ModelConfig
 from ncpvae.training import TrainConfig
 
@@ -27,6 +28,7 @@ __all__ = [
     "ClassifierConfig",
     "VAERunConfig",
     "PriorRunConfig",
+    "SamplerSettings",
     "SampleConfig",
     "EvaluateConfig",
     "DemoConfig",
@@ -122,14 +124,9 @@ class PriorRunConfig:
 
 
 @dataclass
-class SampleConfig:
-    """``ncpvae sample``: draw from the prior in the run folder ``prior``.
-    ``sampler``: ``base`` (the VAE's own prior), ``sir``, ``langevin`` or ``hmc``."""
+class SamplerSettings:
+    """The samplers' settings, shared by ``ncpvae sample`` and ``ncpvae evaluate``."""
 
-    prior: str = "runs/prior"
-    sampler: str = "sir"
-    num_samples: int = 5_000
-    temperature: float = 1.0
     sir_proposals: int = 500
     langevin_steps: int = 500
     langevin_step_size: float = 1e-3
@@ -137,12 +134,8 @@ class SampleConfig:
     hmc_warmup: int = 100  # iterations adapting the step size, before the hmc_steps
     hmc_leapfrog_steps: int = 10
     hmc_target_acceptance: float = 0.8
-    seed: int = 0
-    device: str = "auto"
 
     def __post_init__(self) -> None:
-        require(self.num_samples >= 1, "num_samples must be at least 1")
-        require(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
         require(self.sir_proposals >= 1, "sir_proposals must be at least 1")
         require(self.langevin_steps >= 0, "langevin_steps must be >= 0")
         require(self.langevin_step_size > 0, "langevin_step_size must be positive")
@@ -153,8 +146,30 @@ class SampleConfig:
 
 
 @dataclass
-class EvaluateConfig:
-    """``ncpvae evaluate``: log-likelihood of the test data under both priors, log Z, SIR ESS.
+class SampleConfig(SamplerSettings):
+    """``ncpvae sample``: draw from the prior in the run folder ``prior``.
+    ``sampler``: ``base`` (the VAE's own prior), ``sir``, ``langevin`` or ``hmc``."""
+
+    prior: str = "runs/prior"
+    sampler: str = "sir"
+    num_samples: int = 5_000
+    temperature: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.num_samples >= 1, "num_samples must be at least 1")
+        require(self.temperature > 0, f"temperature must be positive, got {self.temperature}")
+
+
+@dataclass
+class EvaluateConfig(SamplerSettings):
+    """``ncpvae evaluate``: one report (``report.json``, ``report.md``, plots) on the prior in the
+    run folder ``prior``: test log-likelihood under both priors (models with a density), log Z,
+    SIR ESS (per group), MMD^2 of aggregate-posterior latents to each prior's samples (per
+    group), and, with ``fid_samples`` > 0, FID for each of ``samplers`` at each of
+    ``temperatures`` against ``fid_samples`` training images (image data only).
 
     For a hierarchical VAE, every importance sample's Z_k(z_<k) is estimated from
     ``group_normalizer_samples`` draws, and the reported per-group log Z is the mean over
@@ -165,24 +180,32 @@ class EvaluateConfig:
     num_test: int = 0  # 0: the whole test set
     importance_samples: int = 1000
     log_normalizer_samples: int = 1_000_000
-    sir_proposals: int = 500
     sir_samples: int = 2_000
     group_normalizer_samples: int = 100  # hierarchical: draws behind each Z_k(z_<k) in the NLL
     group_normalizer_contexts: int = 256  # hierarchical: test contexts of the per-group log Z
+    fid_samples: int = 0  # 0: no FID; else generated and reference images per score
+    samplers: list[str] = field(default_factory=lambda: ["base", "sir"])  # for FID
+    temperatures: list[float] = field(default_factory=lambda: [1.0])  # for FID
+    fid_weights: str = DEFAULT_INCEPTION_PATH  # the TF-FID Inception TorchScript file
+    fid_cache: str = "~/.cache/ncpvae/fid"  # reference statistics, per data set
+    fid_batch_size: int = 50
     seed: int = 0
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         require(self.num_test >= 0, "num_test must be >= 0 (0: the whole test set)")
         for name in (
             "importance_samples",
             "log_normalizer_samples",
-            "sir_proposals",
             "sir_samples",
             "group_normalizer_samples",
             "group_normalizer_contexts",
+            "fid_batch_size",
         ):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
+        require(self.fid_samples == 0 or self.fid_samples >= 2, "fid_samples must be 0 or >= 2")
+        require(all(t > 0 for t in self.temperatures), "temperatures must be positive")
 
 
 @dataclass

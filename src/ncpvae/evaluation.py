@@ -1,4 +1,4 @@
-"""Importance-weighted log-likelihood (DESIGN.md section 2.4):
+"""Importance-weighted log-likelihood (DESIGN.md section 2.4), and the prior hole as MMD^2:
 
     log p(x) ~ logmeanexp_k [ log p(x | z_k) + log p(z_k) - log q(z_k | x) ],   z_k ~ q(z | x),
 
@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import sample
-from ncpvae.metrics import log_mean_exp
+from ncpvae.metrics import log_mean_exp, mmd2
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
 
-__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
+__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "prior_hole", "LogDensity"]
 
 MAX_ELEMENTS_PER_PASS = 1 << 24
 HIERARCHICAL_ROWS_PER_PASS = 2048
@@ -145,3 +145,18 @@ def log_likelihood(
 def bits_per_dim(log_likelihood_nats: float, num_dims: int) -> float:
     """Negative log-likelihood in bits per data dimension: -log p(x) / (D ln 2)."""
     return -log_likelihood_nats / (num_dims * math.log(2))
+
+
+def prior_hole(
+    model: LatentVariableModel, posterior: Tensor, priors: Mapping[str, Tensor]
+) -> dict[str, float | list[float]]:
+    """Unbiased MMD^2 between aggregate-posterior latents ``posterior`` (N, D) and each prior's
+    samples (``priors``: name -> (M, D)): the prior hole, measured. For a hierarchical model
+    also per latent group (``mmd2_posterior_<name>_groups``, each group's marginal)."""
+    report: dict[str, float | list[float]] = {}
+    for name, z in priors.items():
+        report[f"mmd2_posterior_{name}"] = float(mmd2(posterior, z))
+        if isinstance(model, HierarchicalLatentModel):
+            pairs = zip(model.split_latents(posterior), model.split_latents(z), strict=True)
+            report[f"mmd2_posterior_{name}_groups"] = [float(mmd2(q, p)) for q, p in pairs]
+    return report

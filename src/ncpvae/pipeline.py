@@ -7,7 +7,7 @@ disagree, nor a half-written file in place of a finished one.
     train-prior -> config.json, prior.safetensors (classifier(s) + log Z), history.json
     merge-priors -> config.json, prior.safetensors, history.json (the parts' summaries)
     sample      -> config.json, samples.npy (data space), latents.npy, summary.json[, samples.png]
-    evaluate    -> config.json, report.json
+    evaluate    -> config.json, report.json, report.md, report.png[, samples_<sampler>_t<T>.png]
     demo        -> vae/, prior/, evaluate/, report.json, figure.png
 """
 
@@ -26,6 +26,7 @@ import torch
 from ncpvae.checkpoint import load_weights, make_run_dir, save_array, save_weights, write_json
 from ncpvae.config import (
     ClassifierConfig,
+    DataConfig,
     DemoConfig,
     EvaluateConfig,
     MergeConfig,
@@ -38,13 +39,14 @@ from ncpvae.config import (
 from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError, SamplingError
-from ncpvae.evaluation import bits_per_dim, log_likelihoods
+from ncpvae.evaluation import bits_per_dim, log_likelihoods, prior_hole
+from ncpvae.fid import FID, INCEPTION_SHA256, InceptionFeatures, reference_cache_name
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
 from ncpvae.likelihoods import DISCRETE
-from ncpvae.metrics import mmd2
 from ncpvae.models import MODELS, HierarchicalLatentModel, LatentVariableModel, ModelConfig
 from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
+from ncpvae.report import write_report
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, Sampler, SIRSampler
 from ncpvae.stages import freeze, posterior_latents, train_prior, train_vae
 
@@ -461,18 +463,118 @@ def _likelihood_report(
     return report
 
 
+def _prior_hole(
+    model: LatentVariableModel,
+    prior: Prior,
+    test: TensorData,
+    ncp_samples: torch.Tensor,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    """MMD^2 between aggregate-posterior latents (of test examples) and samples of the base and
+    the NCP prior: the prior hole, measured, and how much of it NCP closed; per latent group for
+    a hierarchical model (each group's marginal)."""
+    n = min(len(ncp_samples), len(test), MMD_SAMPLES)
+    if n < 2:
+        return {"mmd_samples": n}
+    samples = {
+        "base": BasePriorSampler().sample(prior, n, generator=generator).samples,
+        "ncp": ncp_samples[:n],
+    }
+    posterior = posterior_latents(model, test, n)()
+    return {"mmd_samples": n, **prior_hole(model, posterior, samples)}
+
+
+def _fid_reference(
+    fid: FID, train: TensorData, data_cfg: DataConfig, cfg: EvaluateConfig
+) -> dict[str, Any]:
+    """Reference statistics of the first ``cfg.fid_samples`` training images (pixel
+    intensities, never binarized), from the cache when it has them."""
+    images = dataclasses.replace(train, binarize=False)
+    n = min(cfg.fid_samples, len(images))
+    cache = None
+    if cfg.fid_cache:
+        description = {**dataclasses.asdict(data_cfg), "split": "train", "num": n}
+        description.pop("binarize")
+        cache = Path(cfg.fid_cache) / reference_cache_name(description, INCEPTION_SHA256)
+    fid.set_reference(images.batch, num=n, cache=cache)
+    return {"fid_reference": "train", "fid_reference_samples": fid.num_reference}
+
+
+def _sample_quality(
+    model: LatentVariableModel,
+    prior: Prior,
+    fid: FID,
+    cfg: EvaluateConfig,
+    out: Path,
+    progress: bool,
+) -> list[dict[str, Any]]:
+    """For each sampler at each temperature: ``cfg.fid_samples`` images (decoder means), their
+    FID against the reference, seconds per sample, ESS or acceptance rate, and a sample grid."""
+    from ncpvae.plotting import image_grid
+
+    rows = []
+    for temperature in cfg.temperatures:
+        for name in cfg.samplers:
+            generator = torch.Generator(model.device).manual_seed(cfg.seed + 5)
+            start = time.perf_counter()
+            result = prior.sample(
+                cfg.fid_samples,
+                with_progress(SAMPLERS[name](cfg), progress),
+                temperature=temperature,
+                generator=generator,
+            )
+            _, images = decode(model, result.samples, generator)
+            seconds = time.perf_counter() - start
+            row: dict[str, Any] = {
+                "sampler": name,
+                "temperature": temperature,
+                "fid": fid(images),
+                "fid_samples": len(images),
+                "seconds_per_sample": seconds / len(images),
+            }
+            if result.ess is not None:
+                row.update(_ess_summary(result.ess), sir_proposals=cfg.sir_proposals)
+            if result.acceptance_rate is not None:
+                row["acceptance_rate"] = result.acceptance_rate
+            image_grid(images[:GRID_IMAGES].cpu(), out / f"samples_{name}_t{temperature:g}.png")
+            rows.append(row)
+    return rows
+
+
+def _check_fid_request(cfg: EvaluateConfig, test: TensorData, device: torch.device) -> FID | None:
+    """The FID scorer if FID was asked for, refusing non-image data and unknown samplers before
+    any long work starts."""
+    unknown = sorted(set(cfg.samplers) - set(SAMPLERS))
+    if unknown:
+        raise ConfigError(f"unknown sampler(s) {unknown}; choose from {sorted(SAMPLERS)}")
+    if cfg.fid_samples == 0:
+        return None
+    if len(test.shape) != 3 or test.shape[0] not in (1, 3):
+        raise ConfigError(
+            f"FID needs grey or RGB images, and these data have shape {test.shape}; "
+            "set --fid_samples 0"
+        )
+    return FID(InceptionFeatures(cfg.fid_weights), device, cfg.fid_batch_size, progress=True)
+
+
 def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Test log-likelihood (nats, importance-weighted) under the base and the NCP prior (for
-    models with a density), the log Z estimate with its standard error, the mean SIR ESS and the
-    MMD^2 between aggregate-posterior latents and each prior's samples."""
+    """``ncpvae evaluate``: one report, ``report.json`` (machines), ``report.md`` (people) and
+    ``report.png`` (plots), with the test log-likelihood (nats, importance-weighted; bits per
+    dimension for pixels) under the base and the NCP prior, log Z with its standard error, the
+    SIR ESS and the MMD^2 of aggregate-posterior latents to each prior's samples (per group for a
+    hierarchical VAE), FID per sampler and temperature when asked for, and wall times."""
     device = resolve_device(cfg.device)
     prior, model, _, vae_cfg = load_prior_run(cfg.prior, device)
     groups = _untrained_groups(prior, cfg.prior)
-    _, test = load_data(vae_cfg.data)
-    out = make_run_dir(out)
+    train, test = load_data(vae_cfg.data)
     test = test.head(cfg.num_test)
+    fid = _check_fid_request(cfg, test, device)
+    if fid is not None:
+        fid.progress = progress
+    out = make_run_dir(out)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()
+    seconds: dict[str, float] = {}
     if isinstance(prior, HierarchicalNCPPrior):
         prior.normalizer_samples = cfg.group_normalizer_samples
     log_z = _log_normalizer_summary(
@@ -483,24 +585,23 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
         contexts=cfg.group_normalizer_contexts,
         progress=progress,
     )
-    report: dict[str, Any] = {}
+    seconds["log_normalizer"] = time.perf_counter() - start
+    report: dict[str, Any] = {"prior": str(cfg.prior), "num_test": len(test), **groups}
     if model.has_density:
         report.update(
             _likelihood_report(model, prior, test, cfg, vae_cfg.model.likelihood, progress)
         )
+        seconds["likelihood"] = report.pop("likelihood_seconds")
     if "log_normalizer_groups" in log_z and "ncp_log_likelihood" in report:
         # Jensen: each per-sample log Z_k from M draws is low by about Var(w)/(2 M E[w]^2), so
         # the NCP log-likelihood is high by about the sum over groups
         m = cfg.group_normalizer_samples
         bias = sum(g["relative_variance"] for g in log_z["log_normalizer_groups"]) / (2 * m)
         report["ncp_normalizer_bias_estimate"] = bias
+    tick = time.perf_counter()
     generator = torch.Generator(device).manual_seed(cfg.seed + 2)
     sir_sampler = with_progress(SIRSampler(cfg.sir_proposals), progress)
     sir = prior.sample(cfg.sir_samples, sir_sampler, generator=generator)
-    # the prior hole, measured: MMD^2 of aggregate-posterior latents to each prior's samples
-    n_mmd = min(cfg.sir_samples, len(test), MMD_SAMPLES)
-    posterior = posterior_latents(model, test, n_mmd)()
-    base = BasePriorSampler().sample(prior, n_mmd, generator=generator).samples
     ess = _ess_summary(sir.ess)
     report.update(
         {
@@ -508,18 +609,19 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
             "sir_ess": ess.pop("sir_ess_mean"),
             **ess,
             "sir_proposals": cfg.sir_proposals,
-            "mmd2_posterior_base": float(mmd2(posterior, base)) if n_mmd > 1 else None,
-            "mmd2_posterior_ncp": (
-                float(mmd2(posterior, sir.samples[:n_mmd])) if n_mmd > 1 else None
-            ),
-            "mmd_samples": n_mmd,
-            **groups,
-            "num_test": len(test),
-            "seconds": time.perf_counter() - start,
+            **_prior_hole(model, prior, test, sir.samples, generator),
         }
     )
+    seconds["sir_and_mmd"] = time.perf_counter() - tick
+    if fid is not None:
+        tick = time.perf_counter()
+        report.update(_fid_reference(fid, train, vae_cfg.data, cfg))
+        report["sample_quality"] = _sample_quality(model, prior, fid, cfg, out, progress)
+        seconds["fid"] = time.perf_counter() - tick
+    seconds["total"] = time.perf_counter() - start
+    report["seconds"] = seconds
     save_config(cfg, out / "config.json")
-    write_json(out / "report.json", report)
+    write_report(report, out)
     return report
 
 

@@ -159,7 +159,8 @@ class SIRSampler(Sampler):
             warnings.warn(
                 f"SIR effective sample size collapsed{where}: mean ESS "
                 f"{float(mean_ess[worst]):.1f} of {self.num_proposals} proposals (below "
-                f"{threshold:g}); use more proposals or the Langevin sampler",
+                f"{threshold:g}), so the samples repeat few proposals; raise --sir_proposals "
+                "or use --sampler hmc (or langevin)",
                 RuntimeWarning,
                 stacklevel=2,
             )

@@ -1,0 +1,169 @@
+"""The evaluation report as files: ``report.json`` for machines, ``report.md`` for people and
+``report.png`` for the eye (the prior hole per group, the SIR ESS per group, FID per sampler)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ncpvae.checkpoint import atomic_write, write_json
+
+__all__ = ["write_report", "markdown_report"]
+
+
+def _pm(report: dict[str, Any], key: str, digits: int = 3) -> str:
+    value = report[key]
+    stderr = report.get(f"{key}_stderr")
+    return f"{value:.{digits}f}" + (f" ± {stderr:.{digits}f}" if stderr is not None else "")
+
+
+def _likelihood_lines(report: dict[str, Any]) -> list[str]:
+    if "vae_log_likelihood" not in report:
+        return []
+    bpd = "vae_bits_per_dim" in report
+    lines = [
+        f"## Test log-likelihood ({report['num_test']} examples, "
+        f"{report['importance_samples']} importance samples)",
+        "",
+        "| prior | log p(x) (nats) |" + (" bits/dim |" if bpd else ""),
+        "|---|---|" + ("---|" if bpd else ""),
+    ]
+    for name, label in (("vae", "VAE (base prior)"), ("ncp", "NCP")):
+        row = f"| {label} | {_pm(report, f'{name}_log_likelihood')} |"
+        lines.append(row + (f" {report[f'{name}_bits_per_dim']:.4f} |" if bpd else ""))
+    lines += ["", f"NCP gain (paired): {_pm(report, 'ncp_gain')} nats."]
+    if "ncp_normalizer_bias_estimate" in report:
+        lines.append(
+            f"Estimated upward bias of the NCP value from the per-sample Z_k "
+            f"({report['group_normalizer_samples']} draws each): "
+            f"{report['ncp_normalizer_bias_estimate']:.4f} nats."
+        )
+    return lines + [""]
+
+
+def _normalizer_lines(report: dict[str, Any]) -> list[str]:
+    if "log_normalizer" in report:
+        return [
+            "## log Z",
+            "",
+            f"log Z = {_pm(report, 'log_normalizer', 4)} "
+            f"({report['log_normalizer_samples']} base-prior samples).",
+            "",
+        ]
+    if "log_normalizer_groups" not in report:
+        return []
+    lines = ["## log Z_k per group (mean over test contexts)", ""]
+    lines += ["| group | log Z_k | spread | stderr |", "|---|---|---|---|"]
+    for g in report["log_normalizer_groups"]:
+        lines.append(f"| {g['group']} | {g['mean']:.4f} | {g['spread']:.4f} | {g['stderr']:.4f} |")
+    return lines + [""]
+
+
+def _prior_hole_lines(report: dict[str, Any]) -> list[str]:
+    if "mmd2_posterior_base" not in report:
+        return []
+    lines = [
+        f"## The prior hole: MMD² to aggregate-posterior latents ({report['mmd_samples']} "
+        "samples a side)",
+        "",
+        "| latents | base prior | NCP prior (SIR) |",
+        "|---|---|---|",
+        f"| all | {report['mmd2_posterior_base']:.5f} | {report['mmd2_posterior_ncp']:.5f} |",
+    ]
+    for k, (base, ncp) in enumerate(
+        zip(
+            report.get("mmd2_posterior_base_groups", []),
+            report.get("mmd2_posterior_ncp_groups", []),
+            strict=True,
+        )
+    ):
+        lines.append(f"| group {k} | {base:.5f} | {ncp:.5f} |")
+    return lines + [""]
+
+
+def _ess_lines(report: dict[str, Any]) -> list[str]:
+    lines = ["## SIR", "", f"Mean ESS {report['sir_ess']:.1f} of M = {report['sir_proposals']}."]
+    if "sir_ess_groups" in report:
+        per_group = ", ".join(f"{e:.1f}" for e in report["sir_ess_groups"])
+        lines[-1] = f"Mean ESS per group: {per_group} (of M = {report['sir_proposals']})."
+    return lines + [""]
+
+
+def _fid_lines(report: dict[str, Any]) -> list[str]:
+    rows = report.get("sample_quality")
+    if not rows:
+        return []
+    lines = [
+        f"## Sample quality: FID against {report['fid_reference_samples']} "
+        f"{report['fid_reference']} images",
+        "",
+        "| sampler | t | FID | samples | s / sample | ESS or acceptance |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        extra = ""
+        if "sir_ess_mean" in r:
+            extra = f"ESS {r['sir_ess_mean']:.1f} / {r['sir_proposals']}"
+        elif "acceptance_rate" in r:
+            extra = f"acceptance {r['acceptance_rate']:.2f}"
+        lines.append(
+            f"| {r['sampler']} | {r['temperature']:g} | {r['fid']:.2f} | {r['fid_samples']} | "
+            f"{r['seconds_per_sample']:.4f} | {extra} |"
+        )
+    return lines + [""]
+
+
+def markdown_report(report: dict[str, Any]) -> str:
+    """The report as Markdown: one section per measurement, numbers with their sample counts."""
+    lines = [f"# ncpvae evaluation of `{report['prior']}`", ""]
+    if "trained_groups" in report:
+        lines += [f"Trained groups: {report['trained_groups']}.", ""]
+    sections = (_likelihood_lines, _normalizer_lines, _prior_hole_lines, _ess_lines, _fid_lines)
+    for section in sections:
+        lines += section(report)
+    seconds = report.get("seconds", {})
+    if seconds:
+        lines += ["## Wall time (s)", "", "| part | seconds |", "|---|---|"]
+        lines += [f"| {name} | {value:.1f} |" for name, value in seconds.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(report: dict[str, Any], path: Path) -> None:
+    from ncpvae.plotting import plt
+
+    base = report.get("mmd2_posterior_base_groups") or [report.get("mmd2_posterior_base")]
+    ncp = report.get("mmd2_posterior_ncp_groups") or [report.get("mmd2_posterior_ncp")]
+    ess = report.get("sir_ess_groups") or [report["sir_ess"]]
+    rows = report.get("sample_quality", [])
+    panels = 2 + bool(rows)
+    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4))
+    if base[0] is not None:
+        ticks = range(len(base))
+        axes[0].bar([k - 0.2 for k in ticks], base, width=0.4, label="base prior")
+        axes[0].bar([k + 0.2 for k in ticks], ncp, width=0.4, label="NCP (SIR)")
+        axes[0].set(xticks=list(ticks), xlabel="latent group", ylabel="MMD² to q(z)")
+        axes[0].set_title("prior hole")
+        axes[0].legend()
+    axes[1].bar(range(len(ess)), ess)
+    axes[1].axhline(report["sir_proposals"], color="grey", lw=0.8, ls="--")
+    axes[1].set(xticks=list(range(len(ess))), xlabel="latent group", ylabel="mean ESS")
+    axes[1].set_title(f"SIR ESS (M = {report['sir_proposals']})")
+    if rows:
+        for sampler in dict.fromkeys(r["sampler"] for r in rows):
+            mine = [r for r in rows if r["sampler"] == sampler]
+            axes[2].plot([r["temperature"] for r in mine], [r["fid"] for r in mine], "o-")
+            axes[2].lines[-1].set_label(sampler)
+        axes[2].set(xlabel="temperature", ylabel="FID")
+        axes[2].set_title(f"FID ({rows[0]['fid_samples']} samples)")
+        axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(report: dict[str, Any], out: Path) -> None:
+    """``report.json``, ``report.md`` and ``report.png`` in the folder ``out``."""
+    write_json(out / "report.json", report)
+    text = markdown_report(report)
+    atomic_write(out / "report.md", lambda p: p.write_text(text))
+    _plot(report, out / "report.png")
