@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
+from _results import write_results
 
 from ncpvae import NCPPrior, ResidualMLPClassifier, TensorData, log_likelihoods
 from ncpvae.config import VAERunConfig, load_config
@@ -154,16 +154,7 @@ def main() -> None:
             f"{r['priors']:<16} {r['num_test']:>7} {r['importance_samples']:>5} "
             f"{r['seconds']:>8.1f} {r['decoder_floor_seconds']:>8.1f} {r['times_floor']:>8.2f}"
         )
-    result = {
-        "machine": f"{platform.processor() or platform.machine()}, "
-        f"{torch.get_num_threads()} threads, {device}",
-        "torch": torch.__version__,
-        "training": training,
-        "nll": nll,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwritten to {args.out}")
+    write_results(args.out, device, training=training, nll=nll)
 
 
 if __name__ == "__main__":

