@@ -70,12 +70,18 @@ def main() -> None:
         prior, model, _, vae_cfg = load_prior_run(path, device)
         train, _ = load_data(vae_cfg.data)
         fid = FID(device=device)
-        set_fid_reference(fid, train, vae_cfg.data, args.num, args.fid_cache)
         name = f"{Path(path).parent.name}/{Path(path).name}"
+        reference = set_fid_reference(fid, train, args.num, args.fid_cache)
+        print(f"{name}: FID reference {reference['fid_reference_samples']} training images")
         samplers = [(1, BasePriorSampler())]
         samplers += [(int(m), SIRSampler(int(m), min_ess=0)) for m in args.proposals.split(",")]
         for m, sampler in samplers:
-            r = {"prior": name, "M": m, **measure(prior, model, sampler, args.num, fid, args.seed)}
+            r = {
+                "prior": name,
+                "M": m,
+                "reference_images": reference["fid_reference_samples"],
+                **measure(prior, model, sampler, args.num, fid, args.seed),
+            }
             rows.append(r)
             print(
                 f"{name:<24} M={m:>5}  {r['seconds_per_sample'] * 1e3:8.2f} ms/sample  "

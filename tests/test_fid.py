@@ -19,6 +19,7 @@ from ncpvae.fid import (
     INCEPTION_SHA256,
     InceptionFeatures,
     frechet_distance,
+    resize_like_tf1,
 )
 
 
@@ -124,6 +125,21 @@ def test_inception_loader_refuses_missing_and_foreign_files(tmp_path: Path):
     torch.jit.save(torch.jit.script(TinyFeatures()), str(foreign))
     with pytest.raises(CheckpointError, match="sha256 differs"):
         InceptionFeatures(foreign)
+
+
+def test_resize_reads_input_positions_like_tensorflow_1():
+    # TF1 bilinear without half-pixel centres: output i reads input i * in / out, clamped
+    x = torch.tensor([[[[0.0, 10.0], [20.0, 30.0]]]])
+    expected = torch.tensor(
+        [[0.0, 5.0, 10.0, 10.0], [10.0, 15.0, 20.0, 20.0], [20.0, 25.0, 30.0, 30.0]]
+        + [[20.0, 25.0, 30.0, 30.0]]
+    )
+    torch.testing.assert_close(resize_like_tf1(x, 4)[0, 0], expected)
+    # downsampling 6 -> 4 reads positions 0, 1.5, 3, 4.5 of a ramp
+    ramp = torch.arange(6.0).expand(1, 1, 6, 6)
+    torch.testing.assert_close(
+        resize_like_tf1(ramp, 4)[0, 0, 0], torch.tensor([0.0, 1.5, 3.0, 4.5])
+    )
 
 
 INCEPTION = Path(DEFAULT_INCEPTION_PATH).expanduser()

@@ -95,12 +95,14 @@ class TinyFeatures(torch.nn.Module):
     """In place of the Inception network: 7 x 7 average pooling (49 features)."""
 
     num_features = 49
+    images_seen = 0
 
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        TinyFeatures.images_seen += len(images)
         return torch.nn.functional.adaptive_avg_pool2d(images[:, :1], 7).flatten(1)
 
 
@@ -108,6 +110,7 @@ def test_evaluate_reports_fid_per_sampler_and_temperature(
     tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("ncpvae.pipeline.InceptionFeatures", TinyFeatures)
+    TinyFeatures.images_seen = 0
     vae, prior = tmp_path / "vae", tmp_path / "prior"
     ncpvae(MNIST_VAE + " --train.steps 5", mnist_dir, vae)
     ncpvae(
@@ -123,6 +126,7 @@ def test_evaluate_reports_fid_per_sampler_and_temperature(
         "--hmc_leapfrog_steps 2 --fid_cache {}"
     )
     ncpvae(evaluate, prior, tmp_path / "e1", tmp_path / "cache")
+    assert TinyFeatures.images_seen == 12 + 6 * 12  # the reference, then 6 sets of samples
     report = json.loads((tmp_path / "e1" / "report.json").read_text())
     assert report["fid_reference_samples"] == 12
     rows = {(r["sampler"], r["temperature"]): r for r in report["sample_quality"]}
@@ -140,6 +144,7 @@ def test_evaluate_reports_fid_per_sampler_and_temperature(
     # a second evaluation reads the cached reference statistics and scores the same samples alike
     assert len(list((tmp_path / "cache").iterdir())) == 1
     ncpvae(evaluate, prior, tmp_path / "e2", tmp_path / "cache")
+    assert TinyFeatures.images_seen == 12 + 2 * 6 * 12  # no second reference pass
     again = json.loads((tmp_path / "e2" / "report.json").read_text())["sample_quality"]
     assert [r["fid"] for r in again] == pytest.approx([r["fid"] for r in report["sample_quality"]])
 

@@ -206,6 +206,10 @@ class EvaluateConfig(SamplerSettings):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
         require(self.fid_samples == 0 or self.fid_samples >= 2, "fid_samples must be 0 or >= 2")
         require(all(t > 0 for t in self.temperatures), "temperatures must be positive")
+        require(
+            self.fid_samples == 0 or (self.samplers and self.temperatures),
+            "FID needs at least one of samplers and one of temperatures",
+        )
 
 
 @dataclass

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import sample
-from ncpvae.metrics import log_mean_exp, mmd2
+from ncpvae.metrics import log_mean_exp, median_distance, mmd2
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
 
@@ -152,11 +152,23 @@ def prior_hole(
 ) -> dict[str, float | list[float]]:
     """Unbiased MMD^2 between aggregate-posterior latents ``posterior`` (N, D) and each prior's
     samples (``priors``: name -> (M, D)): the prior hole, measured. For a hierarchical model
-    also per latent group (``mmd2_posterior_<name>_groups``, each group's marginal)."""
+    also per latent group (``mmd2_posterior_<name>_groups``, each group's marginal). All priors
+    share one RBF bandwidth per comparison (the median distance among the posterior latents),
+    so their values are on one scale."""
+    sides = [(None, posterior, priors)]
+    if isinstance(model, HierarchicalLatentModel):
+        split = {name: model.split_latents(z) for name, z in priors.items()}
+        sides += [
+            (k, q_k, {name: parts[k] for name, parts in split.items()})
+            for k, q_k in enumerate(model.split_latents(posterior))
+        ]
     report: dict[str, float | list[float]] = {}
-    for name, z in priors.items():
-        report[f"mmd2_posterior_{name}"] = float(mmd2(posterior, z))
-        if isinstance(model, HierarchicalLatentModel):
-            pairs = zip(model.split_latents(posterior), model.split_latents(z), strict=True)
-            report[f"mmd2_posterior_{name}_groups"] = [float(mmd2(q, p)) for q, p in pairs]
+    for group, q, samples in sides:
+        bandwidth = median_distance(q)
+        for name, z in samples.items():
+            value = float(mmd2(q, z, bandwidth))
+            if group is None:
+                report[f"mmd2_posterior_{name}"] = value
+            else:
+                report.setdefault(f"mmd2_posterior_{name}_groups", []).append(value)
     return report

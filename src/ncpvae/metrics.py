@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["effective_sample_size", "log_mean_exp", "mmd2"]
+__all__ = ["effective_sample_size", "log_mean_exp", "median_distance", "mmd2"]
 
 
 def effective_sample_size(log_weights: Tensor, dim: int = -1) -> Tensor:
@@ -18,6 +18,17 @@ def effective_sample_size(log_weights: Tensor, dim: int = -1) -> Tensor:
 def log_mean_exp(x: Tensor, dim: int = 0) -> Tensor:
     """log (1/n) sum exp(x) along ``dim``, stably."""
     return torch.logsumexp(x, dim) - math.log(x.shape[dim])
+
+
+def median_distance(x: Tensor) -> float:
+    """The median pairwise Euclidean distance between the rows of ``x`` (the median heuristic)."""
+    x = x.flatten(1)
+    return _median_off_diagonal(torch.cdist(x, x).pow(2)) ** 0.5
+
+
+def _median_off_diagonal(square: Tensor) -> float:
+    mask = ~torch.eye(len(square), dtype=torch.bool, device=square.device)
+    return float(square[mask].median())
 
 
 def mmd2(x: Tensor, y: Tensor, bandwidth: float | None = None) -> Tensor:
@@ -32,8 +43,7 @@ def mmd2(x: Tensor, y: Tensor, bandwidth: float | None = None) -> Tensor:
     pooled = torch.cat([x, y])
     sq = torch.cdist(pooled, pooled).pow(2)
     if bandwidth is None:
-        off_diagonal = sq[~torch.eye(n + m, dtype=torch.bool, device=sq.device)]
-        bandwidth = float(off_diagonal.median().sqrt())
+        bandwidth = _median_off_diagonal(sq) ** 0.5
     k = torch.exp(-sq / (2 * bandwidth**2))
     k_xx, k_yy, k_xy = k[:n, :n], k[n:, n:], k[:n, n:]
     term_xx = (k_xx.sum() - k_xx.diagonal().sum()) / (n * (n - 1))

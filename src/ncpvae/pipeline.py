@@ -26,7 +26,6 @@ import torch
 from ncpvae.checkpoint import load_weights, make_run_dir, save_array, save_weights, write_json
 from ncpvae.config import (
     ClassifierConfig,
-    DataConfig,
     DemoConfig,
     EvaluateConfig,
     MergeConfig,
@@ -40,7 +39,7 @@ from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.errors import CheckpointError, ConfigError, DataError, SamplingError
 from ncpvae.evaluation import bits_per_dim, log_likelihoods, prior_hole
-from ncpvae.fid import FID, INCEPTION_SHA256, InceptionFeatures, reference_cache_name
+from ncpvae.fid import FID, InceptionFeatures, reference_cache_name
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
 from ncpvae.likelihoods import DISCRETE
 from ncpvae.models import MODELS, HierarchicalLatentModel, LatentVariableModel, ModelConfig
@@ -476,7 +475,7 @@ def _prior_hole(
     a hierarchical model (each group's marginal)."""
     n = min(len(ncp_samples), len(test), MMD_SAMPLES)
     if n < 2:
-        return {"mmd_samples": n}
+        return {"mmd_samples": n, "mmd2_posterior_base": None, "mmd2_posterior_ncp": None}
     samples = {
         "base": BasePriorSampler().sample(prior, n, generator=generator).samples,
         "ncp": ncp_samples[:n],
@@ -485,18 +484,14 @@ def _prior_hole(
     return {"mmd_samples": n, **prior_hole(model, posterior, samples)}
 
 
-def set_fid_reference(
-    fid: FID, train: TensorData, data_cfg: DataConfig, num: int, cache_dir: str = ""
-) -> dict[str, Any]:
+def set_fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") -> dict[str, Any]:
     """Give ``fid`` the reference statistics of the first ``num`` training images (pixel
     intensities, never binarized), from the cache in ``cache_dir`` when it has them."""
     images = dataclasses.replace(train, binarize=False)
     n = min(num, len(images))
     cache = None
     if cache_dir:
-        description = {**dataclasses.asdict(data_cfg), "split": "train", "num": n}
-        description.pop("binarize")
-        cache = Path(cache_dir) / reference_cache_name(description, INCEPTION_SHA256)
+        cache = Path(cache_dir) / reference_cache_name(images.values[:n], fid.extractor_id)
     fid.set_reference(images.batch, num=n, cache=cache)
     return {"fid_reference": "train", "fid_reference_samples": fid.num_reference}
 
@@ -610,13 +605,14 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
             "sir_ess": ess.pop("sir_ess_mean"),
             **ess,
             "sir_proposals": cfg.sir_proposals,
+            "sir_samples": cfg.sir_samples,
             **_prior_hole(model, prior, test, sir.samples, generator),
         }
     )
     seconds["sir_and_mmd"] = time.perf_counter() - tick
     if fid is not None:
         tick = time.perf_counter()
-        report.update(set_fid_reference(fid, train, vae_cfg.data, cfg.fid_samples, cfg.fid_cache))
+        report.update(set_fid_reference(fid, train, cfg.fid_samples, cfg.fid_cache))
         report["sample_quality"] = _sample_quality(model, prior, fid, cfg, out, progress)
         seconds["fid"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start

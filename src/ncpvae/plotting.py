@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
+from ncpvae.checkpoint import atomic_write  # noqa: E402
 from ncpvae.prior import NCPPrior  # noqa: E402
 
 __all__ = ["scatter", "gaussians25_figure", "image_grid", "panel_figure"]
@@ -32,7 +33,7 @@ def scatter(x: Tensor, path: Path, title: str) -> None:
     fig, ax = plt.subplots(figsize=(4, 4))
     _scatter_panel(ax, x, title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=120, format="png"))
     plt.close(fig)
 
 
@@ -66,7 +67,7 @@ def gaussians25_figure(
     for ax in axes[panels:]:
         ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -86,7 +87,8 @@ def image_grid(images: Tensor, path: Path, columns: int = 0, padding: int = 2) -
         )
         grid[:, top : top + h, left : left + w] = image
     pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    Image.fromarray(pixels[..., 0] if c == 1 else pixels).save(path)
+    grid = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
+    atomic_write(path, lambda p: grid.save(p, format="PNG"))
 
 
 def panel_figure(panels: dict[str, Path], path: Path, columns: int = 0) -> None:
@@ -102,5 +104,5 @@ def panel_figure(panels: dict[str, Path], path: Path, columns: int = 0) -> None:
         ax.imshow(Image.open(image), cmap="gray")
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)

@@ -53,14 +53,20 @@ def _normalizer_lines(report: dict[str, Any]) -> list[str]:
     if "log_normalizer_groups" not in report:
         return []
     lines = ["## log Z_k per group (mean over test contexts)", ""]
-    lines += ["| group | log Z_k | spread | stderr |", "|---|---|---|---|"]
+    lines += [
+        "| group | log Z_k | stderr | spread | contexts | draws each |",
+        "|---|---|---|---|---|---|",
+    ]
     for g in report["log_normalizer_groups"]:
-        lines.append(f"| {g['group']} | {g['mean']:.4f} | {g['spread']:.4f} | {g['stderr']:.4f} |")
+        lines.append(
+            f"| {g['group']} | {g['mean']:.4f} | {g['stderr']:.4f} | {g['spread']:.4f} | "
+            f"{g['num_contexts']} | {g['num_samples']} |"
+        )
     return lines + [""]
 
 
 def _prior_hole_lines(report: dict[str, Any]) -> list[str]:
-    if "mmd2_posterior_base" not in report:
+    if report.get("mmd2_posterior_base") is None:
         return []
     lines = [
         f"## The prior hole: MMD² to aggregate-posterior latents ({report['mmd_samples']} "
@@ -82,10 +88,11 @@ def _prior_hole_lines(report: dict[str, Any]) -> list[str]:
 
 
 def _ess_lines(report: dict[str, Any]) -> list[str]:
-    lines = ["## SIR", "", f"Mean ESS {report['sir_ess']:.1f} of M = {report['sir_proposals']}."]
+    of = f"of M = {report['sir_proposals']}, over {report['sir_samples']} samples"
+    lines = ["## SIR", "", f"Mean ESS {report['sir_ess']:.1f} ({of})."]
     if "sir_ess_groups" in report:
         per_group = ", ".join(f"{e:.1f}" for e in report["sir_ess_groups"])
-        lines[-1] = f"Mean ESS per group: {per_group} (of M = {report['sir_proposals']})."
+        lines[-1] = f"Mean ESS per group: {per_group} ({of})."
     return lines + [""]
 
 
@@ -157,7 +164,7 @@ def _plot(report: dict[str, Any], path: Path) -> None:
         axes[2].set_title(f"FID ({rows[0]['fid_samples']} samples)")
         axes[2].legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
 
 

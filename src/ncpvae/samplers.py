@@ -159,8 +159,8 @@ class SIRSampler(Sampler):
             warnings.warn(
                 f"SIR effective sample size collapsed{where}: mean ESS "
                 f"{float(mean_ess[worst]):.1f} of {self.num_proposals} proposals (below "
-                f"{threshold:g}), so the samples repeat few proposals; raise --sir_proposals "
-                "or use --sampler hmc (or langevin)",
+                f"{threshold:g}), so the samples repeat few proposals; raise the number of "
+                "proposals (sir_proposals) or sample with HMC (sampler hmc)",
                 RuntimeWarning,
                 stacklevel=2,
             )
