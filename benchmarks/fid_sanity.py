@@ -4,9 +4,9 @@ another data set is large. TF-FID Inception (``bash scripts/fid_weights.sh`` fir
     python benchmarks/fid_sanity.py --mnist ../shared/data/mnist \\
         --celeba ../shared/data/celeba/celeba_align_89x109_first10k_jpg.tar --num 1000
 
-Each set holds ``--num`` images: MNIST from its 50k training images (the loader's split) (grey, repeated to RGB),
-CelebA-64 from the 10k-image subset (centre crop 74 of the half-size files, resized to 64). The
-halves are two disjoint random draws of ``--num`` images from one set.
+Each set holds ``--num`` images: MNIST from the loader's 50k training images (grey, repeated to
+RGB), CelebA-64 from the 10k-image subset (centre crop 74 of the half-size files, resized to
+64). The halves are two disjoint random draws of ``--num`` images from one set.
 """
 
 from __future__ import annotations

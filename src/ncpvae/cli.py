@@ -82,6 +82,9 @@ def _verbs() -> dict[str, Verb]:
     }
 
 
+RESUMABLE = ("train-vae", "train-prior")  # verbs that checkpoint and can resume
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with a one-line error message."""
 
@@ -100,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="JSON run config (flags override it)")
         p.add_argument("--out", default=verb.out, help=f"output folder (default: {verb.out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        if name in RESUMABLE:
+            p.add_argument(
+                "--resume",
+                action="store_true",
+                help="continue the unfinished run in --out from its checkpoint.pt",
+            )
         leaves = leaf_fields(verb.config)
         defaults = verb.config()
         if "device" not in leaves:
@@ -135,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # reported by the verb's parser, so the hint names `ncpvae VERB --help`
         parser.verb_parsers[namespace.verb].error(f"unrecognized arguments: {' '.join(unknown)}")
     args = vars(namespace)
-    verb = _verbs()[args.pop("verb")]
+    name = args.pop("verb")
+    verb = _verbs()[name]
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
+    extra = {"resume": args.pop("resume")} if name in RESUMABLE else {}
     leaves = leaf_fields(verb.config)
     try:
         config = load_config(verb.config, config_path) if config_path else verb.config()
@@ -146,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         if "device" in args and "device" not in leaves:  # one flag for every stage's device
             overrides.update({k: args["device"] for k in leaves if k.endswith(".device")})
         config = apply_overrides(config, overrides)
-        summary = verb.run(config, out, progress=not quiet)
+        summary = verb.run(config, out, progress=not quiet, **extra)
     except NCPVAEError as err:
         print(f"ncpvae: error: {err}", file=sys.stderr)
         return 1

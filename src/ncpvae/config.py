@@ -99,10 +99,12 @@ class VAERunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     kl_warmup_fraction: float = 0.5  # KL weight rises linearly 0 -> 1 over this share of steps
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
     device: str = "auto"
 
     def __post_init__(self) -> None:
         require(0 <= self.kl_warmup_fraction <= 1, "kl_warmup_fraction must be in [0, 1]")
+        require(self.checkpoint_every >= 0, "checkpoint_every must be >= 0 (0: only at the end)")
 
 
 @dataclass
@@ -116,9 +118,11 @@ class PriorRunConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(lr_final=1e-7))
     log_normalizer_samples: int = 1_000_000
     groups: list[int] = field(default_factory=list)  # hierarchical: groups to train ([]: all)
+    checkpoint_every: int = 1000  # steps between checkpoints (0: only at the end)
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        require(self.checkpoint_every >= 0, "checkpoint_every must be >= 0 (0: only at the end)")
         require(self.log_normalizer_samples >= 1, "log_normalizer_samples must be at least 1")
         require(all(k >= 0 for k in self.groups), "groups must be group indices >= 0")
 

@@ -24,7 +24,7 @@ from ncpvae.distributions import sample, spawn, standard_normal
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior import nce_loss
 from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
-from ncpvae.training import TrainConfig, TrainHistory, train
+from ncpvae.training import Checkpointing, TrainConfig, TrainHistory, train
 
 __all__ = ["HierarchicalNCPPrior", "GroupLogNormalizer", "merge_priors"]
 
@@ -120,9 +120,11 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
         *,
         groups: Sequence[int] | None = None,
         progress: bool = True,
+        checkpointing: Checkpointing | None = None,
     ) -> TrainHistory:
         """Train the classifiers of ``groups`` (default: all) by NCE on data batches from
-        ``draw()`` and mark them trained; the others are left untouched."""
+        ``draw()`` and mark them trained; the others are left untouched. ``checkpointing``
+        saves and resumes the fit (the caller adds its batch stream to its state)."""
         config = config or TrainConfig(lr_final=1e-7)
         groups = self.check_groups(groups)
         params = [p for k in groups for p in self.classifiers[k].parameters()]
@@ -135,6 +137,7 @@ class HierarchicalNCPPrior(PriorSampling, nn.Module):
                 config,
                 description=f"fit NCP prior ({len(groups)} of {self.num_groups} groups)",
                 progress=progress,
+                checkpointing=checkpointing,
             )
         finally:
             self.eval()

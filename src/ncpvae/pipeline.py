@@ -34,6 +34,7 @@ from ncpvae.config import (
     VAERunConfig,
     load_config,
     save_config,
+    to_dict,
 )
 from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
@@ -48,6 +49,7 @@ from ncpvae.prior import NCPPrior
 from ncpvae.report import write_report
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, Sampler, SIRSampler
 from ncpvae.stages import freeze, posterior_latents, train_prior, train_vae
+from ncpvae.training import Checkpointing
 
 __all__ = [
     "resolve_device",
@@ -142,12 +144,36 @@ def _fit_model_to_data(data: TensorData, cfg: ModelConfig) -> ModelConfig:
 # ------------------------------------------------------------------------------ stage 1
 
 
-def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    """``ncpvae train-vae``: stage 1 on the configured data; returns the final ELBO parts."""
+CHECKPOINT = "checkpoint.pt"
+
+
+def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: bool) -> Checkpointing:
+    """The checkpoint of a training run in ``out``: refuses to start over an unfinished run's
+    checkpoint (one without the ``config.json`` a finished run writes last) unless resuming.
+    A checkpoint belongs to the run config without its device and
+    checkpoint interval (those may change between a run and its resumption)."""
+    path = out / CHECKPOINT
+    if path.is_file() and not (out / "config.json").is_file() and not resume:
+        raise CheckpointError(
+            f"{str(out)!r} holds the checkpoint of an unfinished run; pass --resume to continue "
+            "that run, or choose another --out"
+        )
+    identity = to_dict(cfg)
+    for key in ("device", "checkpoint_every"):
+        identity.pop(key, None)
+    return Checkpointing(path, cfg.checkpoint_every, resume, identity=identity)
+
+
+def run_train_vae(
+    cfg: VAERunConfig, out: str | Path, progress: bool = True, resume: bool = False
+) -> dict[str, Any]:
+    """``ncpvae train-vae``: stage 1 on the configured data; returns the final ELBO parts. Saves
+    ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
     device = resolve_device(cfg.device)
     train_data, _ = load_data(cfg.data)
     cfg = dataclasses.replace(cfg, model=_fit_model_to_data(train_data, cfg.model))
     out = make_run_dir(out)
+    checkpointing = checkpointing_for(cfg, out, resume)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg.model).to(device)
     generator = torch.Generator().manual_seed(cfg.train.seed)
@@ -158,6 +184,7 @@ def run_train_vae(cfg: VAERunConfig, out: str | Path, progress: bool = True) -> 
         kl_warmup_fraction=cfg.kl_warmup_fraction,
         progress=progress,
         generator=generator,
+        checkpointing=checkpointing,
     )
     save_weights(model, out / "model.safetensors")
     save_config(cfg, out / "config.json")
@@ -184,8 +211,11 @@ def load_vae_run(
 # ------------------------------------------------------------------------------ stage 2
 
 
-def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
-    """``ncpvae train-prior``: stage 2 on the frozen VAE of ``cfg.vae``, then log Z."""
+def run_train_prior(
+    cfg: PriorRunConfig, out: str | Path, progress: bool = True, resume: bool = False
+) -> dict[str, Any]:
+    """``ncpvae train-prior``: stage 2 on the frozen VAE of ``cfg.vae``, then log Z. Saves
+    ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
     device = resolve_device(cfg.device)
     model, vae_cfg = load_vae_run(cfg.vae, device)
     torch.manual_seed(cfg.train.seed)
@@ -201,6 +231,7 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
     out = make_run_dir(out)
     # record the VAE folder as an absolute path, so the prior folder works from any directory
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
+    checkpointing = checkpointing_for(cfg, out, resume)
     generator = torch.Generator().manual_seed(cfg.train.seed)
     history = train_prior(
         prior,
@@ -210,6 +241,7 @@ def run_train_prior(cfg: PriorRunConfig, out: str | Path, progress: bool = True)
         groups=cfg.groups,
         progress=progress,
         generator=generator,
+        checkpointing=checkpointing,
     )
     log_z = _log_normalizer_summary(
         prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress

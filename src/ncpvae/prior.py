@@ -10,6 +10,7 @@ optimum r = q / p and Z = 1. The prior needs no VAE: any base ``Distribution`` a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 from ncpvae.distributions import sample, tempered
 from ncpvae.metrics import effective_sample_size
 from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
-from ncpvae.training import TrainConfig, TrainHistory, minibatches, train
+from ncpvae.training import Checkpointing, TrainConfig, TrainHistory, minibatches, train
 
 __all__ = ["NCPPrior", "LogNormalizerEstimate", "RealLatents", "nce_loss"]
 
@@ -104,15 +105,20 @@ class NCPPrior(PriorSampling, nn.Module):
         *,
         progress: bool = True,
         generator: torch.Generator | None = None,
+        checkpointing: Checkpointing | None = None,
     ) -> TrainHistory:
         """Train the classifier by NCE. ``real`` is a tensor of aggregate-posterior latents (drawn
         from in random minibatches of ``config.batch_size``) or a callable returning a fresh batch
         (for a VAE: :func:`ncpvae.stages.posterior_latents`). Leaves the prior in eval mode and
-        invalidates the stored log Z."""
+        invalidates the stored log Z. ``checkpointing`` saves and resumes the fit (with the
+        classifier and, for a tensor ``real``, its batch stream)."""
         config = config or TrainConfig(lr_final=1e-7)
         if isinstance(real, Tensor):
             batches = minibatches(real, config.batch_size, generator)
             draw = lambda: next(batches)  # noqa: E731
+            if checkpointing is not None:
+                state = {**checkpointing.state, "batches": batches}
+                checkpointing = dataclasses.replace(checkpointing, state=state)
         else:
             draw = real
         self.train()
@@ -123,6 +129,7 @@ class NCPPrior(PriorSampling, nn.Module):
                 config,
                 description="fit NCP prior",
                 progress=progress,
+                checkpointing=checkpointing,
             )
         finally:
             self.eval()

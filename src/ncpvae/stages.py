@@ -7,6 +7,7 @@ every step (DESIGN.md section 2.1).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import torch
@@ -16,7 +17,7 @@ from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import NCPPrior
-from ncpvae.training import TrainConfig, TrainHistory, minibatches, train
+from ncpvae.training import Checkpointing, Minibatches, TrainConfig, TrainHistory, train
 
 __all__ = ["train_vae", "train_prior", "posterior_latents", "freeze", "kl_warmup"]
 
@@ -34,14 +35,17 @@ def train_vae(
     kl_warmup_fraction: float = 0.5,
     progress: bool = True,
     generator: torch.Generator | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> TrainHistory:
     """Stage 1: minimise the model's training loss (for a VAE, the negative ELBO with the KL
     weight warmed up over the first ``kl_warmup_fraction`` of the steps; this avoids posterior
     collapse on 25 Gaussians). Calls the model's :meth:`init_from_data` first and
-    :meth:`fit_base_prior` last (the RAE fits its Gaussian mixture there)."""
+    :meth:`fit_base_prior` last (the RAE fits its Gaussian mixture there). With
+    ``checkpointing``, the model and the batch stream are saved with the optimiser's state and
+    resumed from it."""
     data = as_data(data)
     model.init_from_data(data)
-    batches = minibatches(data, config.batch_size, generator)
+    batches = Minibatches(data, config.batch_size, generator)
     warmup_steps = int(kl_warmup_fraction * config.steps)
 
     def objective(step: int) -> tuple[Tensor, dict[str, float]]:
@@ -51,7 +55,12 @@ def train_vae(
     model.train()
     try:
         history = train(
-            objective, model.parameters(), config, description="train VAE", progress=progress
+            objective,
+            model.parameters(),
+            config,
+            description="train VAE",
+            progress=progress,
+            checkpointing=with_state(checkpointing, model=model, batches=batches),
         )
     finally:
         model.eval()
@@ -74,7 +83,7 @@ def posterior_latents(
 ) -> Callable[[], Tensor]:
     """A callable returning z ~ q(z|x) for a fresh random minibatch x of ``data``: the "real"
     latents of stage 2 (pass it to :meth:`NCPPrior.fit`)."""
-    batches = minibatches(data, batch_size, generator)
+    batches = Minibatches(data, batch_size, generator)
 
     @torch.no_grad()
     def draw() -> Tensor:
@@ -92,14 +101,29 @@ def train_prior(
     groups: Sequence[int] | None = None,
     progress: bool = True,
     generator: torch.Generator | None = None,
+    checkpointing: Checkpointing | None = None,
 ) -> TrainHistory:
     """Stage 2: freeze ``model`` and fit ``prior`` by NCE on its aggregate posterior. A
     hierarchical prior draws its own latents from data batches, one encoder pass for all groups
     (or the ``groups`` given)."""
     freeze(model)
+    batches = Minibatches(data, config.batch_size, generator)
+    checkpointing = with_state(checkpointing, prior=prior, batches=batches)
     if isinstance(prior, HierarchicalNCPPrior):
-        batches = minibatches(data, config.batch_size, generator)
         draw = lambda: next(batches).to(model.device)  # noqa: E731
-        return prior.fit(draw, config, groups=groups, progress=progress)
-    real = posterior_latents(model, data, config.batch_size, generator)
-    return prior.fit(real, config, progress=progress)
+        return prior.fit(
+            draw, config, groups=groups, progress=progress, checkpointing=checkpointing
+        )
+
+    @torch.no_grad()
+    def real() -> Tensor:
+        return model.posterior(next(batches).to(model.device)).sample()
+
+    return prior.fit(real, config, progress=progress, checkpointing=checkpointing)
+
+
+def with_state(checkpointing: Checkpointing | None, **state) -> Checkpointing | None:
+    """``checkpointing`` that also saves and restores ``state`` (modules, batch streams)."""
+    if checkpointing is None:
+        return None
+    return dataclasses.replace(checkpointing, state={**checkpointing.state, **state})

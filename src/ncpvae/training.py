@@ -2,24 +2,30 @@
 
 The loop knows nothing about VAEs or priors: it calls ``objective(step)``, which draws its own
 batch and returns ``(loss, metrics)``. Adam with cosine annealing of the learning rate from
-``lr`` to ``lr_final`` (the paper's classifier schedule: 1e-3 to 1e-7).
+``lr`` to ``lr_final`` (the paper's classifier schedule: 1e-3 to 1e-7). With a
+:class:`Checkpointing`, the loop saves everything a run's future depends on (weights, optimiser,
+schedule, step, history, the batch stream and the RNGs) every few steps, atomically, and can
+resume from it to reach the same result as a run that was never interrupted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ncpvae.data.arrays import DataLike, as_data
-from ncpvae.errors import NonFiniteLossError, require
+from ncpvae.errors import CheckpointError, NonFiniteLossError, require
 
-__all__ = ["TrainConfig", "TrainHistory", "train", "minibatches"]
+__all__ = ["TrainConfig", "TrainHistory", "Checkpointing", "train", "minibatches", "Minibatches"]
 
 Objective = Callable[[int], tuple[Tensor, dict[str, float]]]
 
@@ -54,6 +60,119 @@ class TrainHistory:
     seconds: float = 0.0
 
 
+class Stateful(Protocol):
+    """Anything whose state a checkpoint holds: modules, optimisers, batch streams."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+
+
+@dataclass
+class Checkpointing:
+    """Where :func:`train` keeps its training state, how often, and whether it resumes.
+
+    Args:
+        path: the checkpoint file (``torch.save`` of tensors and plain containers only, read back
+            with ``weights_only=True``: loading never runs code).
+        every: steps between checkpoints (0: only at the end); one is always written at the end.
+        resume: continue from ``path`` if it exists (else start afresh).
+        state: what else the run's future depends on, by name: the modules being trained (with
+            their buffers) and the batch stream.
+        identity: what makes a checkpoint belong to this run (the run config, as plain data); a
+            checkpoint whose identity differs is refused, naming what differs.
+    """
+
+    path: Path
+    every: int = 1000
+    resume: bool = False
+    state: Mapping[str, Stateful] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts, as ``key: saved -> current``."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        keys = sorted(set(saved) | set(current))
+        return [
+            d for k in keys for d in _differences(saved.get(k), current.get(k), f"{prefix}{k}.")
+        ]
+    return [] if saved == current else [f"{prefix[:-1]}: {saved!r} -> {current!r}"]
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint, read without running code; a clear error if it is unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, corrupt, or holding objects that would run code
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be loaded safely ({first[:200]}); delete it to "
+            "start afresh"
+        ) from None
+
+
+def _save_checkpoint(
+    checkpointing: Checkpointing,
+    step: int,
+    optimizer: torch.optim.Optimizer,
+    schedule: Any,
+    history: TrainHistory,
+) -> None:
+    from ncpvae.checkpoint import atomic_write
+
+    payload = {
+        "step": step,
+        "identity": checkpointing.identity,
+        "state": {name: obj.state_dict() for name, obj in checkpointing.state.items()},
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "history": dataclasses.asdict(history),
+        "rng": _rng_state(),
+    }
+    atomic_write(checkpointing.path, lambda p: torch.save(payload, p))
+
+
+def _resume(
+    checkpointing: Checkpointing, optimizer: torch.optim.Optimizer, schedule: Any
+) -> tuple[int, TrainHistory]:
+    """Restore a checkpoint's state; returns the step to continue from and the history."""
+    saved = load_checkpoint(checkpointing.path)
+    differences = _differences(saved.get("identity"), checkpointing.identity)
+    if differences:
+        raise CheckpointError(
+            f"checkpoint {str(checkpointing.path)!r} belongs to another run ("
+            + "; ".join(differences[:5])
+            + "); resume with the same config or choose another --out"
+        )
+    try:
+        for name, obj in checkpointing.state.items():
+            obj.load_state_dict(saved["state"][name])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        _set_rng_state(saved["rng"])
+        history = TrainHistory(**saved["history"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        raise CheckpointError(
+            f"checkpoint {str(checkpointing.path)!r} does not fit this model ({err}); delete it "
+            "to start afresh"
+        ) from None
+    return saved["step"], history
+
+
 def train(
     objective: Objective,
     parameters: Iterable[nn.Parameter],
@@ -62,11 +181,14 @@ def train(
     description: str = "train",
     progress: bool = True,
     log_every: int = 100,
+    checkpointing: Checkpointing | None = None,
 ) -> TrainHistory:
-    """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate.
+    """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate,
+    saving and resuming through ``checkpointing`` if given.
 
     Raises :class:`NonFiniteLossError` (and leaves the parameters as they were after the last good
-    step) if the loss becomes NaN or infinite.
+    step; a checkpoint on disk is never one with a non-finite loss) if the loss becomes NaN or
+    infinite.
     """
     params = [p for p in parameters if p.requires_grad]
     if not params:
@@ -75,10 +197,20 @@ def train(
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(config.steps, 1), eta_min=config.lr_final
     )
-    history = TrainHistory()
+    history, first = TrainHistory(), 0
+    if checkpointing is not None and checkpointing.resume and checkpointing.path.is_file():
+        first, history = _resume(checkpointing, optimizer, schedule)
+    elapsed = history.seconds
     start = time.perf_counter()
     running = math.nan
-    bar = tqdm(range(config.steps), desc=description, disable=not progress, mininterval=1.0)
+    bar = tqdm(
+        range(first, config.steps),
+        desc=description,
+        disable=not progress,
+        mininterval=1.0,
+        initial=first,
+        total=config.steps,
+    )
     for step in bar:
         loss, metrics = objective(step)
         if not torch.isfinite(loss):
@@ -99,24 +231,63 @@ def train(
             history.losses.append(value)
             history.metrics = metrics
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
-    history.seconds = time.perf_counter() - start
+        done = step + 1
+        if checkpointing is not None and (
+            done == config.steps or (checkpointing.every > 0 and done % checkpointing.every == 0)
+        ):
+            history.seconds = elapsed + time.perf_counter() - start
+            _save_checkpoint(checkpointing, done, optimizer, schedule, history)
+    history.seconds = elapsed + time.perf_counter() - start
     return history
+
+
+class Minibatches:
+    """Endless random minibatches of ``data`` (a tensor, array, Dataset or
+    :class:`~ncpvae.data.TensorData`) as float model input, reshuffled every epoch from
+    ``generator``. Dynamically binarized data are binarized afresh in every batch, from
+    ``generator``. Its state (generator, epoch order, position) can be saved and restored, so a
+    resumed run sees the batches an uninterrupted one would have seen."""
+
+    def __init__(
+        self, data: DataLike, batch_size: int, generator: torch.Generator | None = None
+    ) -> None:
+        self.data = as_data(data)
+        if len(self.data) == 0:
+            raise ValueError("cannot draw minibatches from an empty data set")
+        self.batch_size = batch_size
+        if generator is None:  # a stream of its own, seeded from the global RNG
+            generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
+        self.generator = generator
+        self.order: Tensor | None = None
+        self.position = 0
+
+    def __iter__(self) -> Minibatches:
+        return self
+
+    def __next__(self) -> Tensor:
+        n = len(self.data)
+        last_start = n - self.batch_size if n >= self.batch_size else 0
+        if self.order is None or self.position > last_start:
+            self.order = torch.randperm(n, generator=self.generator, device=self.generator.device)
+            self.position = 0
+        index = self.order[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return self.data.batch(index.to(self.data.values.device), self.generator)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "generator": self.generator.get_state(),
+            "order": self.order,
+            "position": self.position,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+        self.order, self.position = state["order"], state["position"]
 
 
 def minibatches(
     data: DataLike, batch_size: int, generator: torch.Generator | None = None
-) -> Iterator[Tensor]:
-    """Endless random minibatches of ``data`` (a tensor, array, Dataset or
-    :class:`~ncpvae.data.TensorData`) as float model input, reshuffled every epoch. Dynamically
-    binarized data are binarized afresh in every batch, from ``generator``."""
-    data = as_data(data)
-    n = len(data)
-    if n == 0:
-        raise ValueError("cannot draw minibatches from an empty data set")
-    while True:
-        order = torch.randperm(
-            n, generator=generator, device=generator.device if generator else "cpu"
-        )
-        for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
-            index = order[start : start + batch_size].to(data.values.device)
-            yield data.batch(index, generator)
+) -> Minibatches:
+    """Endless random minibatches of ``data``: a :class:`Minibatches` stream."""
+    return Minibatches(data, batch_size, generator)
