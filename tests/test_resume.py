@@ -4,6 +4,7 @@ refused naming what differs; a crafted pickle never runs; a corrupt checkpoint i
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import signal
@@ -12,10 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
-from ncpvae.training import load_checkpoint
+from ncpvae.errors import NonFiniteLossError
+from ncpvae.training import Checkpointing, TrainConfig, load_checkpoint, train
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 DATA = "--data.num_train 3000 --data.num_test 200 --device cpu --quiet"
@@ -135,3 +138,33 @@ def test_a_truncated_checkpoint_is_one_line(tmp_path: Path):
     (out / "checkpoint.pt").write_bytes(data[: len(data) // 2])
     line = error_line("train-vae --out {} --train.steps 20 --resume " + DATA, out)
     assert "cannot be loaded safely" in line
+
+
+def test_non_finite_steps_stop_keeping_the_last_checkpoint_or_are_skipped(tmp_path: Path):
+    w = torch.nn.Parameter(torch.zeros(()))
+    bad_steps = {7, 8}
+
+    def objective(step: int):
+        loss = (w - 3) ** 2
+        return (loss * math.nan if step in bad_steps else loss), {}
+
+    path = tmp_path / "checkpoint.pt"
+    checkpointing = Checkpointing(path, every=5, state={})
+    with pytest.raises(NonFiniteLossError, match="at step 7"):
+        train(
+            objective,
+            [w],
+            TrainConfig(steps=50, lr=0.1),
+            progress=False,
+            checkpointing=checkpointing,
+        )
+    assert load_checkpoint(path)["step"] == 5  # the last good one, not overwritten
+
+    history = train(
+        objective, [w], TrainConfig(steps=300, lr=0.1, skip_nonfinite=True), progress=False
+    )
+    assert history.skipped_steps == 2 and float(w.detach()) == pytest.approx(3.0, abs=1e-3)
+
+    always_bad = lambda step: (w * math.nan, {})  # noqa: E731
+    with pytest.raises(NonFiniteLossError, match="100 steps in a row"):
+        train(always_bad, [w], TrainConfig(steps=500, skip_nonfinite=True), progress=False)

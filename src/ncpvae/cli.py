@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ncpvae import distributed
 from ncpvae.config import (
     DemoConfig,
     EvaluateConfig,
@@ -149,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
     extra = {"resume": args.pop("resume")} if name in RESUMABLE else {}
     leaves = leaf_fields(verb.config)
+    succeeded = False
     try:
         config = load_config(verb.config, config_path) if config_path else verb.config()
         overrides = {
@@ -158,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             overrides.update({k: args["device"] for k in leaves if k.endswith(".device")})
         config = apply_overrides(config, overrides)
         summary = verb.run(config, out, progress=not quiet, **extra)
+        succeeded = True
     except NCPVAEError as err:
         print(f"ncpvae: error: {err}", file=sys.stderr)
         return 1
@@ -167,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ncpvae: interrupted; files already written are complete", file=sys.stderr)
         return 130
-    print(json.dumps(summary, indent=2))
+    finally:
+        main = distributed.is_main()  # before leaving the process group
+        distributed.finish(wait=succeeded)
+    if main:
+        print(json.dumps(summary, indent=2))
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from ncpvae import distributed
 from ncpvae.checkpoint import load_weights, make_run_dir, save_array, save_weights, write_json
 from ncpvae.config import (
     ClassifierConfig,
@@ -169,7 +170,7 @@ def run_train_vae(
 ) -> dict[str, Any]:
     """``ncpvae train-vae``: stage 1 on the configured data; returns the final ELBO parts. Saves
     ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
-    device = resolve_device(cfg.device)
+    device = distributed.setup(resolve_device(cfg.device))
     train_data, _ = load_data(cfg.data)
     cfg = dataclasses.replace(cfg, model=_fit_model_to_data(train_data, cfg.model))
     out = make_run_dir(out)
@@ -186,10 +187,17 @@ def run_train_vae(
         generator=generator,
         checkpointing=checkpointing,
     )
-    save_weights(model, out / "model.safetensors")
-    save_config(cfg, out / "config.json")
-    summary = {"seconds": history.seconds, **history.metrics}
-    write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
+    summary = {
+        "seconds": history.seconds,
+        "skipped_steps": history.skipped_steps,
+        "processes": distributed.world_size(),
+        **history.metrics,
+    }
+    if distributed.is_main():
+        save_weights(model, out / "model.safetensors")
+        save_config(cfg, out / "config.json")
+        history_file = {**summary, "steps": history.steps, "loss": history.losses}
+        write_json(out / "history.json", history_file)
     return summary
 
 
@@ -216,7 +224,7 @@ def run_train_prior(
 ) -> dict[str, Any]:
     """``ncpvae train-prior``: stage 2 on the frozen VAE of ``cfg.vae``, then log Z. Saves
     ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
-    device = resolve_device(cfg.device)
+    device = distributed.setup(resolve_device(cfg.device))
     model, vae_cfg = load_vae_run(cfg.vae, device)
     torch.manual_seed(cfg.train.seed)
     prior = build_prior(model, cfg.classifier)
@@ -243,12 +251,21 @@ def run_train_prior(
         generator=generator,
         checkpointing=checkpointing,
     )
-    log_z = _log_normalizer_summary(
-        prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
+    summary = {
+        "seconds": history.seconds,
+        "skipped_steps": history.skipped_steps,
+        "processes": distributed.world_size(),
+        **history.metrics,
+    }
+    if not distributed.is_main():  # log Z and the files: rank 0's work
+        return summary
+    summary.update(
+        _log_normalizer_summary(
+            prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
+        )
     )
     save_weights(prior, out / "prior.safetensors")
     save_config(cfg, out / "config.json")
-    summary = {"seconds": history.seconds, **log_z, **history.metrics}
     write_json(out / "history.json", {**summary, "steps": history.steps, "loss": history.losses})
     return summary
 

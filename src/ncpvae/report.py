@@ -104,7 +104,7 @@ def _fid_lines(report: dict[str, Any]) -> list[str]:
         f"## Sample quality: FID against {report['fid_reference_samples']} "
         f"{report['fid_reference']} images",
         "",
-        "| sampler | t | FID | samples | s / sample | ESS or acceptance |",
+        "| sampler | t | FID | samples | ms / sample | ESS or acceptance |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -115,7 +115,7 @@ def _fid_lines(report: dict[str, Any]) -> list[str]:
             extra = f"acceptance {r['acceptance_rate']:.2f}"
         lines.append(
             f"| {r['sampler']} | {r['temperature']:g} | {r['fid']:.2f} | {r['fid_samples']} | "
-            f"{r['seconds_per_sample']:.4f} | {extra} |"
+            f"{1e3 * r['seconds_per_sample']:.3f} | {extra} |"
         )
     return lines + [""]
 

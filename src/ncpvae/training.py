@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +23,15 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ncpvae import distributed
 from ncpvae.data.arrays import DataLike, as_data
+from ncpvae.distributions import noise_shard
 from ncpvae.errors import CheckpointError, NonFiniteLossError, require
 
 __all__ = ["TrainConfig", "TrainHistory", "Checkpointing", "train", "minibatches", "Minibatches"]
 
 Objective = Callable[[int], tuple[Tensor, dict[str, float]]]
+MAX_SKIPPED_IN_A_ROW = 100  # with skip_nonfinite, a run this long of bad steps still stops
 
 
 @dataclass
@@ -40,6 +44,7 @@ class TrainConfig:
     lr: float = 1e-3
     lr_final: float = 0.0
     grad_clip: float = 0.0  # 0 disables clipping
+    skip_nonfinite: bool = False  # skip steps whose loss is NaN or infinite instead of stopping
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +63,7 @@ class TrainHistory:
     losses: list[float] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    skipped_steps: int = 0  # steps skipped for a non-finite loss (TrainConfig.skip_nonfinite)
 
 
 class Stateful(Protocol):
@@ -173,6 +179,29 @@ def _resume(
     return saved["step"], history
 
 
+class _Step(nn.Module):
+    """The objective as a module over the trained parameters, for DistributedDataParallel: the
+    forward runs the objective, and DDP all-reduces these parameters' gradients."""
+
+    def __init__(self, params: list[nn.Parameter], objective: Objective) -> None:
+        super().__init__()
+        self.params = nn.ParameterList(params)
+        self.objective = objective
+
+    def forward(self, step: int) -> tuple[Tensor, dict[str, float]]:
+        return self.objective(step)
+
+
+def _engine(objective: Objective, params: list[nn.Parameter]) -> Objective:
+    """``objective`` itself in one process; under ``torchrun``, a DistributedDataParallel step
+    whose backward averages the gradients over the ranks."""
+    if distributed.world_size() == 1:
+        return objective
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(_Step(params, objective), broadcast_buffers=False)
+
+
 def train(
     objective: Objective,
     parameters: Iterable[nn.Parameter],
@@ -184,7 +213,10 @@ def train(
     checkpointing: Checkpointing | None = None,
 ) -> TrainHistory:
     """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate,
-    saving and resuming through ``checkpointing`` if given.
+    saving and resuming through ``checkpointing`` if given. Under ``torchrun`` the gradients are
+    averaged over the ranks by DistributedDataParallel (the objective draws this rank's shard of
+    the global batch), the logged loss and metrics are averaged too, and rank 0 alone writes
+    checkpoints and shows progress.
 
     Raises :class:`NonFiniteLossError` (and leaves the parameters as they were after the last good
     step; a checkpoint on disk is never one with a non-finite loss) if the loss becomes NaN or
@@ -203,21 +235,36 @@ def train(
     elapsed = history.seconds
     start = time.perf_counter()
     running = math.nan
+    engine = _engine(objective, params)
+    rank, world = distributed.rank(), distributed.world_size()
+    main = distributed.is_main()
     bar = tqdm(
         range(first, config.steps),
         desc=description,
-        disable=not progress,
+        disable=not (progress and main),
         mininterval=1.0,
         initial=first,
         total=config.steps,
     )
+    skipped_in_a_row = 0
     for step in bar:
-        loss, metrics = objective(step)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{description}: loss became {float(loss.detach())} at step {step}; lower the "
-                "learning rate (--train.lr) or enable gradient clipping (--train.grad_clip)"
-            )
+        with noise_shard(rank, world):
+            loss, metrics = engine(step)
+        if not distributed.all_true(bool(torch.isfinite(loss))):
+            if not config.skip_nonfinite or skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                run_of = f" ({skipped_in_a_row} steps in a row)" if skipped_in_a_row else ""
+                raise NonFiniteLossError(
+                    f"{description}: loss became {float(loss.detach())} at step {step}{run_of}; "
+                    "lower the learning rate (--train.lr), enable gradient clipping "
+                    "(--train.grad_clip) or skip such steps (--train.skip_nonfinite true)"
+                )
+            skipped_in_a_row += 1
+            history.skipped_steps += 1
+            with warnings.catch_warnings():  # torch warns when no update came first
+                warnings.simplefilter("ignore", UserWarning)
+                schedule.step()  # the schedule follows the step count, updates or not
+            continue
+        skipped_in_a_row = 0
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.grad_clip > 0:
@@ -227,13 +274,19 @@ def train(
         value = float(loss.detach())
         running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         if step % log_every == 0 or step == config.steps - 1:
+            reduced = distributed.all_mean({"loss": value, **metrics})
             history.steps.append(step)
-            history.losses.append(value)
-            history.metrics = metrics
+            history.losses.append(reduced.pop("loss"))
+            history.metrics = reduced
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
         done = step + 1
-        if checkpointing is not None and (
-            done == config.steps or (checkpointing.every > 0 and done % checkpointing.every == 0)
+        if (
+            main
+            and checkpointing is not None
+            and (
+                done == config.steps
+                or (checkpointing.every > 0 and done % checkpointing.every == 0)
+            )
         ):
             history.seconds = elapsed + time.perf_counter() - start
             _save_checkpoint(checkpointing, done, optimizer, schedule, history)
@@ -246,14 +299,28 @@ class Minibatches:
     :class:`~ncpvae.data.TensorData`) as float model input, reshuffled every epoch from
     ``generator``. Dynamically binarized data are binarized afresh in every batch, from
     ``generator``. Its state (generator, epoch order, position) can be saved and restored, so a
-    resumed run sees the batches an uninterrupted one would have seen."""
+    resumed run sees the batches an uninterrupted one would have seen.
+
+    ``batch_size`` is the global batch. Under ``torchrun`` (or with an explicit ``shard`` =
+    (rank, world size)) every rank draws the same global batch and keeps its ``batch_size /
+    world size`` rows: the ranks together see exactly what one process would."""
 
     def __init__(
-        self, data: DataLike, batch_size: int, generator: torch.Generator | None = None
+        self,
+        data: DataLike,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         self.data = as_data(data)
         if len(self.data) == 0:
             raise ValueError("cannot draw minibatches from an empty data set")
+        self.rank, self.world = shard or (distributed.rank(), distributed.world_size())
+        if batch_size % self.world:
+            raise ValueError(
+                f"the batch size {batch_size} does not split evenly over {self.world} processes; "
+                "choose a multiple of the process count (--train.batch_size)"
+            )
         self.batch_size = batch_size
         if generator is None:  # a stream of its own, seeded from the global RNG
             generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
@@ -272,7 +339,11 @@ class Minibatches:
             self.position = 0
         index = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return self.data.batch(index.to(self.data.values.device), self.generator)
+        batch = self.data.batch(index.to(self.data.values.device), self.generator)
+        if self.world == 1:
+            return batch
+        rows = len(batch) // self.world
+        return batch[self.rank * rows : (self.rank + 1) * rows]
 
     def state_dict(self) -> dict[str, Any]:
         return {
