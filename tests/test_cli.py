@@ -149,6 +149,47 @@ def test_non_finite_loss_or_data_stops_with_a_message(tmp_path: Path, scale, mes
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+@pytest.mark.parametrize(
+    "data, flags, message",
+    [
+        (None, "", "data file 'DATA' not found; set --data.path"),
+        (b"not an array at all", "", "data file 'DATA' could not be read"),
+        (np.zeros((0, 2), np.float32), "--data.num_test 1", "data file 'DATA' is empty"),
+        (
+            np.zeros(300, np.float32),
+            "",
+            "data must have shape (N, ...) with N examples, got (300,)",
+        ),
+        (
+            np.zeros((300, 3, 8, 8), np.uint8),
+            "--model.architecture conv --model.data_shape 1,8,8",
+            "examples of shape [3, 8, 8] but model.data_shape is [1, 8, 8]; set --model.data_shape",
+        ),
+    ],
+    ids=["missing", "not-an-array", "empty", "no-example-axis", "wrong-channels"],
+)
+def test_bad_data_files_are_one_line(tmp_path: Path, data, flags, message):
+    path = tmp_path / "data.npy"
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    elif data is not None:
+        np.save(path, data)
+    line = cli_error(
+        f"train-vae --data.name file --data.path {{}} --data.num_test 50 {flags} --out {{}}",
+        path,
+        tmp_path / "run",
+    )
+    assert message.replace("DATA", str(path)) in line
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_unwritable_output_folder_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should go")
+    line = cli_error("train-vae --train.steps 1 --out {}", blocker / "run")
+    assert "cannot write to output folder" in line and "choose another --out" in line
+
+
 def test_missing_or_corrupt_run_folder_is_one_line(tmp_path: Path):
     line = cli_error("sample --prior {} --out {}", tmp_path / "nope", tmp_path / "s")
     assert "not a train-prior run folder" in line

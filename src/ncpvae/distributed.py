@@ -7,7 +7,8 @@ shard of the rows (:class:`ncpvae.training.Minibatches`) and, through
 :func:`ncpvae.distributions.noise_shard`, its shard of the global batch's noise. W processes
 with batch B/W each therefore compute the gradient of the same global batch of B as one process
 does, and reach the same model up to floating-point rounding (batch norm aside: each rank
-normalises with its own shard's statistics). Rank 0 alone writes files and shows progress.
+normalises with its own shard's statistics on CPUs; on GPUs they are synchronised,
+:func:`sync_batch_norm`). Rank 0 alone writes files and shows progress.
 """
 
 from __future__ import annotations
@@ -17,7 +18,16 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["setup", "finish", "rank", "world_size", "is_main", "all_mean", "all_true", "barrier"]
+__all__ = [
+    "setup",
+    "finish",
+    "sync_batch_norm",
+    "rank",
+    "world_size",
+    "is_main",
+    "all_mean",
+    "all_true",
+]
 
 
 def setup(device: torch.device) -> torch.device:
@@ -47,6 +57,16 @@ def _local(device: torch.device) -> torch.device:
     if device.type == "cuda" and "LOCAL_RANK" in os.environ:
         return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return device
+
+
+def sync_batch_norm(module: torch.nn.Module) -> torch.nn.Module:
+    """``module`` with its batch norm layers synchronised over the ranks (SyncBatchNorm), so
+    they normalise with the statistics of the global batch, as one process would. PyTorch
+    supports this on GPUs only; on CPUs (and in one process) ``module`` is returned as it is."""
+    first = next(module.parameters(), None)
+    if world_size() == 1 or first is None or first.device.type != "cuda":
+        return module
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
 
 
 def rank() -> int:
@@ -80,12 +100,6 @@ def all_true(flag: bool) -> bool:
     tensor = torch.tensor([0.0 if flag else 1.0], device=_reduce_device())
     dist.all_reduce(tensor)
     return float(tensor) == 0.0
-
-
-def barrier() -> None:
-    """Wait for every rank (nothing in one process)."""
-    if world_size() > 1:
-        dist.barrier()
 
 
 def _reduce_device() -> torch.device:

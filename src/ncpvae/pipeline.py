@@ -176,7 +176,7 @@ def run_train_vae(
     out = make_run_dir(out)
     checkpointing = checkpointing_for(cfg, out, resume)
     torch.manual_seed(cfg.train.seed)
-    model = build_model(cfg.model).to(device)
+    model = distributed.sync_batch_norm(build_model(cfg.model).to(device))
     generator = torch.Generator().manual_seed(cfg.train.seed)
     history = train_vae(
         model,
@@ -240,6 +240,7 @@ def run_train_prior(
     # record the VAE folder as an absolute path, so the prior folder works from any directory
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
     checkpointing = checkpointing_for(cfg, out, resume)
+    prior = distributed.sync_batch_norm(prior)
     generator = torch.Generator().manual_seed(cfg.train.seed)
     history = train_prior(
         prior,
