@@ -57,6 +57,14 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path):
     assert largest_difference(tmp_path / "vae1" / model, tmp_path / "vae2" / model) < 1e-5
     prior = "prior.safetensors"
     assert largest_difference(tmp_path / "prior1" / prior, tmp_path / "prior2" / prior) < 1e-5
+    # a base prior that is not a Normal (the RAE's Gaussian mixture): its fake samples are
+    # sharded too
+    ncpvae(f"train-vae --out {tmp_path / 'rae'} --model.kind rae {DATA} {COMMON}", 1)
+    for processes in (1, 2):
+        out = tmp_path / f"rae_prior{processes}"
+        ncpvae(f"train-prior --vae {tmp_path / 'rae'} --out {out} {PRIOR} {COMMON}", processes)
+    rae_priors = [tmp_path / f"rae_prior{p}" / prior for p in (1, 2)]
+    assert largest_difference(*rae_priors) < 1e-5
     # only rank 0 wrote; the history records the process count and the averaged metrics
     history = (tmp_path / "vae2" / "history.json").read_text()
     assert '"processes": 2' in history

@@ -142,7 +142,7 @@ def test_a_truncated_checkpoint_is_one_line(tmp_path: Path):
 
 def test_non_finite_steps_stop_keeping_the_last_checkpoint_or_are_skipped(tmp_path: Path):
     w = torch.nn.Parameter(torch.zeros(()))
-    bad_steps = {7, 8}
+    bad_steps = {7, 9}
 
     def objective(step: int):
         loss = (w - 3) ** 2
@@ -160,6 +160,10 @@ def test_non_finite_steps_stop_keeping_the_last_checkpoint_or_are_skipped(tmp_pa
         )
     assert load_checkpoint(path)["step"] == 5  # the last good one, not overwritten
 
+    # skipped: the last step (9) is bad, and the end checkpoint is still written
+    skip = TrainConfig(steps=10, lr=0.1, skip_nonfinite=True)
+    history = train(objective, [w], skip, progress=False, checkpointing=checkpointing)
+    assert history.skipped_steps == 2 and load_checkpoint(path)["step"] == 10
     history = train(
         objective, [w], TrainConfig(steps=300, lr=0.1, skip_nonfinite=True), progress=False
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -149,6 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     verb = _verbs()[name]
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
     extra = {"resume": args.pop("resume")} if name in RESUMABLE else {}
+    if name not in RESUMABLE and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        print(
+            f"ncpvae: error: {name} runs in one process; only train-vae and train-prior "
+            "run under torchrun",
+            file=sys.stderr,
+        )
+        return 1
     leaves = leaf_fields(verb.config)
     succeeded = False
     try:

@@ -13,6 +13,7 @@ normalises with its own shard's statistics on CPUs; on GPUs they are synchronise
 
 from __future__ import annotations
 
+import datetime
 import os
 
 import torch
@@ -39,7 +40,9 @@ def setup(device: torch.device) -> torch.device:
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    dist.init_process_group(backend)
+    # rank 0 alone estimates log Z and writes files after training while the others wait for
+    # it in finish(): allow that wait hours, not the default minutes
+    dist.init_process_group(backend, timeout=datetime.timedelta(hours=6))
     return device
 
 

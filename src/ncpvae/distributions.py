@@ -29,6 +29,7 @@ from torch.distributions.utils import _standard_normal
 __all__ = [
     "Normal",
     "noise_shard",
+    "sample_rows",
     "standard_normal",
     "tempered",
     "sample",
@@ -53,6 +54,16 @@ def noise_shard(rank: int, world_size: int) -> Iterator[None]:
         yield
     finally:
         _NOISE_SHARD = previous
+
+
+def sample_rows(dist: Distribution, n: int) -> Tensor:
+    """``dist.sample((n,))``; within :func:`noise_shard`, this rank's ``n`` rows of a draw for the
+    whole global batch (for any distribution, not only :class:`Normal`)."""
+    rank, world = _NOISE_SHARD
+    if world == 1:
+        return dist.sample((n,))
+    with noise_shard(0, 1):
+        return dist.sample((world * n,))[rank * n : (rank + 1) * n]
 
 
 class Normal(_TorchNormal):

@@ -159,9 +159,19 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
             f"{str(out)!r} holds the checkpoint of an unfinished run; pass --resume to continue "
             "that run, or choose another --out"
         )
+    if not resume and distributed.is_main():
+        # a new run over a finished one: drop its marker and checkpoint first, so that a crash
+        # leaves an unfinished folder, never new weights beside the old config
+        for stale in ("config.json", CHECKPOINT):
+            (out / stale).unlink(missing_ok=True)
     identity = to_dict(cfg)
-    for key in ("device", "checkpoint_every"):
+    # what may change between a run and its resumption: where it runs, how often it saves,
+    # whether NaN steps are skipped, and stage 2's log Z sample count (used after training)
+    for key in ("device", "checkpoint_every", "log_normalizer_samples"):
         identity.pop(key, None)
+    identity["train"].pop("skip_nonfinite", None)
+    if identity.get("data", {}).get("path"):
+        identity["data"]["path"] = str(Path(identity["data"]["path"]).resolve())
     return Checkpointing(path, cfg.checkpoint_every, resume, identity=identity)
 
 

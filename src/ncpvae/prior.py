@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 from tqdm.auto import tqdm
 
-from ncpvae.distributions import sample, tempered
+from ncpvae.distributions import sample, sample_rows, tempered
 from ncpvae.metrics import effective_sample_size
 from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
 from ncpvae.training import Checkpointing, TrainConfig, TrainHistory, minibatches, train
@@ -92,7 +92,7 @@ class NCPPrior(PriorSampling, nn.Module):
     def nce_loss(self, real: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Noise-contrastive loss on a balanced batch: BCE(f(z_q), 1) + BCE(f(z_p), 0) with
         z_p ~ p(z) drawn fresh, as many as ``real`` has rows. Returns (loss, metrics)."""
-        fake = self.base.sample((real.shape[0],))
+        fake = sample_rows(self.base, real.shape[0])  # this rank's rows under torchrun
         real = real.to(fake.device)
         logits = self.log_ratio(torch.cat([real, fake]))
         loss, accuracy = nce_loss(*logits.split(real.shape[0]))

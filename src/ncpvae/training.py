@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ncpvae import distributed
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import noise_shard
-from ncpvae.errors import CheckpointError, NonFiniteLossError, require
+from ncpvae.errors import CheckpointError, ConfigError, NonFiniteLossError, require
 
 __all__ = ["TrainConfig", "TrainHistory", "Checkpointing", "train", "minibatches", "Minibatches"]
 
@@ -98,15 +98,15 @@ class Checkpointing:
 
 def _rng_state() -> dict[str, Any]:
     state: dict[str, Any] = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available():  # this rank's GPU (every rank's is in the same state)
+        state["cuda"] = torch.cuda.get_rng_state()
     return state
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["cpu"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state(state["cuda"])
 
 
 def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
@@ -172,9 +172,10 @@ def _resume(
         _set_rng_state(saved["rng"])
         history = TrainHistory(**saved["history"])
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(
-            f"checkpoint {str(checkpointing.path)!r} does not fit this model ({err}); delete it "
-            "to start afresh"
+            f"checkpoint {str(checkpointing.path)!r} does not fit this model ({first[:200]}); "
+            "delete it to start afresh"
         ) from None
     return saved["step"], history
 
@@ -232,6 +233,11 @@ def train(
     history, first = TrainHistory(), 0
     if checkpointing is not None and checkpointing.resume and checkpointing.path.is_file():
         first, history = _resume(checkpointing, optimizer, schedule)
+    if distributed.all_mean({"first": float(first)})["first"] != first:
+        raise CheckpointError(
+            f"the processes would resume from different steps (this one from {first}); give "
+            "every machine the same --out on a shared file system"
+        )
     elapsed = history.seconds
     start = time.perf_counter()
     running = math.nan
@@ -263,17 +269,17 @@ def train(
             with warnings.catch_warnings():  # torch warns when no update came first
                 warnings.simplefilter("ignore", UserWarning)
                 schedule.step()  # the schedule follows the step count, updates or not
-            continue
-        skipped_in_a_row = 0
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            nn.utils.clip_grad_norm_(params, config.grad_clip)
-        optimizer.step()
-        schedule.step()
-        value = float(loss.detach())
-        running = value if math.isnan(running) else 0.98 * running + 0.02 * value
-        if step % log_every == 0 or step == config.steps - 1:
+        else:
+            skipped_in_a_row = 0
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            value = float(loss.detach())
+            running = value if math.isnan(running) else 0.98 * running + 0.02 * value
+        if skipped_in_a_row == 0 and (step % log_every == 0 or step == config.steps - 1):
             reduced = distributed.all_mean({"loss": value, **metrics})
             history.steps.append(step)
             history.losses.append(reduced.pop("loss"))
@@ -317,7 +323,7 @@ class Minibatches:
             raise ValueError("cannot draw minibatches from an empty data set")
         self.rank, self.world = shard or (distributed.rank(), distributed.world_size())
         if batch_size % self.world:
-            raise ValueError(
+            raise ConfigError(
                 f"the batch size {batch_size} does not split evenly over {self.world} processes; "
                 "choose a multiple of the process count (--train.batch_size)"
             )
