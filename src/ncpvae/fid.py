@@ -180,7 +180,7 @@ class FID:
         if cache is not None and cache.is_file():
             try:
                 state = load_file(str(cache))
-            except Exception as error:  # a truncated or foreign file: recompute, never run it
+            except Exception as error:  # truncated or foreign: refuse (safetensors runs no code)
                 raise CheckpointError(
                     f"FID reference cache {cache} is unreadable ({error}); delete it to recompute"
                 ) from None

@@ -50,7 +50,7 @@ from ncpvae.prior import NCPPrior
 from ncpvae.report import write_report
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, Sampler, SIRSampler
 from ncpvae.stages import freeze, posterior_latents, train_prior, train_vae
-from ncpvae.training import Checkpointing
+from ncpvae.training import Checkpointing, TrainHistory
 
 __all__ = [
     "resolve_device",
@@ -151,8 +151,7 @@ CHECKPOINT = "checkpoint.pt"
 def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: bool) -> Checkpointing:
     """The checkpoint of a training run in ``out``: refuses to start over an unfinished run's
     checkpoint (one without the ``config.json`` a finished run writes last) unless resuming.
-    A checkpoint belongs to the run config without its device and
-    checkpoint interval (those may change between a run and its resumption)."""
+    A checkpoint belongs to the run config, less the settings that may change on resumption."""
     path = out / CHECKPOINT
     if path.is_file() and not (out / "config.json").is_file() and not resume:
         raise CheckpointError(
@@ -173,6 +172,16 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
     if identity.get("data", {}).get("path"):
         identity["data"]["path"] = str(Path(identity["data"]["path"]).resolve())
     return Checkpointing(path, cfg.checkpoint_every, resume, identity=identity)
+
+
+def _training_summary(history: TrainHistory) -> dict[str, Any]:
+    """What a training stage reports: wall time, skipped steps, process count, final metrics."""
+    return {
+        "seconds": history.seconds,
+        "skipped_steps": history.skipped_steps,
+        "processes": distributed.world_size(),
+        **history.metrics,
+    }
 
 
 def run_train_vae(
@@ -197,12 +206,7 @@ def run_train_vae(
         generator=generator,
         checkpointing=checkpointing,
     )
-    summary = {
-        "seconds": history.seconds,
-        "skipped_steps": history.skipped_steps,
-        "processes": distributed.world_size(),
-        **history.metrics,
-    }
+    summary = _training_summary(history)
     if distributed.is_main():
         save_weights(model, out / "model.safetensors")
         save_config(cfg, out / "config.json")
@@ -262,12 +266,7 @@ def run_train_prior(
         generator=generator,
         checkpointing=checkpointing,
     )
-    summary = {
-        "seconds": history.seconds,
-        "skipped_steps": history.skipped_steps,
-        "processes": distributed.world_size(),
-        **history.metrics,
-    }
+    summary = _training_summary(history)
     if not distributed.is_main():  # log Z and the files: rank 0's work
         return summary
     summary.update(
@@ -597,7 +596,9 @@ def _sample_quality(
     return rows
 
 
-def _check_fid_request(cfg: EvaluateConfig, test: TensorData, device: torch.device) -> FID | None:
+def _check_fid_request(
+    cfg: EvaluateConfig, test: TensorData, device: torch.device, progress: bool
+) -> FID | None:
     """The FID scorer if FID was asked for, refusing non-image data and unknown samplers before
     any long work starts."""
     unknown = sorted(set(cfg.samplers) - set(SAMPLERS))
@@ -610,7 +611,7 @@ def _check_fid_request(cfg: EvaluateConfig, test: TensorData, device: torch.devi
             f"FID needs grey or RGB images, and these data have shape {test.shape}; "
             "set --fid_samples 0"
         )
-    return FID(InceptionFeatures(cfg.fid_weights), device, cfg.fid_batch_size, progress=True)
+    return FID(InceptionFeatures(cfg.fid_weights), device, cfg.fid_batch_size, progress)
 
 
 def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
@@ -624,9 +625,7 @@ def run_evaluate(cfg: EvaluateConfig, out: str | Path, progress: bool = True) ->
     groups = _untrained_groups(prior, cfg.prior)
     train, test = load_data(vae_cfg.data)
     test = test.head(cfg.num_test)
-    fid = _check_fid_request(cfg, test, device)
-    if fid is not None:
-        fid.progress = progress
+    fid = _check_fid_request(cfg, test, device, progress)
     out = make_run_dir(out)
     torch.manual_seed(cfg.seed)
     start = time.perf_counter()

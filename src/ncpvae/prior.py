@@ -10,7 +10,6 @@ optimum r = q / p and Z = 1. The prior needs no VAE: any base ``Distribution`` a
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,14 @@ from tqdm.auto import tqdm
 from ncpvae.distributions import sample, sample_rows, tempered
 from ncpvae.metrics import effective_sample_size
 from ncpvae.samplers import PriorSampling, SampleOutput, resample_index
-from ncpvae.training import Checkpointing, TrainConfig, TrainHistory, minibatches, train
+from ncpvae.training import (
+    Checkpointing,
+    TrainConfig,
+    TrainHistory,
+    minibatches,
+    train,
+    with_state,
+)
 
 __all__ = ["NCPPrior", "LogNormalizerEstimate", "RealLatents", "nce_loss"]
 
@@ -116,9 +122,7 @@ class NCPPrior(PriorSampling, nn.Module):
         if isinstance(real, Tensor):
             batches = minibatches(real, config.batch_size, generator)
             draw = lambda: next(batches)  # noqa: E731
-            if checkpointing is not None:
-                state = {**checkpointing.state, "batches": batches}
-                checkpointing = dataclasses.replace(checkpointing, state=state)
+            checkpointing = with_state(checkpointing, batches=batches)
         else:
             draw = real
         self.train()

@@ -7,7 +7,6 @@ every step (DESIGN.md section 2.1).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 
 import torch
@@ -17,7 +16,14 @@ from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import NCPPrior
-from ncpvae.training import Checkpointing, Minibatches, TrainConfig, TrainHistory, train
+from ncpvae.training import (
+    Checkpointing,
+    Minibatches,
+    TrainConfig,
+    TrainHistory,
+    train,
+    with_state,
+)
 
 __all__ = ["train_vae", "train_prior", "posterior_latents", "freeze", "kl_warmup"]
 
@@ -120,10 +126,3 @@ def train_prior(
         return model.posterior(next(batches).to(model.device)).sample()
 
     return prior.fit(real, config, progress=progress, checkpointing=checkpointing)
-
-
-def with_state(checkpointing: Checkpointing | None, **state) -> Checkpointing | None:
-    """``checkpointing`` that also saves and restores ``state`` (modules, batch streams)."""
-    if checkpointing is None:
-        return None
-    return dataclasses.replace(checkpointing, state={**checkpointing.state, **state})

@@ -28,7 +28,15 @@ from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import noise_shard
 from ncpvae.errors import CheckpointError, ConfigError, NonFiniteLossError, require
 
-__all__ = ["TrainConfig", "TrainHistory", "Checkpointing", "train", "minibatches", "Minibatches"]
+__all__ = [
+    "TrainConfig",
+    "TrainHistory",
+    "Checkpointing",
+    "with_state",
+    "train",
+    "minibatches",
+    "Minibatches",
+]
 
 Objective = Callable[[int], tuple[Tensor, dict[str, float]]]
 MAX_SKIPPED_IN_A_ROW = 100  # with skip_nonfinite, a run this long of bad steps still stops
@@ -94,6 +102,17 @@ class Checkpointing:
     resume: bool = False
     state: Mapping[str, Stateful] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
+
+    def due(self, done: int, total: int) -> bool:
+        """Whether a checkpoint is written after ``done`` of ``total`` steps."""
+        return done == total or (self.every > 0 and done % self.every == 0)
+
+
+def with_state(checkpointing: Checkpointing | None, **state: Stateful) -> Checkpointing | None:
+    """``checkpointing`` that also saves and restores ``state`` (modules, batch streams)."""
+    if checkpointing is None:
+        return None
+    return dataclasses.replace(checkpointing, state={**checkpointing.state, **state})
 
 
 def _rng_state() -> dict[str, Any]:
@@ -286,14 +305,7 @@ def train(
             history.metrics = reduced
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
         done = step + 1
-        if (
-            main
-            and checkpointing is not None
-            and (
-                done == config.steps
-                or (checkpointing.every > 0 and done % checkpointing.every == 0)
-            )
-        ):
+        if main and checkpointing is not None and checkpointing.due(done, config.steps):
             history.seconds = elapsed + time.perf_counter() - start
             _save_checkpoint(checkpointing, done, optimizer, schedule, history)
     history.seconds = elapsed + time.perf_counter() - start
