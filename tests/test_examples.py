@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import digits, write_idx
+
+from ncpvae.data import mnist
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
@@ -16,9 +23,80 @@ def load(name: str):
     return module
 
 
+@pytest.fixture
+def blob_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """MNIST IDX files of 600 training and 100 test images of bright squares at random places
+    (the train split keeps 590)."""
+    monkeypatch.setattr(mnist, "NUM_VALIDATION", 10)
+    root = tmp_path / "mnist"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte.gz", digits(600, 0))
+    write_idx(root / "t10k-images-idx3-ubyte.gz", digits(100, 1))
+    return root
+
+
 def test_ncp_on_my_own_vae_closes_the_prior_hole():
     result = load("ncp_on_my_vae").main(["--steps", "1500"])
     # the hand-written VAE's base prior leaves holes between the 25 modes; NCP fills them
     assert result["ncp_log_likelihood"] > result["vae_log_likelihood"] + 1.0
     assert abs(result["log_z"]) < 0.3 and math.isfinite(result["log_z"])
     assert 1 <= result["sir_ess"] <= 200 and 0.5 <= result["hmc_acceptance"] <= 1
+
+
+def test_gaussians25_figure_reproduces_the_gain_and_writes_figure_and_table(tmp_path: Path):
+    (report,) = load("gaussians25_figure").main(["--seeds", "3", "--quick", "--out", str(tmp_path)])
+    # even 1,500 steps per stage leave a prior hole of more than a nat that NCP closes
+    assert report["ncp_log_likelihood"] > report["vae_log_likelihood"] + 1.0
+    assert abs(report["log_normalizer"]) < 0.3
+    assert (tmp_path / "seed3" / "figure.png").stat().st_size > 10_000
+    table = (tmp_path / "table.md").read_text()
+    assert f"**{report['ncp_log_likelihood']:.3f}**" in table and "| seed 3 |" in table
+
+
+def test_mnist_table_runs_the_committed_configs_and_tabulates_the_report(
+    blob_mnist: Path, tmp_path: Path
+):
+    out = tmp_path / "run"
+    result = load("mnist_table").main(["--data", str(blob_mnist), "--out", str(out), "--quick"])
+    r = result["report"]
+    assert r["num_test"] == 100 and r["importance_samples"] == 100
+    # the committed MLP config (a 50-d latent, 300 units), shortened to 300 steps
+    config = json.loads((out / "vae" / "config.json").read_text())
+    assert config["model"]["latent_dim"] == 50 and config["model"]["hidden_dim"] == 300
+    assert config["train"]["steps"] == 300 and config["data"]["binarize"]
+    for prior in ("vae", "ncp"):  # bits per dimension are nats over 784 ln 2
+        nll = -r[f"{prior}_log_likelihood"]
+        assert 0 < nll < 784 * math.log(2)
+        assert r[f"{prior}_bits_per_dim"] == pytest.approx(nll / (784 * math.log(2)))
+    gain = r["ncp_log_likelihood"] - r["vae_log_likelihood"]
+    assert r["ncp_gain"] == pytest.approx(gain, abs=1e-3)
+    rows = (out / "table.md").read_text().splitlines()
+    assert f"**{-r['ncp_log_likelihood']:.2f}**" in rows[2] and rows[2].startswith("| mlp |")
+    assert f"**{r['ncp_bits_per_dim']:.4f}**" in rows[3]
+
+
+@pytest.mark.slow
+def test_mnist_table_of_the_hierarchical_vae_reports_log_z_per_group(blob_mnist: Path, tmp_path):
+    args = ["--data", str(blob_mnist), "--out", str(tmp_path / "h"), "--quick", "--model", "hvae"]
+    result = load("mnist_table").main(args)
+    groups = result["report"]["log_normalizer_groups"]
+    assert len(groups) == 4 and "per group" in result["table"]
+    assert all(abs(g["mean"]) < 1 for g in groups)
+
+
+def test_ncp_on_pythae_fits_saves_reloads_and_gains(blob_mnist: Path, tmp_path: Path):
+    pytest.importorskip("pythae", reason="pythae is not installed (pip install 'ncpvae[pythae]')")
+    out = tmp_path / "run"
+    result = load("ncp_on_pythae").main(
+        [
+            "--data", str(blob_mnist), "--out", str(out), "--epochs", "3",
+            "--ncp-steps", "400", "--num-test", "100", "--importance-samples", "100",
+        ]
+    )  # fmt: skip
+    assert (out / "ncp_sampler" / "ncp_prior.safetensors").is_file()
+    for name in ("normal", "ncp"):
+        assert (out / f"samples_{name}.png").stat().st_size > 1000
+    assert abs(result["log_z"]) < 0.5
+    # the squares' positions fill a small part of the latent space: NCP gains on held-out data
+    assert result["ncp_gain"] > 0.1
+    assert np.isfinite([result["normal_log_likelihood"], result["ncp_log_likelihood"]]).all()

@@ -81,15 +81,17 @@ def save_array(path: Path, array: Tensor) -> None:
     atomic_write(path, write)
 
 
-def save_weights(module: nn.Module, path: Path) -> None:
+def save_weights(module: nn.Module, path: str | Path) -> None:
     """Save ``module.state_dict()`` (parameters and buffers) as safetensors, atomically."""
+    path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
     atomic_write(path, lambda p: save_file(tensors, str(p)))
 
 
-def load_weights(module: nn.Module, path: Path, device: torch.device | str = "cpu") -> None:
+def load_weights(module: nn.Module, path: str | Path, device: torch.device | str = "cpu") -> None:
     """Load safetensors weights into ``module``; a missing, corrupt or mismatched file is a
     :class:`CheckpointError` that names it."""
+    path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file {str(path)!r} not found; did that stage finish?")
     try:

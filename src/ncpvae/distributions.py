@@ -71,6 +71,7 @@ class Normal(_TorchNormal):
     in one process, it draws exactly what torch's does)."""
 
     def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        """loc + scale * eps, eps this rank's rows of the global batch's standard normal noise."""
         rank, world = _NOISE_SHARD
         shape = self._extended_shape(torch.Size(sample_shape))
         if world == 1 or len(shape) == 0:
@@ -82,6 +83,7 @@ class Normal(_TorchNormal):
         return self.loc.expand(shape) + noise * self.scale.expand(shape)
 
     def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        """:meth:`rsample` without gradients."""
         if _NOISE_SHARD[1] == 1:
             return super().sample(sample_shape)
         with torch.no_grad():
@@ -155,12 +157,15 @@ class PointMass(Distribution):
 
     @property
     def mean(self) -> Tensor:
+        """The point itself."""
         return self.loc
 
     def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        """``loc`` repeated over ``sample_shape``."""
         return self.loc.expand(*sample_shape, *self.loc.shape)
 
     def log_prob(self, value: Tensor) -> Tensor:
+        """Undefined: raises, saying why."""
         raise NotImplementedError(
             "a point mass has no density: this model's encoder is deterministic, so it has no "
             "importance-weighted likelihood (compare such models by FID)"

@@ -104,6 +104,7 @@ class InceptionFeatures(nn.Module):
             self.net = torch.jit.load(str(path), map_location="cpu").eval()
 
     def forward(self, images: Tensor) -> Tensor:
+        """Inception pool features (N, 2048) of images (N, 1 or 3, H, W) in [0, 1]."""
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError(f"FID needs images (N, 1 or 3, H, W), got {tuple(images.shape)}")
         levels = (images.float().clamp(0, 1) * 255).round()

@@ -364,6 +364,7 @@ class Minibatches:
         return batch[self.rank * rows : (self.rank + 1) * rows]
 
     def state_dict(self) -> dict[str, Any]:
+        """Where the stream is: its generator's state, the epoch's order and the position."""
         return {
             "generator": self.generator.get_state(),
             "order": self.order,
@@ -371,6 +372,7 @@ class Minibatches:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict`: the next batch is the one that would have come."""
         self.generator.set_state(state["generator"])
         self.order, self.position = state["order"], state["position"]
 

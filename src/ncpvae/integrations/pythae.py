@@ -6,7 +6,11 @@ model as an ncpvae latent model (:class:`PythaeModel`), fits an NCP prior on its
 posterior, and samples by SIR. Unlike pythae's own samplers, ``save`` keeps what was fitted (the
 classifier and log Z) and :meth:`NCPSampler.load` restores it.
 
-pythae is imported here only, so ncpvae works without it.
+:class:`BinarizedDataset` gives pythae's trainer dynamically binarized images, which pythae
+itself has no option for.
+
+pythae is imported here only (and :class:`BinarizedDataset` imports it when built), so ncpvae
+works without it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.nn import functional as F
+from torch.utils.data import Dataset
 
 from ncpvae.checkpoint import load_weights, save_weights, write_json
 from ncpvae.errors import CheckpointError, ConfigError
@@ -30,22 +36,52 @@ from ncpvae.samplers import SIRSampler
 from ncpvae.stages import train_prior
 from ncpvae.training import TrainConfig
 
-__all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler"]
+__all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler", "BinarizedDataset", "SUPPORTED_MODELS"]
 
-_EPS = 1e-6  # pythae's BCE decoders output probabilities; keep their logs finite
+
+class _PythaeBernoulli(Bernoulli):
+    """A Bernoulli on the decoder's probabilities whose ``log_prob`` is minus torch's binary
+    cross-entropy, as in pythae's loss and ``get_nll``: each log term is clamped at -100, so a
+    saturated probability (exactly 0 or 1 in float32) costs 100 nats, not infinity."""
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return -F.binary_cross_entropy(self.probs, value, reduction="none")
+
+
+# pythae models whose q(z|x) is the encoder's Gaussian, whose prior is N(0, I) and whose p(x|z)
+# is the ``reconstruction_loss``'s density. Others pass a duck-type check but differ: flows after
+# the encoder (VAE_IAF, VAE_LinNF), learned or other priors (VAMP, SVAE, PoincareVAE), HMC
+# posteriors (HVAE, RHVAE), a likelihood that is not the loss (MSSSIM_VAE, VAEGAN).
+SUPPORTED_MODELS = (
+    "VAE",
+    "BetaVAE",
+    "DisentangledBetaVAE",
+    "FactorVAE",
+    "BetaTCVAE",
+    "IWAE",
+    "MIWAE",
+    "PIWAE",
+    "CIWAE",
+    "INFOVAE_MMD",
+)
 
 
 class PythaeModel(LatentVariableModel):
-    """A trained pythae model with a Gaussian posterior (``encoder`` returning ``embedding`` and
-    ``log_covariance``) as an ncpvae latent model. The likelihood follows the model's
-    ``reconstruction_loss``: ``bce`` is a Bernoulli with the decoder's output as probabilities,
-    ``mse`` a unit-variance Gaussian around it (the densities pythae's ``get_nll`` uses)."""
+    """A trained pythae VAE (one of :data:`SUPPORTED_MODELS`: a Gaussian posterior from the
+    encoder's ``embedding`` and ``log_covariance``, an N(0, I) prior) as an ncpvae latent model.
+    The likelihood follows the model's ``reconstruction_loss``: ``bce`` is a Bernoulli with the
+    decoder's output as probabilities, ``mse`` a unit-variance Gaussian around it (the densities
+    pythae's ``get_nll`` uses)."""
 
     def __init__(self, model: Any) -> None:
         super().__init__()
+        name = getattr(model, "model_name", type(model).__name__)
+        if name not in SUPPORTED_MODELS:
+            raise ConfigError(
+                f"NCP cannot use a pythae {name}: its posterior, prior or likelihood is not the "
+                f"Gaussian VAE's; supported: {', '.join(SUPPORTED_MODELS)}"
+            )
         config = model.model_config
-        if not hasattr(model, "encoder") or getattr(config, "latent_dim", None) is None:
-            raise ConfigError("NCPSampler needs a pythae model with an encoder and a latent_dim")
         self.pythae = model
         self.latent_shape = (int(config.latent_dim),)
         self.loss = getattr(config, "reconstruction_loss", "mse")
@@ -62,8 +98,24 @@ class PythaeModel(LatentVariableModel):
         mean = self.pythae.decoder(z)["reconstruction"]
         dims = mean.dim() - 1
         if self.loss == "bce":
-            return Independent(Bernoulli(probs=mean.clamp(_EPS, 1 - _EPS)), dims)
+            return Independent(_PythaeBernoulli(probs=mean, validate_args=False), dims)
         return Independent(Normal(mean, torch.ones_like(mean)), dims)
+
+    def log_likelihood_given(self, z: Tensor, x: Tensor) -> Tensor:
+        """log p(x | z) for K latents per example, z (K, N, latent_dim), x (N, ...): (K, N),
+        the densities of :meth:`likelihood` without copying x K times. For binary x the
+        Bernoulli term is log p or log(1 - p) as the pixel says (clamped at -100 as in
+        pythae's BCE): one logarithm per pixel instead of two."""
+        k, n = z.shape[:2]
+        mean = self.decode_mean(z.flatten(0, 1)).reshape(k, n, -1)
+        target = x.reshape(1, n, -1)
+        if self.loss == "mse":
+            log_norm = 0.5 * target.shape[-1] * math.log(2 * math.pi)
+            return -0.5 * (mean - target).pow(2).sum(-1) - log_norm
+        if ((target == 0) | (target == 1)).all():
+            chosen = torch.where(target.bool(), mean, 1 - mean)
+            return chosen.log_().clamp_(min=-100).sum(-1)
+        return -F.binary_cross_entropy(mean, target.expand_as(mean), reduction="none").sum(-1)
 
     def decode_mean(self, z: Tensor) -> Tensor:
         """The decoder's output, what pythae's samplers return as samples."""
@@ -88,7 +140,9 @@ class NCPSamplerConfig:
 class NCPSampler:
     """pythae's sampler interface over an NCP prior: ``NCPSampler(model, config)``,
     ``fit(train_data)``, ``sample(num_samples, batch_size)``, ``save(dir)`` and
-    ``NCPSampler.load(model, dir)``."""
+    ``NCPSampler.load(model, dir)``. The model is put in eval mode, and ``fit`` freezes its
+    parameters (``requires_grad`` off), as NCP's second stage needs: train it further only
+    after setting them back."""
 
     def __init__(self, model: Any, sampler_config: NCPSamplerConfig | None = None) -> None:
         self.config = sampler_config or NCPSamplerConfig()
@@ -173,3 +227,25 @@ class NCPSampler:
             raise CheckpointError(f"the prior in {str(path)!r} has no log Z: it was never fitted")
         sampler.is_fitted = True
         return sampler
+
+
+class BinarizedDataset(Dataset):
+    """A pythae training set of images with intensities in [0, 1] whose pixels are drawn afresh
+    from Bernoulli(intensity) at every read (dynamic binarization): pass it to pythae's
+    ``TrainingPipeline`` as ``train_data``. Draws come from ``generator`` (default: torch's
+    global generator, which pythae's trainer seeds with its config's ``seed``). With loader
+    workers, each worker gets a copy of an explicit ``generator`` and so the same draws: keep
+    the default then."""
+
+    def __init__(self, images: Tensor, generator: torch.Generator | None = None) -> None:
+        from pythae.data.datasets import DatasetOutput
+
+        if images.numel() and not (images.min() >= 0 and images.max() <= 1):
+            raise ConfigError("BinarizedDataset needs intensities in [0, 1]: divide pixels by 255")
+        self.images, self.generator, self._output = images.float(), generator, DatasetOutput
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Any:
+        return self._output(data=torch.bernoulli(self.images[index], generator=self.generator))
