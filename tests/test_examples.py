@@ -47,7 +47,9 @@ def test_gaussians25_figure_reproduces_the_gain_and_writes_figure_and_table(tmp_
     (report,) = load("gaussians25_figure").main(["--seeds", "3", "--quick", "--out", str(tmp_path)])
     # even 1,500 steps per stage leave a prior hole of more than a nat that NCP closes
     assert report["ncp_log_likelihood"] > report["vae_log_likelihood"] + 1.0
-    assert abs(report["log_normalizer"]) < 0.3
+    assert (
+        abs(report["log_normalizer"]) < 0.5
+    )  # measured -0.26: 1,500 steps are far from the NCE optimum
     assert (tmp_path / "seed3" / "figure.png").stat().st_size > 10_000
     table = (tmp_path / "table.md").read_text()
     assert f"**{report['ncp_log_likelihood']:.3f}**" in table and "| seed 3 |" in table
@@ -96,7 +98,8 @@ def test_ncp_on_pythae_fits_saves_reloads_and_gains(blob_mnist: Path, tmp_path: 
     assert (out / "ncp_sampler" / "ncp_prior.safetensors").is_file()
     for name in ("normal", "ncp"):
         assert (out / f"samples_{name}.png").stat().st_size > 1000
-    assert abs(result["log_z"]) < 0.5
+    assert abs(result["log_z"]) < 1  # measured -0.33 after 400 steps
     # the squares' positions fill a small part of the latent space: NCP gains on held-out data
-    assert result["ncp_gain"] > 0.1
+    # (measured 12 nats)
+    assert result["ncp_gain"] > 1
     assert np.isfinite([result["normal_log_likelihood"], result["ncp_log_likelihood"]]).all()
