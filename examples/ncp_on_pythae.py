@@ -5,7 +5,7 @@ fits ncpvae's ``NCPSampler`` on it (pythae's sampler shape: built on the model, 
 ``sample``), saves and reloads the fitted sampler, writes sample grids of pythae's
 ``NormalSampler`` and of NCP, and compares the test log-likelihood under both priors.
 
-    pip install 'ncpvae[pythae]'
+    pip install -e '.[pythae]'    # or bash scripts/setup.sh, which installs pythae too
     python examples/ncp_on_pythae.py --data ../shared/data/mnist            # about 5 minutes
     python examples/ncp_on_pythae.py --data ../shared/data/mnist --epochs 2 --ncp-steps 500
 """

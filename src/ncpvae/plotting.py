@@ -15,7 +15,7 @@ from torch import Tensor  # noqa: E402
 from ncpvae.checkpoint import atomic_write  # noqa: E402
 from ncpvae.prior import NCPPrior  # noqa: E402
 
-__all__ = ["scatter", "gaussians25_figure", "image_grid", "panel_figure"]
+__all__ = ["scatter", "gaussians25_figure", "image_grid", "image_files", "panel_figure"]
 
 LIMIT = 5.5  # data-space axis limit for 25 Gaussians
 
@@ -89,6 +89,18 @@ def image_grid(images: Tensor, path: Path, columns: int = 0, padding: int = 2) -
     pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     grid = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
     atomic_write(path, lambda p: grid.save(p, format="PNG"))
+
+
+def image_files(images: Tensor, folder: Path, first_index: int = 0) -> None:
+    """Save each image (N, C, H, W) with values in [0, 1] (C = 1 or 3) as its own PNG in
+    ``folder``, named by its index as pythae's samplers name theirs: ``00000000.png``, ..."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for i, image in enumerate(pixels, start=first_index):
+        picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+        atomic_write(folder / f"{i:08d}.png", lambda p, pic=picture: pic.save(p, format="PNG"))
 
 
 def panel_figure(panels: dict[str, Path], path: Path, columns: int = 0) -> None:

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
@@ -124,7 +128,8 @@ class PythaeModel(LatentVariableModel):
 
 @dataclass
 class NCPSamplerConfig:
-    """Settings of :class:`NCPSampler`: the classifier, its training and SIR."""
+    """Settings of :class:`NCPSampler`: the classifier, its training and SIR. ``seed`` fixes the
+    classifier's initial weights, the training batches and noise, and log Z's samples."""
 
     hidden_dim: int = 256
     num_blocks: int = 3
@@ -137,38 +142,82 @@ class NCPSamplerConfig:
     seed: int = 0
 
 
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """torch's global generators (CPU and every GPU) seeded with ``seed`` inside the block and
+    restored after it, so that a fit is reproducible and leaves the caller's stream alone."""
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+        torch.manual_seed(seed)
+        yield
+
+
 class NCPSampler:
-    """pythae's sampler interface over an NCP prior: ``NCPSampler(model, config)``,
-    ``fit(train_data)``, ``sample(num_samples, batch_size)``, ``save(dir)`` and
-    ``NCPSampler.load(model, dir)``. The model is put in eval mode, and ``fit`` freezes its
-    parameters (``requires_grad`` off), as NCP's second stage needs: train it further only
-    after setting them back."""
+    """pythae's sampler interface over an NCP prior: ``NCPSampler(model, sampler_config)``,
+    ``fit(train_data)``, ``sample(num_samples, batch_size, output_dir)``, ``save(dir_path)`` and
+    ``NCPSampler.load(model, dir_path)``. As in pythae, ``model`` is the pythae model and
+    ``sampler_config`` the settings; ``latent_model`` is the model as ncpvae sees it
+    (:class:`PythaeModel`) and ``prior`` the fitted :class:`~ncpvae.prior.NCPPrior`. The model is
+    put in eval mode, and ``fit`` freezes its parameters (``requires_grad`` off), as NCP's
+    second stage needs: train it further only after setting them back. The prior follows the
+    model to whichever device it is on (pythae's own samplers move it to a visible GPU)."""
 
     def __init__(self, model: Any, sampler_config: NCPSamplerConfig | None = None) -> None:
-        self.config = sampler_config or NCPSamplerConfig()
-        self.model = PythaeModel(model)
-        self.model.eval()
-        self.device = next(model.parameters()).device
-        c = self.config
-        classifier = ResidualMLPClassifier(
-            self.model.latent_shape[0], c.hidden_dim, c.num_blocks, batch_norm=c.batch_norm
-        )
-        self.prior = NCPPrior(self.model.prior(), classifier.to(self.device))
+        self.model = model
+        self.sampler_config = sampler_config or NCPSamplerConfig()
+        self.latent_model = PythaeModel(model)
+        self.latent_model.eval()
+        self.prior = self._new_prior()
         self.is_fitted = False
+        self.ess: Tensor | None = None
 
-    def fit(self, train_data: Tensor, progress: bool = False, **kwargs: Any) -> None:
-        """Fit the classifier on encoder samples of ``train_data`` (N, *input_dim), then
-        estimate log Z."""
-        c = self.config
-        torch.manual_seed(c.seed)
-        generator = torch.Generator().manual_seed(c.seed)
+    @property
+    def device(self) -> torch.device:
+        """The device of the model (and of the prior, which follows it)."""
+        return self.latent_model.device
+
+    def _new_prior(self) -> NCPPrior:
+        """An unfitted prior on the model's device, its classifier initialised from the seed."""
+        c = self.sampler_config
+        with _seeded(c.seed):
+            classifier = ResidualMLPClassifier(
+                self.latent_model.latent_shape[0],
+                c.hidden_dim,
+                c.num_blocks,
+                batch_norm=c.batch_norm,
+            )
+        return NCPPrior(self.latent_model.prior(), classifier).to(self.device)
+
+    def _follow_model(self) -> None:
+        """Move the prior (classifier, log Z, base) to the model's device if the model moved."""
+        if self.prior.log_normalizer.device != self.device:
+            self.prior.to(self.device)
+            self.prior.base = self.latent_model.prior()
+
+    def fit(self, train_data: Tensor | np.ndarray, progress: bool = False, **kwargs: Any) -> None:
+        """Fit a fresh classifier on encoder samples of ``train_data`` (N, *input_dim), then
+        estimate log Z; the same data and seed give the same fit. pythae's other options
+        (``eval_data``, ``training_config``, ...) do not apply and are ignored with a warning:
+        the training is set by :class:`NCPSamplerConfig`."""
+        if kwargs:
+            warnings.warn(
+                f"NCPSampler.fit ignores {', '.join(sorted(kwargs))}: its training is set by "
+                "NCPSamplerConfig",
+                UserWarning,
+                stacklevel=2,
+            )
+        data = torch.as_tensor(train_data, dtype=torch.float32)
+        c = self.sampler_config
+        self.prior = self._new_prior()
         train = TrainConfig(steps=c.steps, batch_size=c.batch_size, lr=c.lr, lr_final=1e-7)
-        train_prior(
-            self.prior, self.model, train_data, train, progress=progress, generator=generator
-        )
-        self.prior.estimate_log_normalizer(
-            c.log_normalizer_samples, generator=torch.Generator(self.device).manual_seed(c.seed)
-        )
+        with _seeded(c.seed):
+            batches = torch.Generator().manual_seed(c.seed)
+            train_prior(
+                self.prior, self.latent_model, data, train, progress=progress, generator=batches
+            )
+            self.prior.estimate_log_normalizer(
+                c.log_normalizer_samples,
+                generator=torch.Generator(self.device).manual_seed(c.seed),
+            )
         self.is_fitted = True
 
     @torch.no_grad()
@@ -178,26 +227,33 @@ class NCPSampler:
         batch_size: int = 500,
         output_dir: str | None = None,
         return_gen: bool = True,
+        save_sampler_config: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor | None:
-        """``num_samples`` decoder outputs of SIR latents, decoded ``batch_size`` at a time
-        (pythae's convention); images are also written to ``output_dir`` if given."""
+        """``num_samples`` decoder outputs of SIR latents (M = ``num_proposals`` proposals each;
+        the draws' effective sample sizes are kept in ``self.ess``), decoded ``batch_size`` at a
+        time. As in pythae, ``output_dir`` receives one PNG per sample (``00000000.png``, ...)
+        and, with ``save_sampler_config``, the sampler itself (:meth:`save`); ``generator``
+        makes the draws reproducible."""
         if not self.is_fitted:
             raise RuntimeError("fit the sampler (or load a fitted one) before sampling")
+        self._follow_model()
         z = self.prior.sample(
-            num_samples, SIRSampler(self.config.num_proposals), generator=generator
+            num_samples, SIRSampler(self.sampler_config.num_proposals), generator=generator
         )
+        self.ess = z.ess
         images = torch.cat(
             [
-                self.model.decode_mean(z.samples[i : i + batch_size])
+                self.latent_model.decode_mean(z.samples[i : i + batch_size])
                 for i in range(0, num_samples, batch_size)
             ]
         )
         if output_dir is not None:
-            from ncpvae.plotting import image_grid
+            from ncpvae.plotting import image_files
 
-            Path(output_dir).mkdir(parents=True, exist_ok=True)
-            image_grid(images[:100].cpu(), Path(output_dir) / "samples.png")
+            image_files(images.cpu(), Path(output_dir))
+            if save_sampler_config:
+                self.save(output_dir)
         return images if return_gen else None
 
     def save(self, dir_path: str | Path) -> None:
@@ -208,7 +264,12 @@ class NCPSampler:
         path = Path(dir_path)
         path.mkdir(parents=True, exist_ok=True)
         save_weights(self.prior, path / "ncp_prior.safetensors")
-        write_json(path / "sampler_config.json", {"name": "NCPSampler", **asdict(self.config)})
+        record = {
+            "name": "NCPSampler",
+            "latent_dim": self.latent_model.latent_shape[0],
+            **asdict(self.sampler_config),
+        }
+        write_json(path / "sampler_config.json", record)
 
     @classmethod
     def load(cls, model: Any, dir_path: str | Path) -> NCPSampler:
@@ -220,8 +281,21 @@ class NCPSampler:
             raise CheckpointError(
                 f"no readable sampler_config.json in {str(path)!r} ({err})"
             ) from None
-        saved.pop("name", None)
-        sampler = cls(model, NCPSamplerConfig(**saved))
+        known = {f.name for f in fields(NCPSamplerConfig)}
+        unknown = sorted(set(saved) - known - {"name", "latent_dim"})
+        if saved.get("name") != "NCPSampler" or unknown:
+            raise CheckpointError(
+                f"{str(path / 'sampler_config.json')!r} is not an NCPSampler's "
+                f"(unknown keys: {', '.join(unknown) or 'none'}; name {saved.get('name')!r}); "
+                "was it written by another sampler or a newer ncpvae?"
+            )
+        sampler = cls(model, NCPSamplerConfig(**{k: v for k, v in saved.items() if k in known}))
+        latent_dim = sampler.latent_model.latent_shape[0]
+        if saved.get("latent_dim", latent_dim) != latent_dim:
+            raise CheckpointError(
+                f"the sampler in {str(path)!r} was fitted on a model with a "
+                f"{saved['latent_dim']}-D latent; this model's is {latent_dim}-D"
+            )
         load_weights(sampler.prior, path / "ncp_prior.safetensors", sampler.device)
         if math.isnan(float(sampler.prior.log_normalizer)):
             raise CheckpointError(f"the prior in {str(path)!r} has no log Z: it was never fitted")
