@@ -176,3 +176,21 @@ def test_load_refuses_another_models_sampler_and_foreign_files(tmp_path: Path):
     (tmp_path / "ncp" / "sampler_config.json").write_text('{"name": "MAFSamplerConfig"}')
     with pytest.raises(CheckpointError, match="is not an NCPSampler's"):
         NCPSampler.load(tiny_vae(), tmp_path / "ncp")
+
+
+def test_fit_takes_pixels_arrays_and_dynamically_binarized_data():
+    from ncpvae.data import TensorData
+
+    vae = tiny_vae()
+    pixels = (torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(5)) * 255).to(
+        torch.uint8
+    )
+    draws = []
+    for data in (pixels, pixels.numpy(), pixels.float() / 255, TensorData.images(pixels, True)):
+        sampler = NCPSampler(vae, TINY)
+        sampler.fit(data)
+        draws.append(sampler.sample(10, generator=torch.Generator().manual_seed(3)))
+    # uint8 pixels are scaled to [0, 1]: the same fit as the intensities, as a tensor or array
+    torch.testing.assert_close(draws[0], draws[2], rtol=0, atol=0)
+    torch.testing.assert_close(draws[1], draws[2], rtol=0, atol=0)
+    assert not torch.equal(draws[3], draws[2])  # binarized batches are other data

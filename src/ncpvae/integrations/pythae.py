@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.distributions import Bernoulli, Distribution, Independent, Normal
@@ -32,6 +31,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from ncpvae.checkpoint import load_weights, save_weights, write_json
+from ncpvae.data.arrays import DataLike
 from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.nets import ResidualMLPClassifier
@@ -193,9 +193,12 @@ class NCPSampler:
             self.prior.to(self.device)
             self.prior.base = self.latent_model.prior()
 
-    def fit(self, train_data: Tensor | np.ndarray, progress: bool = False, **kwargs: Any) -> None:
-        """Fit a fresh classifier on encoder samples of ``train_data`` (N, *input_dim), then
-        estimate log Z; the same data and seed give the same fit. pythae's other options
+    def fit(self, train_data: DataLike, progress: bool = False, **kwargs: Any) -> None:
+        """Fit a fresh classifier on encoder samples of ``train_data`` (N, *input_dim): a tensor
+        or numpy array in the model's input range (uint8 pixels are scaled to [0, 1]), a
+        map-style ``Dataset``, or a :class:`~ncpvae.data.TensorData` (``TensorData.images(pixels,
+        binarize=True)`` binarizes every batch afresh, the paper's MNIST protocol); then
+        estimate log Z. The same data and seed give the same fit. pythae's other options
         (``eval_data``, ``training_config``, ...) do not apply and are ignored with a warning:
         the training is set by :class:`NCPSamplerConfig`."""
         if kwargs:
@@ -205,14 +208,18 @@ class NCPSampler:
                 UserWarning,
                 stacklevel=2,
             )
-        data = torch.as_tensor(train_data, dtype=torch.float32)
         c = self.sampler_config
         self.prior = self._new_prior()
         train = TrainConfig(steps=c.steps, batch_size=c.batch_size, lr=c.lr, lr_final=1e-7)
         with _seeded(c.seed):
             batches = torch.Generator().manual_seed(c.seed)
             train_prior(
-                self.prior, self.latent_model, data, train, progress=progress, generator=batches
+                self.prior,
+                self.latent_model,
+                train_data,
+                train,
+                progress=progress,
+                generator=batches,
             )
             self.prior.estimate_log_normalizer(
                 c.log_normalizer_samples,
