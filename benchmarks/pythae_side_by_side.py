@@ -15,7 +15,7 @@
    and measured (the decoder alone on as many latents), and checks that the two estimates
    agree within their Monte-Carlo error.
 
-    python benchmarks/pythae_side_by_side.py --data ../shared/data/mnist   # about 50 min, 2 cores
+    python benchmarks/pythae_side_by_side.py --data ../shared/data/mnist   # 45 min to 2 h, 2 cores
 """
 
 from __future__ import annotations

@@ -74,7 +74,6 @@ def gaussians25_figure(
 def image_grid(images: Tensor, path: Path, columns: int = 0, padding: int = 2) -> None:
     """Save images (N, C, H, W) with values in [0, 1] as one PNG grid (C = 1 or 3), ``columns``
     per row (default: the smallest square that holds them)."""
-    from PIL import Image
 
     n, c, h, w = images.shape
     columns = columns or math.ceil(math.sqrt(n))
@@ -86,20 +85,24 @@ def image_grid(images: Tensor, path: Path, columns: int = 0, padding: int = 2) -
             padding + (i % columns) * (w + padding),
         )
         grid[:, top : top + h, left : left + w] = image
-    pixels = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    grid = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
-    atomic_write(path, lambda p: grid.save(p, format="PNG"))
+    picture = _picture(grid)
+    atomic_write(path, lambda p: picture.save(p, format="PNG"))
 
 
-def image_files(images: Tensor, folder: Path, first_index: int = 0) -> None:
-    """Save each image (N, C, H, W) with values in [0, 1] (C = 1 or 3) as its own PNG in
-    ``folder``, named by its index as pythae's samplers name theirs: ``00000000.png``, ..."""
+def _picture(image: Tensor):
+    """One image (C, H, W) with values in [0, 1] (C = 1 or 3) as an 8-bit PIL image."""
     from PIL import Image
 
+    pixels = (image.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+
+
+def image_files(images: Tensor, folder: Path) -> None:
+    """Save each image (N, C, H, W) with values in [0, 1] (C = 1 or 3) as its own PNG in
+    ``folder``, named by its index as pythae's samplers name theirs: ``00000000.png``, ..."""
     folder.mkdir(parents=True, exist_ok=True)
-    pixels = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    for i, image in enumerate(pixels, start=first_index):
-        picture = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
+    for i, image in enumerate(images):
+        picture = _picture(image)
         atomic_write(folder / f"{i:08d}.png", lambda p, pic=picture: pic.save(p, format="PNG"))
 
 
