@@ -2,63 +2,104 @@
 
 Train a VAE, freeze it, fit a classifier that tells aggregate-posterior latents from base-prior
 latents, and reweight the prior by the classifier's density ratio:
-p_NCP(z) = p(z) exp f(z) / Z.
+p_NCP(z) = p(z) exp f(z) / Z (docs/method.md).
+
+    model = ncpvae.build_model(ncpvae.VAEConfig(data_shape=[2], latent_dim=2))
+    ncpvae.train_vae(model, train, ncpvae.TrainConfig(steps=3000))
+    prior = ncpvae.build_prior(model)
+    ncpvae.train_prior(prior, train, ncpvae.TrainConfig(steps=2000, lr_final=1e-7))
+    prior.estimate_log_normalizer()
+    out = prior.sample(1000, ncpvae.SIRSampler(num_proposals=500))
 """
 
-from ncpvae.data import TensorData
-from ncpvae.distributions import sample, standard_normal, tempered
-from ncpvae.evaluation import log_likelihood, log_likelihoods
-from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
+from ncpvae.data import DataConfig, TensorData, load_data
+from ncpvae.distributions import standard_normal, tempered
+from ncpvae.evaluation import (
+    EvaluationReport,
+    EvaluationSettings,
+    evaluate,
+    log_likelihood,
+    log_likelihoods,
+)
 from ncpvae.models import (
     RAE,
     VAE,
     HierarchicalLatentModel,
     HierarchicalVAE,
+    HierarchicalVAEConfig,
     LatentVariableModel,
     ModelConfig,
+    RAEConfig,
+    VAEConfig,
+    build_model,
 )
-from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
-from ncpvae.prior import LogNormalizerEstimate, NCPPrior
+from ncpvae.prior import (
+    ClassifierConfig,
+    HierarchicalNCPPrior,
+    LogNormalizer,
+    NCPPrior,
+    Prior,
+    build_prior,
+    merge_priors,
+)
+from ncpvae.runs import load_prior, load_vae, save_prior, save_vae
 from ncpvae.samplers import (
     BasePriorSampler,
     HMCSampler,
     LangevinSampler,
     SampleOutput,
     Sampler,
+    SamplerSettings,
     SIRSampler,
+    build_sampler,
+    decode,
 )
-from ncpvae.stages import posterior_latents, train_prior, train_vae
-from ncpvae.training import TrainConfig
+from ncpvae.training import TrainConfig, train_prior, train_vae
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Prior",
     "NCPPrior",
     "HierarchicalNCPPrior",
     "merge_priors",
-    "LogNormalizerEstimate",
-    "ResidualMLPClassifier",
-    "ResidualConvClassifier",
+    "LogNormalizer",
+    "ClassifierConfig",
+    "build_prior",
     "LatentVariableModel",
     "HierarchicalLatentModel",
-    "HierarchicalVAE",
-    "ModelConfig",
     "VAE",
     "RAE",
+    "HierarchicalVAE",
+    "ModelConfig",
+    "VAEConfig",
+    "RAEConfig",
+    "HierarchicalVAEConfig",
+    "build_model",
     "TensorData",
+    "DataConfig",
+    "load_data",
     "Sampler",
     "SampleOutput",
+    "SamplerSettings",
+    "build_sampler",
     "BasePriorSampler",
     "SIRSampler",
     "LangevinSampler",
     "HMCSampler",
+    "decode",
     "TrainConfig",
     "train_vae",
     "train_prior",
-    "posterior_latents",
+    "save_vae",
+    "load_vae",
+    "save_prior",
+    "load_prior",
     "log_likelihood",
     "log_likelihoods",
+    "EvaluationSettings",
+    "EvaluationReport",
+    "evaluate",
     "standard_normal",
     "tempered",
-    "sample",
 ]

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ncpvae.checkpoint import write_json
 from ncpvae.errors import ConfigError, require
-from ncpvae.fid import DEFAULT_INCEPTION_PATH
+from ncpvae.evaluation.fid import DEFAULT_INCEPTION_PATH
 from ncpvae.models.config import ModelConfig
 from ncpvae.training import TrainConfig
 

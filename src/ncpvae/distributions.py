@@ -11,9 +11,7 @@ wherever ours does. Two helpers add what ``torch.distributions`` lacks:
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -22,14 +20,10 @@ from torch.distributions import (
     Independent,
     MixtureSameFamily,
     MultivariateNormal,
+    Normal,
 )
-from torch.distributions import Normal as _TorchNormal
-from torch.distributions.utils import _standard_normal
 
 __all__ = [
-    "Normal",
-    "noise_shard",
-    "sample_rows",
     "standard_normal",
     "tempered",
     "sample",
@@ -37,57 +31,6 @@ __all__ = [
     "spawn",
     "PointMass",
 ]
-
-
-_NOISE_SHARD = (0, 1)  # (rank, world size): whose rows of the global batch's noise to draw
-
-
-@contextlib.contextmanager
-def noise_shard(rank: int, world_size: int) -> Iterator[None]:
-    """Within this context, :class:`Normal` draws the noise of a whole global batch of
-    ``world_size`` equal shards (the leading dimension) and keeps shard ``rank``'s rows. Every
-    rank has the same RNG state, so the ranks of a data-parallel run together draw exactly the
-    noise one process would draw for the global batch."""
-    global _NOISE_SHARD
-    previous, _NOISE_SHARD = _NOISE_SHARD, (rank, world_size)
-    try:
-        yield
-    finally:
-        _NOISE_SHARD = previous
-
-
-def sample_rows(dist: Distribution, n: int) -> Tensor:
-    """``dist.sample((n,))``; within :func:`noise_shard`, this rank's ``n`` rows of a draw for the
-    whole global batch (for any distribution, not only :class:`Normal`)."""
-    rank, world = _NOISE_SHARD
-    if world == 1:
-        return dist.sample((n,))
-    with noise_shard(0, 1):
-        return dist.sample((world * n,))[rank * n : (rank + 1) * n]
-
-
-class Normal(_TorchNormal):
-    """``torch.distributions.Normal`` whose noise follows :func:`noise_shard` (otherwise, and
-    in one process, it draws exactly what torch's does)."""
-
-    def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
-        """loc + scale * eps, eps this rank's rows of the global batch's standard normal noise."""
-        rank, world = _NOISE_SHARD
-        shape = self._extended_shape(torch.Size(sample_shape))
-        if world == 1 or len(shape) == 0:
-            return super().rsample(sample_shape)
-        n = shape[0]
-        noise = _standard_normal(
-            (world * n, *shape[1:]), dtype=self.loc.dtype, device=self.loc.device
-        )[rank * n : (rank + 1) * n]
-        return self.loc.expand(shape) + noise * self.scale.expand(shape)
-
-    def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
-        """:meth:`rsample` without gradients."""
-        if _NOISE_SHARD[1] == 1:
-            return super().sample(sample_shape)
-        with torch.no_grad():
-            return self.rsample(sample_shape)
 
 
 def standard_normal(
@@ -116,7 +59,7 @@ def tempered(dist: Distribution, temperature: float) -> Distribution:
 
 
 @tempered.register
-def _(dist: _TorchNormal, temperature: float) -> Distribution:
+def _(dist: Normal, temperature: float) -> Distribution:
     return dist if temperature == 1.0 else Normal(dist.loc, dist.scale * temperature)
 
 

@@ -7,12 +7,36 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["effective_sample_size", "log_mean_exp", "median_distance", "mmd2"]
+__all__ = ["LogWeightSums", "effective_sample_size", "log_mean_exp", "median_distance", "mmd2"]
 
 
 def effective_sample_size(log_weights: Tensor, dim: int = -1) -> Tensor:
     """ESS = (sum w)^2 / sum w^2, computed in log space: exp(2 lse(log w) - lse(2 log w))."""
-    return torch.exp(2 * torch.logsumexp(log_weights, dim) - torch.logsumexp(2 * log_weights, dim))
+    sums = LogWeightSums(dim)
+    sums.add(log_weights)
+    return sums.ess()
+
+
+class LogWeightSums:
+    """Running log sum w and log sum w^2 over chunks of log-weights, along ``dim``: what SIR, the
+    log Z estimates and their standard errors need from importance weights w = exp f, in one
+    place. ``lse`` and ``lse_sq`` are None until the first :meth:`add`."""
+
+    def __init__(self, dim: int = -1) -> None:
+        self.dim = dim
+        self.lse: Tensor | None = None
+        self.lse_sq: Tensor | None = None
+
+    def add(self, log_weights: Tensor) -> None:
+        """Add a chunk of log-weights (summed along ``dim``)."""
+        a = torch.logsumexp(log_weights, self.dim)
+        b = torch.logsumexp(2 * log_weights, self.dim)
+        self.lse = a if self.lse is None else torch.logaddexp(self.lse, a)
+        self.lse_sq = b if self.lse_sq is None else torch.logaddexp(self.lse_sq, b)
+
+    def ess(self) -> Tensor:
+        """(sum w)^2 / sum w^2 of the weights added so far."""
+        return torch.exp(2 * self.lse - self.lse_sq)
 
 
 def log_mean_exp(x: Tensor, dim: int = 0) -> Tensor:

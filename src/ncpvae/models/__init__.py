@@ -16,7 +16,13 @@ __all__ = [
     "HierarchicalVAE",
     "HierarchicalLatentModel",
     "MODELS",
+    "build_model",
 ]
 
 MODELS: dict[str, type[LatentVariableModel]] = {"vae": VAE, "rae": RAE, "hvae": HierarchicalVAE}
 """``ModelConfig.kind`` -> model class; each is built as ``MODELS[kind](config)``."""
+
+
+def build_model(config: ModelConfig) -> LatentVariableModel:
+    """The model of ``config.kind`` (``data_shape`` must be set)."""
+    return MODELS[config.kind](config)

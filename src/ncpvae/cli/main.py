@@ -1,4 +1,4 @@
-"""Command-line interface: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate}``.
+"""The ``ncpvae`` command: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate}``.
 
 Each verb is driven by a run config (see :mod:`ncpvae.config`): defaults, then ``--config FILE``,
 then one flag per config field (``--train.steps 5000``; ``ncpvae VERB --help`` lists them all).
@@ -8,15 +8,16 @@ Errors a user can fix are printed as one line, with exit status 1 (2 for a bad c
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ncpvae import distributed
 from ncpvae.config import (
     DemoConfig,
     EvaluateConfig,
@@ -30,6 +31,8 @@ from ncpvae.config import (
     parse_value,
 )
 from ncpvae.errors import NCPVAEError
+from ncpvae.settings import help_text
+from ncpvae.training import distributed
 
 __all__ = ["main"]
 
@@ -45,41 +48,41 @@ class Verb:
 
 
 def _verbs() -> dict[str, Verb]:
-    from ncpvae import pipeline
+    from ncpvae.cli import demo, evaluate, merge_priors, sample, train_prior, train_vae
 
     return {
         "demo": Verb(
             DemoConfig,
-            pipeline.run_demo,
+            demo.run,
             "runs/demo",
             "25 Gaussians end to end: both stages, samples, evaluation, figure",
         ),
         "train-vae": Verb(
-            VAERunConfig, pipeline.run_train_vae, "runs/vae", "stage 1: train a VAE by the ELBO"
+            VAERunConfig, train_vae.run, "runs/vae", "stage 1: train a VAE by the ELBO"
         ),
         "train-prior": Verb(
             PriorRunConfig,
-            pipeline.run_train_prior,
+            train_prior.run,
             "runs/prior",
             "stage 2: fit the NCP prior on a frozen VAE",
         ),
         "merge-priors": Verb(
             MergeConfig,
-            pipeline.run_merge_priors,
+            merge_priors.run,
             "runs/prior",
             "join train-prior runs that trained disjoint --groups of one hierarchical VAE",
         ),
         "sample": Verb(
             SampleConfig,
-            pipeline.run_sample,
+            sample.run,
             "runs/samples",
             "draw samples (base prior, SIR, Langevin or HMC) and decode them",
         ),
         "evaluate": Verb(
             EvaluateConfig,
-            pipeline.run_evaluate,
+            evaluate.run,
             "runs/evaluate",
-            "log-likelihood under both priors, log Z, SIR ESS",
+            "log-likelihood under both priors, log Z, SIR ESS, prior hole, FID",
         ),
     }
 
@@ -129,9 +132,18 @@ def build_parser() -> argparse.ArgumentParser:
                 dest=key,
                 default=argparse.SUPPRESS,
                 metavar="V",
-                help=f"(default: {value})",
+                help=f"{_field_help(verb.config, key)} (default: {value})".lstrip(),
             )
     return parser
+
+
+def _field_help(config: type, key: str) -> str:
+    """The help sentence of the config field at the dotted path ``key``."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        config = typing.get_type_hints(config)[part]
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    return help_text(fields[leaf])
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
@@ -176,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ncpvae: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("ncpvae: interrupted; files already written are complete", file=sys.stderr)
+        again = "; continue with the same command and --resume" if name in RESUMABLE else ""
+        print(f"ncpvae: interrupted; files already written are complete{again}", file=sys.stderr)
         return 130
     finally:
         main = distributed.is_main()  # before leaving the process group

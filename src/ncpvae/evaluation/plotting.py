@@ -13,7 +13,7 @@ import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from ncpvae.checkpoint import atomic_write  # noqa: E402
-from ncpvae.prior import NCPPrior  # noqa: E402
+from ncpvae.prior import Prior  # noqa: E402
 
 __all__ = ["scatter", "gaussians25_figure", "image_grid", "image_files", "panel_figure"]
 
@@ -39,7 +39,7 @@ def scatter(x: Tensor, path: Path, title: str) -> None:
 
 @torch.no_grad()
 def gaussians25_figure(
-    data: Tensor, samples: dict[str, Tensor], prior: NCPPrior, latents: Tensor, path: Path
+    data: Tensor, samples: dict[str, Tensor], prior: Prior, latents: Tensor, path: Path
 ) -> None:
     """Data, decoded samples of each sampler, a heat map of log r(z) over the latent space, and
     the aggregate posterior q(z) (encoder samples of test data) on the same axes."""

@@ -1,4 +1,4 @@
-"""Importance-weighted log-likelihood (DESIGN.md section 2.4), and the prior hole as MMD^2:
+"""Importance-weighted log-likelihood (docs/method.md section 2.4):
 
     log p(x) ~ logmeanexp_k [ log p(x | z_k) + log p(z_k) - log q(z_k | x) ],   z_k ~ q(z | x),
 
@@ -21,11 +21,11 @@ from tqdm.auto import tqdm
 
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import sample
-from ncpvae.metrics import log_mean_exp, median_distance, mmd2
+from ncpvae.metrics import log_mean_exp
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
 
-__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "prior_hole", "LogDensity"]
+__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
 
 MAX_ELEMENTS_PER_PASS = 1 << 24
 # a CPU runs the elementwise work of a pass (activations, the likelihood) faster when it stays in
@@ -36,9 +36,9 @@ HIERARCHICAL_ROWS_PER_PASS = 2048
 
 
 class LogDensity(Protocol):
-    """Anything with ``log_prob(z)``: a ``Distribution`` or an :class:`~ncpvae.NCPPrior`. For a
-    hierarchical model: anything with ``group_log_prob(step, z_k, generator)``, the term
-    log p(z_k | z_<k) (+ f_k - log Z_k for :class:`~ncpvae.HierarchicalNCPPrior`)."""
+    """Anything with ``log_prob(z)``: a ``Distribution`` or an NCP :class:`~ncpvae.prior.Prior`.
+    For a hierarchical model: anything with ``group_log_prob(step, z_k, generator)``, the term
+    log p(z_k | z_<k) (+ f_k - log Z_k for an NCP prior): ``model.prior()`` or an NCP prior."""
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z) for latents ``z`` (N, *latent_shape), shape (N,)."""
@@ -64,13 +64,6 @@ def log_likelihoods(
     log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample]."""
     data = as_data(data)
     hierarchical = isinstance(model, HierarchicalLatentModel)
-    for name, prior in priors.items():
-        if hierarchical != hasattr(prior, "group_log_prob"):
-            kind = "a hierarchical" if hierarchical else "a flat"
-            raise TypeError(
-                f"prior {name!r} ({type(prior).__name__}) does not fit {kind} model: pass "
-                "model.prior() or an NCP prior built on this model"
-            )
     # at most ``chunk`` rows and about 2^24 (CPU: 2^22) data elements per decoder pass: a
     # convolutional decoder's activations are many times the size of its output
     elements = MAX_ELEMENTS_PER_PASS
@@ -154,30 +147,3 @@ def log_likelihood(
 def bits_per_dim(log_likelihood_nats: float, num_dims: int) -> float:
     """Negative log-likelihood in bits per data dimension: -log p(x) / (D ln 2)."""
     return -log_likelihood_nats / (num_dims * math.log(2))
-
-
-def prior_hole(
-    model: LatentVariableModel, posterior: Tensor, priors: Mapping[str, Tensor]
-) -> dict[str, float | list[float]]:
-    """Unbiased MMD^2 between aggregate-posterior latents ``posterior`` (N, D) and each prior's
-    samples (``priors``: name -> (M, D)): the prior hole, measured. For a hierarchical model
-    also per latent group (``mmd2_posterior_<name>_groups``, each group's marginal). All priors
-    share one RBF bandwidth per comparison (the median distance among the posterior latents),
-    so their values are on one scale."""
-    sides = [(None, posterior, priors)]
-    if isinstance(model, HierarchicalLatentModel):
-        split = {name: model.split_latents(z) for name, z in priors.items()}
-        sides += [
-            (k, q_k, {name: parts[k] for name, parts in split.items()})
-            for k, q_k in enumerate(model.split_latents(posterior))
-        ]
-    report: dict[str, float | list[float]] = {}
-    for group, q, samples in sides:
-        bandwidth = median_distance(q)
-        for name, z in samples.items():
-            value = float(mmd2(q, z, bandwidth))
-            if group is None:
-                report[f"mmd2_posterior_{name}"] = value
-            else:
-                report.setdefault(f"mmd2_posterior_{name}_groups", []).append(value)
-    return report

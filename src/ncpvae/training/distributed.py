@@ -3,8 +3,8 @@
 all-reduces the gradients.
 
 Every rank holds the same RNG states and draws the same global batch order; each takes its
-shard of the rows (:class:`ncpvae.training.Minibatches`) and, through
-:func:`ncpvae.distributions.noise_shard`, its shard of the global batch's noise. W processes
+shard of the rows (:class:`ncpvae.training.batches.Minibatches`) and, through
+:mod:`ncpvae.training.sharding`, its shard of the global batch's noise. W processes
 with batch B/W each therefore compute the gradient of the same global batch of B as one process
 does, and reach the same model up to floating-point rounding (batch norm aside: each rank
 normalises with its own shard's statistics on CPUs; on GPUs they are synchronised,

@@ -136,7 +136,7 @@ def markdown_report(report: dict[str, Any]) -> str:
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
-    from ncpvae.plotting import plt
+    from ncpvae.evaluation.plotting import plt
 
     base = report.get("mmd2_posterior_base_groups") or [report.get("mmd2_posterior_base")]
     ncp = report.get("mmd2_posterior_ncp_groups") or [report.get("mmd2_posterior_ncp")]

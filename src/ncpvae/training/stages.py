@@ -1,8 +1,8 @@
 """The two training stages on a :class:`~ncpvae.models.LatentVariableModel`.
 
 Stage 1 trains the VAE by the ELBO with a linear KL warm-up. Stage 2 freezes it and fits an NCP
-prior on encoder samples of the training data, with fresh data and fresh reparameterised noise
-every step (DESIGN.md section 2.1).
+prior (any :class:`~ncpvae.prior.Prior`, flat or hierarchical) by its NCE loss, with fresh data
+and fresh reparameterised noise every step (docs/method.md section 2.1).
 """
 
 from __future__ import annotations
@@ -13,17 +13,13 @@ import torch
 from torch import Tensor
 
 from ncpvae.data.arrays import DataLike, as_data
-from ncpvae.hierarchical_prior import HierarchicalNCPPrior
 from ncpvae.models.base import LatentVariableModel
-from ncpvae.prior import NCPPrior
-from ncpvae.training import (
-    Checkpointing,
-    Minibatches,
-    TrainConfig,
-    TrainHistory,
-    train,
-    with_state,
-)
+from ncpvae.prior import Prior
+from ncpvae.training.batches import Minibatches
+from ncpvae.training.checkpoints import Checkpointing, with_state
+from ncpvae.training.history import TrainHistory
+from ncpvae.training.loop import TrainConfig, train
+from ncpvae.training.sharding import shard_noise, sharded_model
 
 __all__ = ["train_vae", "train_prior", "posterior_latents", "freeze", "kl_warmup"]
 
@@ -60,14 +56,15 @@ def train_vae(
 
     model.train()
     try:
-        history = train(
-            objective,
-            model.parameters(),
-            config,
-            description="train VAE",
-            progress=progress,
-            checkpointing=with_state(checkpointing, model=model, batches=batches),
-        )
+        with sharded_model(model):
+            history = train(
+                objective,
+                model.parameters(),
+                config,
+                description="train VAE",
+                progress=progress,
+                checkpointing=with_state(checkpointing, model=model, batches=batches),
+            )
     finally:
         model.eval()
     model.fit_base_prior(data)
@@ -87,8 +84,8 @@ def posterior_latents(
     batch_size: int,
     generator: torch.Generator | None = None,
 ) -> Callable[[], Tensor]:
-    """A callable returning z ~ q(z|x) for a fresh random minibatch x of ``data``: the "real"
-    latents of stage 2 (pass it to :meth:`NCPPrior.fit`)."""
+    """A callable returning z ~ q(z|x) for a fresh random minibatch x of ``data``: samples of
+    the aggregate posterior."""
     batches = Minibatches(data, batch_size, generator)
 
     @torch.no_grad()
@@ -99,30 +96,41 @@ def posterior_latents(
 
 
 def train_prior(
-    prior: NCPPrior | HierarchicalNCPPrior,
-    model: LatentVariableModel,
+    prior: Prior,
     data: DataLike,
-    config: TrainConfig,
+    config: TrainConfig | None = None,
     *,
     groups: Sequence[int] | None = None,
     progress: bool = True,
     generator: torch.Generator | None = None,
     checkpointing: Checkpointing | None = None,
 ) -> TrainHistory:
-    """Stage 2: freeze ``model`` and fit ``prior`` by NCE on its aggregate posterior. A
-    hierarchical prior draws its own latents from data batches, one encoder pass for all groups
-    (or the ``groups`` given)."""
-    freeze(model)
+    """Stage 2: fit the classifiers of ``groups`` (default: all) of ``prior`` by NCE and mark
+    them trained; the others are left untouched. ``data`` are the VAE's training data (drawn in
+    random minibatches of ``config.batch_size``, encoded by the frozen ``prior.model``), or, for
+    a flat prior without a model, aggregate-posterior latents. Invalidates the stored log Z
+    (estimate it again). With ``checkpointing``, the classifiers and the batch stream are saved
+    and resumed."""
+    config = config or TrainConfig(lr_final=1e-7)
+    groups = prior.check_groups(groups)
+    if prior.model is not None:
+        freeze(prior.model)
     batches = Minibatches(data, config.batch_size, generator)
-    checkpointing = with_state(checkpointing, prior=prior, batches=batches)
-    if isinstance(prior, HierarchicalNCPPrior):
-        draw = lambda: next(batches).to(model.device)  # noqa: E731
-        return prior.fit(
-            draw, config, groups=groups, progress=progress, checkpointing=checkpointing
+    noise = shard_noise()
+    params = [p for k in groups for p in prior.classifiers[k].parameters()]
+    prior.train()
+    try:
+        history = train(
+            lambda step: prior.nce_loss(next(batches), groups, noise),
+            params,
+            config,
+            description=f"fit NCP prior ({len(groups)} of {prior.num_groups} groups)",
+            progress=progress,
+            checkpointing=with_state(checkpointing, prior=prior, batches=batches),
         )
-
-    @torch.no_grad()
-    def real() -> Tensor:
-        return model.posterior(next(batches).to(model.device)).sample()
-
-    return prior.fit(real, config, progress=progress, checkpointing=checkpointing)
+    finally:
+        prior.eval()
+        prior.log_normalizer.fill_(float("nan"))
+        prior.log_normalizer_stderr.fill_(float("nan"))
+    prior.trained[groups] = True
+    return history

@@ -1,0 +1,7 @@
+"""``python -m ncpvae.cli``: the ``ncpvae`` command."""
+
+import sys
+
+from ncpvae.cli.main import main
+
+sys.exit(main())

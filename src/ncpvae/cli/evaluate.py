@@ -1,0 +1,42 @@
+"""``ncpvae evaluate``: the evaluation report of a train-prior run's prior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ncpvae.checkpoint import make_run_dir
+from ncpvae.config import EvaluateConfig, save_config
+from ncpvae.data import load_data
+from ncpvae.evaluation import check_trained, evaluate
+from ncpvae.evaluation.report import write_report
+from ncpvae.evaluation.sample_quality import fid_scorer
+from ncpvae.likelihoods import DISCRETE
+from ncpvae.runs import load_prior, load_run, resolve_device
+
+__all__ = ["run"]
+
+
+def run(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Evaluate and write ``report.json``, ``report.md``, ``report.png`` and sample grids."""
+    device = resolve_device(cfg.device)
+    vae_cfg = load_run(load_run(cfg.prior, expect="prior").vae, expect="vae")
+    prior = load_prior(cfg.prior, device)
+    trained = check_trained(prior, cfg.prior)
+    train, test = load_data(vae_cfg.data)
+    fid = fid_scorer(cfg, test, device, progress)
+    out = make_run_dir(out)
+    report = evaluate(
+        prior,
+        train,
+        test,
+        cfg,
+        fid=fid,
+        grids=out,
+        discrete=vae_cfg.model.likelihood in DISCRETE,
+        progress=progress,
+    )
+    result = {"prior": str(cfg.prior), **report.to_dict(), "trained_groups": trained}
+    save_config(cfg, out / "config.json")
+    write_report(result, out)
+    return result

@@ -1,0 +1,55 @@
+"""``ncpvae merge-priors``: one prior from train-prior runs of one VAE that trained disjoint
+``--groups`` (one run per worker)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.config import MergeConfig
+from ncpvae.errors import ConfigError
+from ncpvae.prior import merge_priors
+from ncpvae.runs import load_prior, load_run, resolve_device, save_prior
+
+__all__ = ["run"]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def run(cfg: MergeConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Merge the priors of ``cfg.priors`` into the run folder ``out``."""
+    if not cfg.priors:
+        raise ConfigError("name the train-prior run folders to merge: --priors runs/a,runs/b")
+    device = resolve_device(cfg.device)
+    configs = [load_run(path, expect="prior") for path in cfg.priors]
+    first = configs[0]
+    for path, part_cfg in zip(cfg.priors, configs, strict=True):
+        if part_cfg.vae != first.vae or part_cfg.classifier != first.classifier:
+            raise ConfigError(
+                f"{path!r} was trained on another VAE or classifier config than "
+                f"{cfg.priors[0]!r}; merge only runs of one VAE with one classifier config"
+            )
+    if any(Path(out).resolve() == Path(path).resolve() for path in cfg.priors):
+        raise ConfigError(f"--out {str(out)!r} is one of the priors to merge; choose a new folder")
+    try:
+        merged = merge_priors([load_prior(path, device) for path in cfg.priors])
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    out = make_run_dir(out)
+    save_prior(merged, out, vae=first.vae, config=dataclasses.replace(first, groups=[]))
+    histories = [_read_json(Path(path) / "history.json") for path in cfg.priors]
+    summary = {
+        "merged": list(cfg.priors),
+        "groups": [part.groups for part in configs],
+        "seconds": [h.get("seconds") for h in histories],
+    }
+    write_json(out / "history.json", {**summary, "parts": histories})
+    return summary

@@ -1,0 +1,24 @@
+"""What a training verb reports about its run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ncpvae.training import TrainHistory, distributed
+
+__all__ = ["training_summary", "history_file"]
+
+
+def training_summary(history: TrainHistory) -> dict[str, Any]:
+    """Wall time, skipped steps, process count and the final metrics of a training stage."""
+    return {
+        "seconds": history.seconds,
+        "skipped_steps": history.skipped_steps,
+        "processes": distributed.world_size(),
+        **history.metrics,
+    }
+
+
+def history_file(summary: dict[str, Any], history: TrainHistory) -> dict[str, Any]:
+    """``history.json``: the summary and the logged loss curve."""
+    return {**summary, "steps": history.steps, "loss": history.losses}

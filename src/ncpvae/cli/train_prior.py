@@ -1,0 +1,63 @@
+"""``ncpvae train-prior``: stage 2, the NCP prior fitted on the frozen VAE of a train-vae run,
+then its log Z."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.cli.summary import history_file, training_summary
+from ncpvae.config import PriorRunConfig
+from ncpvae.data import load_data
+from ncpvae.errors import ConfigError
+from ncpvae.evaluation import estimate_log_normalizer, log_normalizer_summary
+from ncpvae.prior import build_prior
+from ncpvae.runs import checkpointing_for, load_vae, resolve_device, save_prior
+from ncpvae.training import distributed, train_prior
+
+__all__ = ["run"]
+
+
+def run(
+    cfg: PriorRunConfig, out: str | Path, progress: bool = True, resume: bool = False
+) -> dict[str, Any]:
+    """Fit the prior's classifiers (``cfg.groups``, default all), estimate log Z, write the run
+    folder. Saves ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues
+    from it."""
+    device = distributed.setup(resolve_device(cfg.device))
+    model, vae_cfg = load_vae(cfg.vae, device)
+    torch.manual_seed(cfg.train.seed)
+    prior = build_prior(model, cfg.classifier)
+    try:
+        groups = prior.check_groups(cfg.groups)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    train_data, _ = load_data(vae_cfg.data)
+    out = make_run_dir(out)
+    # the VAE folder as an absolute path, so the prior folder works from any directory
+    cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
+    checkpointing = checkpointing_for(cfg, out, resume)
+    prior = distributed.sync_batch_norm(prior)
+    history = train_prior(
+        prior,
+        train_data,
+        cfg.train,
+        groups=groups,
+        progress=progress,
+        generator=torch.Generator().manual_seed(cfg.train.seed),
+        checkpointing=checkpointing,
+    )
+    summary = training_summary(history)
+    if not distributed.is_main():  # log Z and the files: rank 0's work
+        return summary
+    estimate = estimate_log_normalizer(
+        prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
+    )
+    summary.update(log_normalizer_summary(estimate))
+    save_prior(prior, out, vae=cfg.vae, config=cfg)
+    write_json(out / "history.json", history_file(summary, history))
+    return summary

@@ -1,0 +1,27 @@
+"""Evaluation: the importance-weighted likelihood, the prior hole as MMD^2, FID, and one report
+of them all."""
+
+from ncpvae.evaluation.evaluate import (
+    EvaluationReport,
+    check_trained,
+    estimate_log_normalizer,
+    evaluate,
+    log_normalizer_summary,
+)
+from ncpvae.evaluation.likelihood import LogDensity, bits_per_dim, log_likelihood, log_likelihoods
+from ncpvae.evaluation.prior_hole import prior_hole
+from ncpvae.evaluation.settings import EvaluationSettings
+
+__all__ = [
+    "EvaluationSettings",
+    "EvaluationReport",
+    "evaluate",
+    "estimate_log_normalizer",
+    "log_normalizer_summary",
+    "check_trained",
+    "log_likelihood",
+    "log_likelihoods",
+    "bits_per_dim",
+    "LogDensity",
+    "prior_hole",
+]

@@ -1,0 +1,224 @@
+"""One evaluation of a fitted prior: test log-likelihood under both priors, log Z, SIR's ESS,
+the prior hole as MMD^2 and, for images, FID per sampler and temperature (docs/method.md
+section 2.4). :func:`evaluate` returns an :class:`EvaluationReport`; ``ncpvae evaluate`` writes
+it as ``report.json``, ``report.md`` and ``report.png``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ncpvae.data import TensorData
+from ncpvae.evaluation.fid import FID
+from ncpvae.evaluation.likelihood import bits_per_dim, log_likelihoods
+from ncpvae.evaluation.prior_hole import prior_hole
+from ncpvae.evaluation.sample_quality import ess_summary, fid_reference, sample_quality
+from ncpvae.evaluation.settings import EvaluationSettings
+from ncpvae.prior import LogNormalizer, Prior
+from ncpvae.samplers import BasePriorSampler, build_sampler
+from ncpvae.training import posterior_latents
+
+__all__ = [
+    "EvaluationReport",
+    "evaluate",
+    "estimate_log_normalizer",
+    "log_normalizer_summary",
+    "check_trained",
+]
+
+MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
+
+
+@dataclass
+class EvaluationReport:
+    """An evaluation's figures. :meth:`to_dict` gives ``report.json`` (fields that do not
+    apply, such as the likelihood of a model without a density, are left out)."""
+
+    num_test: int
+    trained_groups: list[int]
+    log_normalizer: LogNormalizer
+    sir_ess: float
+    sir_ess_groups: list[float]
+    sir_proposals: int
+    sir_samples: int
+    mmd: dict[str, Any]
+    likelihood: dict[str, Any] = field(default_factory=dict)
+    fid: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flat, JSON-ready form that ``report.json`` holds."""
+        return {
+            "num_test": self.num_test,
+            "trained_groups": self.trained_groups,
+            **self.likelihood,
+            **log_normalizer_summary(self.log_normalizer),
+            "sir_ess": self.sir_ess,
+            "sir_ess_groups": self.sir_ess_groups,
+            "sir_proposals": self.sir_proposals,
+            "sir_samples": self.sir_samples,
+            **self.mmd,
+            **self.fid,
+            "seconds": self.seconds,
+        }
+
+
+def check_trained(prior: Prior, name: str) -> list[int]:
+    """The prior's trained groups; warns if some are not (a part of a group-parallel run that
+    was not merged: those groups keep their base conditional)."""
+    trained = prior.trained_groups
+    if len(trained) < prior.num_groups:
+        warnings.warn(
+            f"the prior {name!r} trains only groups {trained} of {prior.num_groups}; the others "
+            "keep their base conditional (r_k = 1). Merge the parts first: ncpvae merge-priors",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return trained
+
+
+def estimate_log_normalizer(
+    prior: Prior,
+    data: TensorData,
+    num_samples: int,
+    seed: int,
+    contexts: int = 256,
+    progress: bool = False,
+) -> LogNormalizer:
+    """log Z of ``prior`` from ``num_samples`` draws seeded by ``seed``, at the posterior
+    contexts of the first ``contexts`` examples of ``data`` where its Z_k have contexts."""
+    device = prior.trained.device
+    generator = torch.Generator(device).manual_seed(seed)
+    x = data.batch(slice(0, contexts), torch.Generator().manual_seed(seed)).to(device)
+    return prior.estimate_log_normalizer(
+        num_samples, contexts=x, generator=generator, progress=progress
+    )
+
+
+def log_normalizer_summary(estimate: LogNormalizer) -> dict[str, Any]:
+    """log Z as report entries: the total, its standard error and draws, and per group."""
+    return {
+        "log_normalizer": estimate.value,
+        "log_normalizer_stderr": estimate.stderr,
+        "log_normalizer_samples": estimate.num_samples,
+        "log_normalizer_groups": [dataclasses.asdict(g) for g in estimate.groups],
+    }
+
+
+def _stderr_of_mean(values: torch.Tensor) -> float:
+    return float(values.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def _likelihood(
+    prior: Prior,
+    test: TensorData,
+    settings: EvaluationSettings,
+    log_z: LogNormalizer,
+    discrete: bool,
+    progress: bool,
+) -> dict[str, Any]:
+    """Test log-likelihood under both priors from one set of importance samples (and bits per
+    dimension when the model gives probabilities of discrete pixels), with the paired gain."""
+    model = prior.model
+    lls = log_likelihoods(
+        model,
+        test,
+        {"vae": model.prior(), "ncp": prior},
+        num_samples=settings.importance_samples,
+        generator=torch.Generator().manual_seed(settings.seed + 3),
+        progress=progress,
+    )
+    shared = prior.shared_log_normalizer_stderr()  # shifts every example alike
+    report: dict[str, Any] = {
+        "vae_log_likelihood": float(lls["vae"].mean()),
+        "vae_log_likelihood_stderr": _stderr_of_mean(lls["vae"]),
+        "ncp_log_likelihood": float(lls["ncp"].mean()),
+        "ncp_log_likelihood_stderr": math.hypot(_stderr_of_mean(lls["ncp"]), shared),
+        # paired: the same importance samples for both priors
+        "ncp_gain": float((lls["ncp"] - lls["vae"]).mean()),
+        "ncp_gain_stderr": math.hypot(_stderr_of_mean(lls["ncp"] - lls["vae"]), shared),
+        "group_normalizer_samples": prior.normalizer_samples,
+        "ncp_normalizer_bias_estimate": prior.normalizer_bias(log_z),
+    }
+    if discrete:  # probabilities of discrete pixels: also bits per dimension
+        dims = math.prod(test.shape)
+        for name in ("vae", "ncp"):
+            report[f"{name}_bits_per_dim"] = bits_per_dim(report[f"{name}_log_likelihood"], dims)
+    report["importance_samples"] = settings.importance_samples
+    return report
+
+
+def evaluate(
+    prior: Prior,
+    train: TensorData,
+    test: TensorData,
+    settings: EvaluationSettings,
+    *,
+    fid: FID | None = None,
+    grids: Path | None = None,
+    discrete: bool = False,
+    progress: bool = False,
+) -> EvaluationReport:
+    """Evaluate ``prior`` (with its VAE, ``prior.model``) on ``test``: everything in
+    :class:`EvaluationReport`, each part from its own seed (``settings.seed`` + i). FID, with a
+    ``fid`` scorer, against ``train`` images; sample grids into ``grids``. ``discrete``: the
+    model gives probabilities of discrete pixels, so bits per dimension are reported too."""
+    model = prior.model
+    test = test.head(settings.num_test) if settings.num_test else test
+    torch.manual_seed(settings.seed)
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    prior.normalizer_samples = settings.group_normalizer_samples
+    log_z = estimate_log_normalizer(
+        prior,
+        test,
+        settings.log_normalizer_samples,
+        settings.seed + 1,
+        contexts=settings.group_normalizer_contexts,
+        progress=progress,
+    )
+    seconds["log_normalizer"] = time.perf_counter() - start
+    likelihood: dict[str, Any] = {}
+    if model.has_density:
+        tick = time.perf_counter()
+        likelihood = _likelihood(prior, test, settings, log_z, discrete, progress)
+        seconds["likelihood"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    generator = torch.Generator(model.device).manual_seed(settings.seed + 2)
+    sir_sampler = build_sampler("sir", settings, progress)
+    sir = prior.sample(settings.sir_samples, sir_sampler, generator=generator)
+    ess = ess_summary(sir.ess)
+    n = min(len(sir.latents), len(test), MMD_SAMPLES)
+    mmd: dict[str, Any] = {"mmd_samples": n}
+    if n >= 2:
+        base = BasePriorSampler().sample(prior, n, generator=generator).latents
+        posterior = posterior_latents(model, test, n)()
+        mmd.update(prior_hole(prior, posterior, {"base": base, "ncp": sir.latents[:n]}))
+    seconds["sir_and_mmd"] = time.perf_counter() - tick
+    quality: dict[str, Any] = {}
+    if fid is not None:
+        tick = time.perf_counter()
+        quality = fid_reference(fid, train, settings.fid_samples, settings.fid_cache)
+        quality["sample_quality"] = sample_quality(prior, fid, settings, grids, progress)
+        seconds["fid"] = time.perf_counter() - tick
+    seconds["total"] = time.perf_counter() - start
+    return EvaluationReport(
+        num_test=len(test),
+        trained_groups=prior.trained_groups,
+        log_normalizer=log_z,
+        sir_ess=ess["sir_ess_mean"],
+        sir_ess_groups=ess["sir_ess_groups"],
+        sir_proposals=settings.sir_proposals,
+        sir_samples=settings.sir_samples,
+        mmd=mmd,
+        likelihood=likelihood,
+        fid=quality,
+        seconds=seconds,
+    )

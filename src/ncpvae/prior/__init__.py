@@ -1,0 +1,22 @@
+"""The Noise Contrastive Prior: one interface (:class:`Prior`), a flat and a hierarchical kind,
+their log-normaliser estimate, and a builder for a model's prior."""
+
+from ncpvae.prior.base import NO_SHARDING, Noise, Prior
+from ncpvae.prior.build import ClassifierConfig, build_prior
+from ncpvae.prior.flat import NCPPrior, nce_loss
+from ncpvae.prior.hierarchical import HierarchicalNCPPrior, merge_priors
+from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer
+
+__all__ = [
+    "Prior",
+    "NCPPrior",
+    "HierarchicalNCPPrior",
+    "merge_priors",
+    "LogNormalizer",
+    "GroupLogNormalizer",
+    "ClassifierConfig",
+    "build_prior",
+    "nce_loss",
+    "Noise",
+    "NO_SHARDING",
+]

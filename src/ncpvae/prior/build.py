@@ -1,0 +1,53 @@
+"""A prior with fresh classifiers for a model, from a :class:`ClassifierConfig`: the paper's
+residual classifiers, a residual MLP f(z) for a flat model and one convolutional residual
+classifier f_k(z_k, c_k) per group for a hierarchical one."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ncpvae.models.base import LatentVariableModel
+from ncpvae.models.hierarchy import HierarchicalLatentModel
+from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
+from ncpvae.prior.base import Prior
+from ncpvae.prior.flat import NCPPrior
+from ncpvae.prior.hierarchical import HierarchicalNCPPrior
+from ncpvae.settings import check_settings, setting
+
+__all__ = ["ClassifierConfig", "build_prior"]
+
+
+@dataclass
+class ClassifierConfig:
+    """The residual classifier f(z) = log r(z) (the paper's: Swish, batch norm and
+    squeeze-and-excitation in every block)."""
+
+    section: ClassVar[str] = "classifier"
+    hidden_dim: int = setting(256, "width of the classifier's residual blocks", min=1)
+    num_blocks: int = setting(3, "number of residual blocks (0: a linear classifier)", min=0)
+    batch_norm: bool = setting(True, "batch norm in every block")
+    squeeze_excitation: bool = setting(True, "squeeze-and-excitation in every block")
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+
+def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = None) -> Prior:
+    """An NCP prior on ``model``'s base prior with fresh classifiers (on the model's device)."""
+    cfg = config or ClassifierConfig()
+    options = dict(batch_norm=cfg.batch_norm, squeeze_excitation=cfg.squeeze_excitation)
+    if isinstance(model, HierarchicalLatentModel):
+        classifiers = [
+            ResidualConvClassifier(z[0], c[0], cfg.hidden_dim, cfg.num_blocks, **options)
+            for z, c in zip(model.group_shapes, model.context_shapes, strict=True)
+        ]
+        prior: Prior = HierarchicalNCPPrior(model, classifiers)
+    else:
+        classifier = ResidualMLPClassifier(
+            math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks, **options
+        )
+        prior = NCPPrior(model.prior(), classifier, model)
+    prior.classifier_config = cfg
+    return prior.to(model.device)

@@ -1,0 +1,163 @@
+"""The Noise Contrastive Prior of a flat latent (Aneja et al., NeurIPS 2021, Sec. 3;
+docs/method.md section 2.1):
+
+    p_NCP(z) = p(z) r(z) / Z,    r(z) = D(z) / (1 - D(z)) = exp f(z),    Z = E_{p(z)}[r(z)]
+
+where f is the logit of a binary classifier D trained by noise-contrastive estimation to tell
+latents of the aggregate posterior q(z) (label 1) from base-prior latents (label 0). At the
+optimum r = q / p and Z = 1. It is the :class:`~ncpvae.prior.Prior` of one group with no
+context; it needs no VAE: any base ``Distribution`` and any source of "real" latents will do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from ncpvae.distributions import sample, tempered
+from ncpvae.models.base import LatentVariableModel
+from ncpvae.models.hierarchy import ChooseLatent, GroupStep
+from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
+from ncpvae.prior.normalizer import LogNormalizer
+
+__all__ = ["NCPPrior", "nce_loss"]
+
+
+def nce_loss(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, float]:
+    """BCEWithLogits(f(z_q), 1) + BCEWithLogits(f(z_p), 0) for a balanced batch of logits, and
+    the classifier's accuracy (docs/method.md section 2.1)."""
+    loss = F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits <= 0).float().mean())
+    return loss, float(accuracy)
+
+
+class NCPPrior(Prior):
+    """A base prior reweighted by a classifier: log p_NCP(z) = log p(z) + f(z) - log Z.
+
+    Args:
+        base: the base prior p(z), any ``torch.distributions.Distribution`` with ``sample`` and
+            ``log_prob`` (``log_prob`` must sum over the latent's event dimensions). It is not a
+            module: build it on the device the prior will run on.
+        classifier: a module mapping a batch of latents (N, *event_shape) to logits f(z) (N,).
+        model: the frozen VAE whose aggregate posterior the prior fits; stage 2 then takes data
+            batches and draws z ~ q(z|x). Without one it takes batches of latents.
+
+    Its sampler state is z itself (:meth:`to_latent` is the identity).
+    """
+
+    def __init__(
+        self,
+        base: Distribution,
+        classifier: nn.Module,
+        model: LatentVariableModel | None = None,
+    ) -> None:
+        super().__init__([classifier], model)
+        self.base = base
+        self.trained.fill_(True)  # the one classifier is the prior's, fitted or given
+
+    @property
+    def classifier(self) -> nn.Module:
+        """f, the one classifier."""
+        return self.classifiers[0]
+
+    # ----------------------------------------------------------------------------- primitives
+
+    def _classify(self, step: GroupStep, z: Tensor) -> Tensor:
+        return self.classifier(z)
+
+    def walk(
+        self,
+        choose: ChooseLatent,
+        num: int,
+        *,
+        temperature: float = 1.0,
+        data: Tensor | None = None,
+    ) -> Tensor:
+        """One step: the tempered base prior, no context, no posterior."""
+        return choose(GroupStep(0, None, tempered(self.base, temperature)))
+
+    def proposals(
+        self,
+        step: GroupStep,
+        rows: int,
+        num: int,
+        generator: torch.Generator | None,
+        budget: int,
+    ) -> Proposals:
+        """Draws of the base prior, (rows, m, ...), ``budget`` // ``rows`` per row and chunk."""
+        per_chunk = max(1, budget // rows)
+        for start in range(0, num, per_chunk):
+            m = min(per_chunk, num - start)
+            z = sample(step.prior, (rows, m), generator)
+            yield z, self.group_log_ratio(step, z.flatten(0, 1)).view(rows, m)
+
+    def group_generator(
+        self, generator: torch.Generator | None, device: torch.device
+    ) -> torch.Generator | None:
+        """The caller's own: without a context there is no later stream to protect."""
+        return generator
+
+    def group_log_prob(
+        self, step: GroupStep, z: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """log p(z) + f(z) - log Z with the stored estimate of log Z."""
+        if not torch.isfinite(self.log_normalizer):
+            raise RuntimeError("log Z is not estimated yet: call estimate_log_normalizer() first")
+        return step.prior.log_prob(z) + self.group_log_ratio(step, z) - self.log_normalizer
+
+    def num_contexts(self, contexts: Tensor | None) -> int:
+        """1: Z does not depend on a context."""
+        return 1
+
+    def shared_log_normalizer_stderr(self) -> float:
+        """The stored estimate's: one log Z shifts every example's log-likelihood alike."""
+        return float(self.log_normalizer_stderr)
+
+    def likelihood_normalizer_draws(self, estimate: LogNormalizer) -> int:
+        """The draws of the stored estimate."""
+        return estimate.num_samples
+
+    def split(self, z: Tensor) -> list[Tensor]:
+        """[z]: one group."""
+        return [z]
+
+    # ----------------------------------------------------------------------------- state space
+
+    def state_prior(self, temperature: float = 1.0) -> Distribution:
+        """The base prior at ``temperature``: the state is z."""
+        return tempered(self.base, temperature)
+
+    def to_latent(self, state: Tensor) -> Tensor:
+        """The identity."""
+        return state
+
+    def log_prob_unnormalized(self, state: Tensor, temperature: float = 1.0) -> Tensor:
+        """log p_t(z) + f(z): the log density up to log Z (the negative energy)."""
+        return tempered(self.base, temperature).log_prob(state) + self.log_ratio(state)
+
+    # ----------------------------------------------------------------------------- fitting
+
+    def nce_loss(
+        self,
+        batch: Tensor,
+        groups: Sequence[int] | None = None,
+        noise: Noise = NO_SHARDING,
+    ) -> tuple[Tensor, dict[str, float]]:
+        """BCE(f(z_q), 1) + BCE(f(z_p), 0) on a balanced batch: z_q ~ q(z|x) for a data batch
+        (latents as given without a model), z_p ~ p(z) drawn fresh, as many."""
+        self.check_groups(groups)
+        if self.model is None:
+            real = batch
+        else:
+            with torch.no_grad():
+                real = noise(self.model.posterior(batch.to(self.model.device))).sample()
+        fake = noise(self.base).sample((real.shape[0],))
+        logits = self.classifier(torch.cat([real.to(fake.device), fake]))
+        loss, accuracy = nce_loss(*logits.split(real.shape[0]))
+        return loss, {"acc0": accuracy}

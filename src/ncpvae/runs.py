@@ -1,0 +1,198 @@
+"""Run folders: what a training stage leaves on disk, and the one way to read it back.
+
+    train-vae   -> config.json, model.safetensors, history.json, checkpoint.pt
+    train-prior -> config.json, prior.safetensors (classifiers + log Z), history.json, checkpoint.pt
+
+``config.json`` is written last, after the weights, so it marks a finished run: an interrupted
+run never leaves a folder whose config and weights disagree. A prior's folder names the VAE
+folder it was fitted on. :func:`save_vae`/:func:`load_vae` and :func:`save_prior`/
+:func:`load_prior` are the functions the CLI uses too:
+
+    ncpvae.save_vae(model, "runs/vae")
+    ncpvae.save_prior(prior, "runs/prior", vae="runs/vae")
+    prior = ncpvae.load_prior("runs/prior")    # with its frozen VAE as prior.model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ncpvae.checkpoint import load_weights, make_run_dir, save_weights
+from ncpvae.config import PriorRunConfig, VAERunConfig, from_dict, save_config, to_dict
+from ncpvae.data import TensorData
+from ncpvae.errors import CheckpointError, ConfigError, DataError
+from ncpvae.models import LatentVariableModel, ModelConfig, build_model
+from ncpvae.prior import Prior, build_prior
+from ncpvae.training import Checkpointing, distributed, freeze
+
+__all__ = [
+    "CONFIG",
+    "VAE_WEIGHTS",
+    "PRIOR_WEIGHTS",
+    "resolve_device",
+    "run_kind",
+    "load_run",
+    "save_vae",
+    "load_vae",
+    "save_prior",
+    "load_prior",
+    "fit_model_to_data",
+    "checkpointing_for",
+]
+
+CONFIG = "config.json"
+VAE_WEIGHTS = "model.safetensors"
+PRIOR_WEIGHTS = "prior.safetensors"
+CHECKPOINT = "checkpoint.pt"
+RUN_KINDS = {"vae": VAERunConfig, "prior": PriorRunConfig}
+VERB_OF_KIND = {"vae": "train-vae", "prior": "train-prior"}
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> cuda when present, else cpu; otherwise the named device."""
+    if isinstance(name, torch.device):
+        return name
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for but no GPU is visible; use --device auto")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"no {device}: {torch.cuda.device_count()} GPU(s) are visible")
+    return device
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG
+    if not path.is_file():
+        raise CheckpointError(
+            f"{str(folder)!r} is not a finished run folder (no {CONFIG}); run ncpvae train-vae "
+            "or train-prior to make one"
+        )
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{str(path)!r} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{str(path)!r} does not hold a run config")
+    return data
+
+
+def run_kind(folder: str | Path) -> str:
+    """``vae`` or ``prior``: the kind of finished run in ``folder``."""
+    data = _read_config(Path(folder))
+    return "prior" if "classifier" in data else "vae"
+
+
+def load_run(folder: str | Path, expect: str | None = None) -> Any:
+    """The run config of a finished run folder (:class:`VAERunConfig` or
+    :class:`PriorRunConfig`); with ``expect``, refuses a folder of another kind in one line."""
+    folder = Path(folder)
+    data = _read_config(folder)
+    kind = "prior" if "classifier" in data else "vae"
+    if expect is not None and kind != expect:
+        raise CheckpointError(
+            f"{str(folder)!r} is a {VERB_OF_KIND[kind]} run; this needs a {VERB_OF_KIND[expect]} "
+            "run folder"
+        )
+    return from_dict(RUN_KINDS[kind], data)
+
+
+def save_vae(model: LatentVariableModel, folder: str | Path, config: Any = None) -> Path:
+    """Write ``model`` (built by :func:`~ncpvae.models.build_model`) to ``folder``: its weights,
+    then ``config.json`` (``config``: the run config, default one holding the model's config)."""
+    folder = make_run_dir(folder)
+    config = config or VAERunConfig(model=model.config)
+    save_weights(model, folder / VAE_WEIGHTS)
+    save_config(config, folder / CONFIG)
+    return folder
+
+
+def load_vae(
+    folder: str | Path, device: str | torch.device = "cpu"
+) -> tuple[LatentVariableModel, VAERunConfig]:
+    """The frozen VAE of a ``train-vae`` run folder and its run config."""
+    cfg = load_run(folder, expect="vae")
+    model = build_model(cfg.model)
+    load_weights(model, Path(folder) / VAE_WEIGHTS)
+    return freeze(model.to(resolve_device(device))), cfg
+
+
+def save_prior(
+    prior: Prior, folder: str | Path, *, vae: str | Path, config: PriorRunConfig | None = None
+) -> Path:
+    """Write ``prior`` (built by :func:`~ncpvae.prior.build_prior` on the VAE saved in the run
+    folder ``vae``) to ``folder``: its classifiers, trained groups and log Z, then
+    ``config.json``, which names the VAE folder (as an absolute path)."""
+    if config is None and prior.classifier_config is None:
+        raise ConfigError("save_prior needs a prior built by build_prior (or pass its config)")
+    config = config or PriorRunConfig(vae="", classifier=prior.classifier_config)
+    config = dataclasses.replace(config, vae=str(Path(vae).resolve()))
+    folder = make_run_dir(folder)
+    save_weights(prior, folder / PRIOR_WEIGHTS)
+    save_config(config, folder / CONFIG)
+    return folder
+
+
+def load_prior(folder: str | Path, device: str | torch.device = "cpu") -> Prior:
+    """The fitted prior of a ``train-prior`` run folder (or :func:`save_prior`), with the frozen
+    VAE it was fitted on as ``prior.model``."""
+    cfg = load_run(folder, expect="prior")
+    model, _ = load_vae(cfg.vae, device)
+    prior = build_prior(model, cfg.classifier)
+    load_weights(prior, Path(folder) / PRIOR_WEIGHTS, model.device)
+    return prior.eval().requires_grad_(False)
+
+
+def fit_model_to_data(data: TensorData, cfg: ModelConfig) -> ModelConfig:
+    """``cfg`` with ``data_shape`` taken from the data if empty; refuses data that do not fit."""
+    shape = list(data.shape)
+    if not cfg.data_shape:
+        cfg = dataclasses.replace(cfg, data_shape=shape)
+    if cfg.data_shape != shape:
+        raise DataError(
+            f"the data have examples of shape {shape} but model.data_shape is {cfg.data_shape}; "
+            f"set --model.data_shape {','.join(map(str, shape))} (or leave it empty)"
+        )
+    if cfg.likelihood == "bernoulli" and not data.binarize:
+        values = data.batch(slice(0, 10_000))
+        if not ((values == 0) | (values == 1)).all():
+            raise DataError(
+                "model.likelihood bernoulli needs binary data: set --data.binarize true "
+                "(dynamic binarization) or choose another likelihood"
+            )
+    return cfg
+
+
+def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: bool) -> Checkpointing:
+    """The checkpoint of a training run in ``out``: refuses to start over an unfinished run's
+    checkpoint (one without the ``config.json`` a finished run writes last) unless resuming.
+    A checkpoint belongs to the run config, less the settings that may change on resumption."""
+    path = out / CHECKPOINT
+    if path.is_file() and not (out / CONFIG).is_file() and not resume:
+        raise CheckpointError(
+            f"{str(out)!r} holds the checkpoint of an unfinished run; pass --resume to continue "
+            "that run, or choose another --out"
+        )
+    if not resume and distributed.is_main():
+        # a new run over a finished one: drop its marker and checkpoint first, so that a crash
+        # leaves an unfinished folder, never new weights beside the old config
+        for stale in (CONFIG, CHECKPOINT):
+            (out / stale).unlink(missing_ok=True)
+    identity = to_dict(cfg)
+    # what may change between a run and its resumption: where it runs, how often it saves,
+    # whether NaN steps are skipped, and stage 2's log Z sample count (used after training)
+    for key in ("device", "checkpoint_every", "log_normalizer_samples"):
+        identity.pop(key, None)
+    identity["train"].pop("skip_nonfinite", None)
+    if identity.get("data", {}).get("path"):
+        identity["data"]["path"] = str(Path(identity["data"]["path"]).resolve())
+    return Checkpointing(path, cfg.checkpoint_every, resume, identity=identity)

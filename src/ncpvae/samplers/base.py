@@ -1,0 +1,104 @@
+"""The sampler interface (docs/method.md section 2.3): each sampler is a short recipe in
+:meth:`Sampler._sample_batch`; the batching loop lives once, in :meth:`Sampler.sample`. Every
+sampler takes a ``temperature`` (scaling the base prior's standard deviation) and a ``generator``
+for reproducibility, and returns a :class:`SampleOutput`. Samplers know the
+:class:`~ncpvae.prior.Prior` interface and nothing else of a prior.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from ncpvae.distributions import generator_on, sample
+from ncpvae.prior import Prior
+
+__all__ = ["SampleOutput", "Sampler", "BasePriorSampler", "resample_index"]
+
+
+@dataclass
+class SampleOutput:
+    """Latents and the sampler's diagnostics.
+
+    Attributes:
+        latents: (N, D) latents z (decode them with ``model.likelihood``).
+        ess: SIR only: effective sample size of the proposals behind each sample, per group,
+            (N, K) (K = 1 for a flat prior).
+        acceptance_rate: Metropolis-corrected samplers only.
+    """
+
+    latents: Tensor
+    ess: Tensor | None = None
+    acceptance_rate: float | None = None
+
+    @staticmethod
+    def concat(parts: list[SampleOutput]) -> SampleOutput:
+        """Join batches: latents and ESS concatenated, acceptance rates averaged by size."""
+        ess = [p.ess for p in parts if p.ess is not None]
+        rates = [
+            (p.acceptance_rate, len(p.latents)) for p in parts if p.acceptance_rate is not None
+        ]
+        return SampleOutput(
+            latents=torch.cat([p.latents for p in parts]),
+            ess=torch.cat(ess) if ess else None,
+            acceptance_rate=(
+                sum(r * n for r, n in rates) / sum(n for _, n in rates) if rates else None
+            ),
+        )
+
+
+class Sampler(ABC):
+    """Draws from p_t(z) r(z) / Z for a :class:`~ncpvae.prior.Prior`, in batches. Set
+    ``progress = True`` on an instance for progress bars."""
+
+    batch_size: int = 4096
+    progress: bool = False
+
+    def _bar(self, iterable, description: str):
+        return tqdm(iterable, desc=description, disable=not self.progress, leave=False)
+
+    def sample(
+        self,
+        prior: Prior,
+        num_samples: int,
+        *,
+        temperature: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> SampleOutput:
+        """Draw ``num_samples`` latents from p_t(z) r(z) / Z, ``batch_size`` at a time; the same
+        ``generator`` state gives the same samples."""
+        if num_samples < 1:
+            raise ValueError(f"num_samples must be positive, got {num_samples}")
+        parts = []
+        starts = range(0, num_samples, self.batch_size)
+        for start in self._bar(starts, type(self).__name__) if len(starts) > 1 else starts:
+            n = min(self.batch_size, num_samples - start)
+            parts.append(self._sample_batch(prior, n, temperature, generator))
+        return SampleOutput.concat(parts)
+
+    @abstractmethod
+    def _sample_batch(
+        self, prior: Prior, n: int, temperature: float, generator: torch.Generator | None
+    ) -> SampleOutput: ...
+
+
+@dataclass
+class BasePriorSampler(Sampler):
+    """Samples of the base prior p_t(z) alone (the VAE without NCP)."""
+
+    batch_size: int = 65_536
+
+    @torch.no_grad()
+    def _sample_batch(self, prior, n, temperature, generator):
+        states = sample(prior.state_prior(temperature), (n,), generator)
+        return SampleOutput(prior.to_latent(states))
+
+
+def resample_index(log_weights: Tensor, generator: torch.Generator | None) -> Tensor:
+    """One index per row of ``log_weights`` (n, M), drawn from Categorical(softmax(row))."""
+    probs = torch.softmax(log_weights, dim=1)
+    return torch.multinomial(probs, 1, generator=generator_on(probs.device, generator)).squeeze(1)

@@ -1,0 +1,143 @@
+"""Training checkpoints: everything a run's future depends on (weights, optimiser, schedule,
+step, history, the batch stream and the RNGs), saved atomically and read back without running
+code (``torch.load(weights_only=True)``), so a resumed run reaches the result of one that was
+never interrupted."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from ncpvae.checkpoint import atomic_write
+from ncpvae.errors import CheckpointError
+from ncpvae.training.history import TrainHistory
+
+__all__ = ["Checkpointing", "with_state", "load_checkpoint", "save_checkpoint", "resume"]
+
+
+class Stateful(Protocol):
+    """Anything whose state a checkpoint holds: modules, optimisers, batch streams."""
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+
+
+@dataclass
+class Checkpointing:
+    """Where :func:`train` keeps its training state, how often, and whether it resumes.
+
+    Args:
+        path: the checkpoint file (``torch.save`` of tensors and plain containers only, read back
+            with ``weights_only=True``: loading never runs code).
+        every: steps between checkpoints (0: only at the end); one is always written at the end.
+        resume: continue from ``path`` if it exists (else start afresh).
+        state: what else the run's future depends on, by name: the modules being trained (with
+            their buffers) and the batch stream.
+        identity: what makes a checkpoint belong to this run (the run config, as plain data); a
+            checkpoint whose identity differs is refused, naming what differs.
+    """
+
+    path: Path
+    every: int = 1000
+    resume: bool = False
+    state: Mapping[str, Stateful] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    def due(self, done: int, total: int) -> bool:
+        """Whether a checkpoint is written after ``done`` of ``total`` steps."""
+        return done == total or (self.every > 0 and done % self.every == 0)
+
+
+def with_state(checkpointing: Checkpointing | None, **state: Stateful) -> Checkpointing | None:
+    """``checkpointing`` that also saves and restores ``state`` (modules, batch streams)."""
+    if checkpointing is None:
+        return None
+    return dataclasses.replace(checkpointing, state={**checkpointing.state, **state})
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():  # this rank's GPU (every rank's is in the same state)
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts, as ``key: saved -> current``."""
+    if isinstance(saved, dict) and isinstance(current, dict):
+        keys = sorted(set(saved) | set(current))
+        return [
+            d for k in keys for d in _differences(saved.get(k), current.get(k), f"{prefix}{k}.")
+        ]
+    return [] if saved == current else [f"{prefix[:-1]}: {saved!r} -> {current!r}"]
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint, read without running code; a clear error if it is unreadable."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated, corrupt, or holding objects that would run code
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"checkpoint {str(path)!r} cannot be loaded safely ({first[:200]}); delete it to "
+            "start afresh"
+        ) from None
+
+
+def save_checkpoint(
+    checkpointing: Checkpointing,
+    step: int,
+    optimizer: torch.optim.Optimizer,
+    schedule: Any,
+    history: TrainHistory,
+) -> None:
+    payload = {
+        "step": step,
+        "identity": checkpointing.identity,
+        "state": {name: obj.state_dict() for name, obj in checkpointing.state.items()},
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "history": dataclasses.asdict(history),
+        "rng": _rng_state(),
+    }
+    atomic_write(checkpointing.path, lambda p: torch.save(payload, p))
+
+
+def resume(
+    checkpointing: Checkpointing, optimizer: torch.optim.Optimizer, schedule: Any
+) -> tuple[int, TrainHistory]:
+    """Restore a checkpoint's state; returns the step to continue from and the history."""
+    saved = load_checkpoint(checkpointing.path)
+    differences = _differences(saved.get("identity"), checkpointing.identity)
+    if differences:
+        raise CheckpointError(
+            f"checkpoint {str(checkpointing.path)!r} belongs to another run ("
+            + "; ".join(differences[:5])
+            + "); resume with the same config or choose another --out"
+        )
+    try:
+        for name, obj in checkpointing.state.items():
+            obj.load_state_dict(saved["state"][name])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        _set_rng_state(saved["rng"])
+        history = TrainHistory(**saved["history"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise CheckpointError(
+            f"checkpoint {str(checkpointing.path)!r} does not fit this model ({first[:200]}); "
+            "delete it to start afresh"
+        ) from None
+    return saved["step"], history

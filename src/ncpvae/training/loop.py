@@ -1,0 +1,166 @@
+"""One optimisation loop for both stages (the VAE's ELBO and the prior's NCE loss).
+
+The loop knows nothing about VAEs or priors: it calls ``objective(step)``, which draws its own
+batch and returns ``(loss, metrics)``. Adam with cosine annealing of the learning rate from
+``lr`` to ``lr_final`` (the paper's classifier schedule: 1e-3 to 1e-7). With a
+:class:`Checkpointing`, the loop saves everything a run's future depends on (weights, optimiser,
+schedule, step, history, the batch stream and the RNGs) every few steps, atomically, and can
+resume from it to reach the same result as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ncpvae.errors import CheckpointError, ConfigError, NonFiniteLossError
+from ncpvae.settings import check_settings, setting
+from ncpvae.training import distributed
+from ncpvae.training.checkpoints import Checkpointing, resume, save_checkpoint
+from ncpvae.training.history import TrainHistory
+
+__all__ = ["TrainConfig", "train", "Objective"]
+
+Objective = Callable[[int], tuple[Tensor, dict[str, float]]]
+MAX_SKIPPED_IN_A_ROW = 100  # with skip_nonfinite, a run this long of bad steps still stops
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser settings shared by both stages. ``seed`` seeds the CLI's runs (the API leaves the
+    global RNG to the caller)."""
+
+    section: ClassVar[str] = "train"
+    steps: int = setting(20_000, "optimisation steps", min=1)
+    batch_size: int = setting(256, "examples per step, over all processes", min=1)
+    lr: float = setting(1e-3, "Adam's initial learning rate", above=0)
+    lr_final: float = setting(0.0, "learning rate at the last step (cosine schedule)", min=0)
+    grad_clip: float = setting(0.0, "clip the gradient norm to this (0: no clipping)", min=0)
+    skip_nonfinite: bool = setting(
+        False, "skip steps whose loss is NaN or infinite instead of stopping"
+    )
+    seed: int = setting(0, "seed of the run's initial weights, batches and noise")
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+        if self.lr_final > self.lr:
+            raise ConfigError("train.lr_final must be between 0 and train.lr")
+
+
+class _Step(nn.Module):
+    """The objective as a module over the trained parameters, for DistributedDataParallel: the
+    forward runs the objective, and DDP all-reduces these parameters' gradients."""
+
+    def __init__(self, params: list[nn.Parameter], objective: Objective) -> None:
+        super().__init__()
+        self.params = nn.ParameterList(params)
+        self.objective = objective
+
+    def forward(self, step: int) -> tuple[Tensor, dict[str, float]]:
+        return self.objective(step)
+
+
+def _engine(objective: Objective, params: list[nn.Parameter]) -> Objective:
+    """``objective`` itself in one process; under ``torchrun``, a DistributedDataParallel step
+    whose backward averages the gradients over the ranks."""
+    if distributed.world_size() == 1:
+        return objective
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(_Step(params, objective), broadcast_buffers=False)
+
+
+def train(
+    objective: Objective,
+    parameters: Iterable[nn.Parameter],
+    config: TrainConfig,
+    *,
+    description: str = "train",
+    progress: bool = True,
+    log_every: int = 100,
+    checkpointing: Checkpointing | None = None,
+) -> TrainHistory:
+    """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate,
+    saving and resuming through ``checkpointing`` if given. Under ``torchrun`` the gradients are
+    averaged over the ranks by DistributedDataParallel (the objective draws this rank's shard of
+    the global batch), the logged loss and metrics are averaged too, and rank 0 alone writes
+    checkpoints and shows progress.
+
+    Raises :class:`NonFiniteLossError` (and leaves the parameters as they were after the last good
+    step; a checkpoint on disk is never one with a non-finite loss) if the loss becomes NaN or
+    infinite.
+    """
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        raise ValueError(f"{description}: no trainable parameters (all have requires_grad=False)")
+    optimizer = torch.optim.Adam(params, lr=config.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=max(config.steps, 1), eta_min=config.lr_final
+    )
+    history, first = TrainHistory(), 0
+    if checkpointing is not None and checkpointing.resume and checkpointing.path.is_file():
+        first, history = resume(checkpointing, optimizer, schedule)
+    if distributed.all_mean({"first": float(first)})["first"] != first:
+        raise CheckpointError(
+            f"the processes would resume from different steps (this one from {first}); give "
+            "every machine the same --out on a shared file system"
+        )
+    elapsed = history.seconds
+    start = time.perf_counter()
+    running = math.nan
+    engine = _engine(objective, params)
+    main = distributed.is_main()
+    bar = tqdm(
+        range(first, config.steps),
+        desc=description,
+        disable=not (progress and main),
+        mininterval=1.0,
+        initial=first,
+        total=config.steps,
+    )
+    skipped_in_a_row = 0
+    for step in bar:
+        loss, metrics = engine(step)
+        if not distributed.all_true(bool(torch.isfinite(loss))):
+            if not config.skip_nonfinite or skipped_in_a_row >= MAX_SKIPPED_IN_A_ROW:
+                run_of = f" ({skipped_in_a_row} steps in a row)" if skipped_in_a_row else ""
+                raise NonFiniteLossError(
+                    f"{description}: loss became {float(loss.detach())} at step {step}{run_of}; "
+                    "lower the learning rate (--train.lr), enable gradient clipping "
+                    "(--train.grad_clip) or skip such steps (--train.skip_nonfinite true)"
+                )
+            skipped_in_a_row += 1
+            history.skipped_steps += 1
+            with warnings.catch_warnings():  # torch warns when no update came first
+                warnings.simplefilter("ignore", UserWarning)
+                schedule.step()  # the schedule follows the step count, updates or not
+        else:
+            skipped_in_a_row = 0
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(params, config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            value = float(loss.detach())
+            running = value if math.isnan(running) else 0.98 * running + 0.02 * value
+        if skipped_in_a_row == 0 and (step % log_every == 0 or step == config.steps - 1):
+            reduced = distributed.all_mean({"loss": value, **metrics})
+            history.steps.append(step)
+            history.losses.append(reduced.pop("loss"))
+            history.metrics = reduced
+            bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
+        done = step + 1
+        if main and checkpointing is not None and checkpointing.due(done, config.steps):
+            history.seconds = elapsed + time.perf_counter() - start
+            save_checkpoint(checkpointing, done, optimizer, schedule, history)
+    history.seconds = elapsed + time.perf_counter() - start
+    return history

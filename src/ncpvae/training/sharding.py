@@ -1,0 +1,96 @@
+"""Each rank's share of the global batch's noise under torchrun, for any model.
+
+Every rank has the same RNG state. A distribution over this rank's n rows of a global batch of
+W n rows is expanded to (W, n, ...), sampled, and this rank's block kept: the ranks together draw
+exactly the noise one process draws for the global batch, whatever the distribution (anything
+``torch.distributions`` can ``expand``; a distribution without rows draws W n samples and keeps
+this rank's n). The copy keeps the distribution's type, so ``log_prob`` and
+``kl_divergence`` work on it unchanged.
+
+Stage 1 routes a model's posterior (a flat model's :meth:`posterior`, every group step of a
+hierarchical model's :meth:`walk`) through :func:`sharded_model`; stage 2 passes
+:func:`shard_noise` to the prior's ``nce_loss``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+from collections.abc import Iterator
+from functools import partial
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
+from ncpvae.prior import NO_SHARDING, Noise
+from ncpvae.training import distributed
+
+__all__ = ["shard_noise", "sharded", "sharded_model"]
+
+
+def _draw(dist: Distribution, method: str, rank: int, world: int, sample_shape=()) -> Tensor:
+    shape = torch.Size(sample_shape)
+    draw = getattr(dist, method)
+    if len(dist.batch_shape) > 0:  # rows are the leading batch dimension
+        try:
+            whole = dist.expand(torch.Size([world]) + dist.batch_shape)
+        except NotImplementedError:  # no expand (a point mass): no noise to shard
+            return draw(shape)
+        return getattr(whole, method)(shape).select(len(shape), rank)
+    if len(shape) == 0:
+        return draw(shape)
+    n = shape[0]  # rows are the leading sample dimension
+    return draw(torch.Size([world * n]) + shape[1:])[rank * n : (rank + 1) * n]
+
+
+def sharded(dist: Distribution, rank: int, world: int) -> Distribution:
+    """A copy of ``dist`` whose ``sample`` and ``rsample`` give rank ``rank``'s rows of the draw
+    for ``world`` equal shards."""
+    if world == 1:
+        return dist
+    copied = copy.copy(dist)
+    copied.sample = partial(_draw, dist, "sample", rank, world)  # type: ignore[method-assign]
+    copied.rsample = partial(_draw, dist, "rsample", rank, world)  # type: ignore[method-assign]
+    return copied
+
+
+def shard_noise() -> Noise:
+    """This process's :data:`~ncpvae.prior.Noise`: the identity in one process."""
+    world = distributed.world_size()
+    if world == 1:
+        return NO_SHARDING
+    return partial(sharded, rank=distributed.rank(), world=world)
+
+
+@contextlib.contextmanager
+def sharded_model(model: nn.Module) -> Iterator[None]:
+    """Within this context the model's posterior draws (flat: :meth:`posterior`; hierarchical:
+    the posterior and prior of every step of :meth:`walk`) are this process's shard."""
+    noise = shard_noise()
+    if noise is NO_SHARDING:
+        yield
+        return
+    if isinstance(model, HierarchicalLatentModel):
+        walk = model.walk
+
+        def sharded_walk(choose, *args, **kwargs):
+            def choose_sharded(step: GroupStep) -> Tensor:
+                posterior = None if step.posterior is None else noise(step.posterior)
+                return choose(
+                    dataclasses.replace(step, prior=noise(step.prior), posterior=posterior)
+                )
+
+            return walk(choose_sharded, *args, **kwargs)
+
+        patch = ("walk", sharded_walk)
+    else:
+        posterior = model.posterior
+        patch = ("posterior", lambda x: noise(posterior(x)))
+    model.__dict__[patch[0]] = patch[1]
+    try:
+        yield
+    finally:
+        del model.__dict__[patch[0]]
