@@ -14,8 +14,12 @@ from ncpvae.models import (
     VAE,
     HierarchicalLatentModel,
     HierarchicalVAE,
+    HierarchicalVAEConfig,
     LatentVariableModel,
     ModelConfig,
+    RAEConfig,
+    VAEConfig,
+    build_model,
 )
 from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
 from ncpvae.prior import LogNormalizerEstimate, NCPPrior
@@ -43,6 +47,10 @@ __all__ = [
     "HierarchicalLatentModel",
     "HierarchicalVAE",
     "ModelConfig",
+    "VAEConfig",
+    "RAEConfig",
+    "HierarchicalVAEConfig",
+    "build_model",
     "VAE",
     "RAE",
     "TensorData",

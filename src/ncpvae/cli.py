@@ -25,6 +25,7 @@ from ncpvae.config import (
     SampleConfig,
     VAERunConfig,
     apply_overrides,
+    default_value,
     leaf_fields,
     load_config,
     parse_value,
@@ -121,15 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help="auto, cpu, cuda or cuda:N for every stage (default: auto)",
             )
         for key in leaves:
-            value: Any = defaults
-            for part in key.split("."):
-                value = getattr(value, part)
             p.add_argument(
                 f"--{key}",
                 dest=key,
                 default=argparse.SUPPRESS,
                 metavar="V",
-                help=f"(default: {value})",
+                help=f"(default: {default_value(defaults, key)})",
             )
     return parser
 

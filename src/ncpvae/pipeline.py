@@ -119,7 +119,7 @@ def build_prior(model: LatentVariableModel, cfg: ClassifierConfig) -> Prior:
 
 def build_model(cfg: ModelConfig) -> LatentVariableModel:
     """The model of ``cfg.kind`` (``data_shape`` must be set)."""
-    return MODELS[cfg.kind](cfg)
+    return MODELS[cfg.kind][1](cfg)
 
 
 def _fit_model_to_data(data: TensorData, cfg: ModelConfig) -> ModelConfig:
