@@ -204,7 +204,7 @@ def test_missing_or_corrupt_run_folder_is_one_line(tmp_path: Path):
 @pytest.mark.parametrize(
     "command, message",
     [
-        ("sample --temperature 0", "temperature must be positive"),
+        ("sample --temperature 0", "temperature must be above 0, got 0"),
         ("sample --num_samples 0", "num_samples must be at least 1"),
         ("train-vae --train.batch_size 0", "train.batch_size must be at least 1"),
         ("train-vae --model.likelihood poisson", "unknown model.likelihood 'poisson'"),

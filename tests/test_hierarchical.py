@@ -25,7 +25,7 @@ from ncpvae.cli import main
 from ncpvae.data import TensorData
 from ncpvae.evaluation import log_likelihoods, prior_hole
 from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
-from ncpvae.models import HierarchicalVAE, ModelConfig
+from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier
 from ncpvae.pipeline import load_prior_run
@@ -243,7 +243,6 @@ def test_hierarchical_likelihood_matches_the_closed_form_with_per_sample_normali
 
 def _tiny_nvae(**overrides) -> HierarchicalVAE:
     cfg = dict(
-        kind="hvae",
         data_shape=[1, 12, 12],
         channels=16,
         latent_channels=2,
@@ -251,7 +250,7 @@ def _tiny_nvae(**overrides) -> HierarchicalVAE:
         likelihood="bernoulli",
     )
     cfg.update(overrides)
-    return HierarchicalVAE(ModelConfig(**cfg))
+    return HierarchicalVAE(HierarchicalVAEConfig(**cfg))
 
 
 def test_nvae_groups_scales_and_padding():

@@ -20,11 +20,11 @@ import ncpvae.data.mnist as mnist
 from ncpvae import (
     RAE,
     VAE,
-    ModelConfig,
     NCPPrior,
     ResidualMLPClassifier,
     TensorData,
     TrainConfig,
+    VAEConfig,
     log_likelihoods,
     train_prior,
     train_vae,
@@ -33,6 +33,7 @@ from ncpvae.config import DataConfig
 from ncpvae.data import DATASETS, as_data, load_data
 from ncpvae.data.mnist import read_idx, read_mnist
 from ncpvae.errors import ConfigError, DataError
+from ncpvae.models import MODELS
 from ncpvae.models.architectures import conv_scales
 from ncpvae.plotting import image_grid
 from ncpvae.training import minibatches
@@ -314,9 +315,10 @@ def test_as_data_refuses(bad, message) -> None:
 # Models
 
 
-def conv_config(shape: list[int], **kwargs) -> ModelConfig:
+def conv_config(shape: list[int], kind: str = "vae", **kwargs) -> VAEConfig:
     defaults = {"channels": 4, "latent_dim": 3, "likelihood": "bernoulli"}
-    return ModelConfig(architecture="conv", data_shape=shape, **{**defaults, **kwargs})
+    config_class = MODELS[kind][0]
+    return config_class(architecture="conv", data_shape=shape, **{**defaults, **kwargs})
 
 
 def test_conv_scales() -> None:
@@ -584,7 +586,7 @@ def test_likelihood_passes_are_capped_by_data_size(monkeypatch) -> None:
     import ncpvae.evaluation as evaluation
 
     model = VAE(
-        ModelConfig(
+        VAEConfig(
             architecture="conv",
             data_shape=[1, 16, 16],
             latent_dim=3,

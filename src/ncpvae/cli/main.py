@@ -8,11 +8,9 @@ Errors a user can fix are printed as one line, with exit status 1 (2 for a bad c
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
-import typing
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,12 +24,13 @@ from ncpvae.config import (
     SampleConfig,
     VAERunConfig,
     apply_overrides,
+    default_value,
+    field_help,
     leaf_fields,
     load_config,
     parse_value,
 )
 from ncpvae.errors import NCPVAEError
-from ncpvae.settings import help_text
 from ncpvae.training import distributed
 
 __all__ = ["main"]
@@ -124,26 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
                 help="auto, cpu, cuda or cuda:N for every stage (default: auto)",
             )
         for key in leaves:
-            value: Any = defaults
-            for part in key.split("."):
-                value = getattr(value, part)
             p.add_argument(
                 f"--{key}",
                 dest=key,
                 default=argparse.SUPPRESS,
                 metavar="V",
-                help=f"{_field_help(verb.config, key)} (default: {value})".lstrip(),
+                help=f"{field_help(verb.config, key)} (default: {default_value(defaults, key)})",
             )
     return parser
-
-
-def _field_help(config: type, key: str) -> str:
-    """The help sentence of the config field at the dotted path ``key``."""
-    *parents, leaf = key.split(".")
-    for part in parents:
-        config = typing.get_type_hints(config)[part]
-    fields = {f.name: f for f in dataclasses.fields(config)}
-    return help_text(fields[leaf])
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:

@@ -1,7 +1,7 @@
 """Data sets: built-in synthetic ones and readers for files the user names.
 
-:func:`load_data` maps a :class:`~ncpvae.config.DataConfig` to (train, test)
-:class:`TensorData` through the ``DATASETS`` registry; add a reader by adding an entry.
+:func:`load_data` maps a :class:`DataConfig` (the ``data`` section of a run config) to (train,
+test) :class:`TensorData` through the ``DATASETS`` registry; add a reader by adding an entry.
 """
 
 from __future__ import annotations
@@ -10,19 +10,17 @@ import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ncpvae.data.arrays import DataLike, TensorData, as_data
+from ncpvae.data.config import DataConfig
 from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob
 from ncpvae.errors import DataError
 
-if TYPE_CHECKING:
-    from ncpvae.config import DataConfig
-
 __all__ = [
+    "DataConfig",
     "gaussians25",
     "gaussians25_log_prob",
     "GRID_25",

@@ -36,9 +36,8 @@ from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
-from ncpvae.samplers import SIRSampler
-from ncpvae.stages import train_prior
-from ncpvae.training import TrainConfig
+from ncpvae.samplers import SamplerSettings, build_sampler
+from ncpvae.training import TrainConfig, train_prior
 
 __all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler", "BinarizedDataset", "SUPPORTED_MODELS"]
 
@@ -127,9 +126,11 @@ class PythaeModel(LatentVariableModel):
 
 
 @dataclass
-class NCPSamplerConfig:
-    """Settings of :class:`NCPSampler`: the classifier, its training and SIR. ``seed`` fixes the
-    classifier's initial weights, the training batches and noise, and log Z's samples."""
+class NCPSamplerConfig(SamplerSettings):
+    """Settings of :class:`NCPSampler`: the classifier, its training and the sampler settings
+    of ncpvae (:class:`~ncpvae.samplers.SamplerSettings`; SIR draws with ``sir_proposals``).
+    ``seed`` fixes the classifier's initial weights, the training batches and noise, and log Z's
+    samples."""
 
     hidden_dim: int = 256
     num_blocks: int = 3
@@ -137,7 +138,6 @@ class NCPSamplerConfig:
     steps: int = 10_000
     batch_size: int = 256
     lr: float = 1e-3
-    num_proposals: int = 500
     log_normalizer_samples: int = 1_000_000
     seed: int = 0
 
@@ -185,7 +185,7 @@ class NCPSampler:
                 c.num_blocks,
                 batch_norm=c.batch_norm,
             )
-        return NCPPrior(self.latent_model.prior(), classifier).to(self.device)
+        return NCPPrior(self.latent_model.prior(), classifier, self.latent_model).to(self.device)
 
     def _follow_model(self) -> None:
         """Move the prior (classifier, log Z, base) to the model's device if the model moved."""
@@ -215,7 +215,6 @@ class NCPSampler:
             batches = torch.Generator().manual_seed(c.seed)
             train_prior(
                 self.prior,
-                self.latent_model,
                 train_data,
                 train,
                 progress=progress,
@@ -237,7 +236,7 @@ class NCPSampler:
         save_sampler_config: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor | None:
-        """``num_samples`` decoder outputs of SIR latents (M = ``num_proposals`` proposals each;
+        """``num_samples`` decoder outputs of SIR latents (M = ``sir_proposals`` proposals each;
         the draws' effective sample sizes are kept in ``self.ess``), decoded ``batch_size`` at a
         time. As in pythae, ``output_dir`` receives one PNG per sample (``00000000.png``, ...)
         and, with ``save_sampler_config``, the sampler itself (:meth:`save`); ``generator``
@@ -246,17 +245,17 @@ class NCPSampler:
             raise RuntimeError("fit the sampler (or load a fitted one) before sampling")
         self._follow_model()
         z = self.prior.sample(
-            num_samples, SIRSampler(self.sampler_config.num_proposals), generator=generator
+            num_samples, build_sampler("sir", self.sampler_config), generator=generator
         )
         self.ess = z.ess
         images = torch.cat(
             [
-                self.latent_model.decode_mean(z.samples[i : i + batch_size])
+                self.latent_model.decode_mean(z.latents[i : i + batch_size])
                 for i in range(0, num_samples, batch_size)
             ]
         )
         if output_dir is not None:
-            from ncpvae.plotting import image_files
+            from ncpvae.evaluation.plotting import image_files
 
             image_files(images.cpu(), Path(output_dir))
             if save_sampler_config:

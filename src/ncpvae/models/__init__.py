@@ -1,7 +1,17 @@
-"""Latent-variable models behind one small interface (:class:`LatentVariableModel`)."""
+"""Latent-variable models behind one small interface (:class:`LatentVariableModel`), each with
+its own config class; :data:`MODELS` maps a model kind to both and :func:`build_model` builds
+the model a config describes."""
+
+from __future__ import annotations
 
 from ncpvae.models.base import LatentVariableModel, TrainingOutput
-from ncpvae.models.config import ModelConfig
+from ncpvae.models.config import (
+    BaseModelConfig,
+    HierarchicalVAEConfig,
+    ModelConfig,
+    RAEConfig,
+    VAEConfig,
+)
 from ncpvae.models.hierarchy import HierarchicalLatentModel
 from ncpvae.models.nvae import HierarchicalVAE
 from ncpvae.models.rae import RAE
@@ -10,7 +20,11 @@ from ncpvae.models.vae import VAE
 __all__ = [
     "LatentVariableModel",
     "TrainingOutput",
+    "BaseModelConfig",
     "ModelConfig",
+    "VAEConfig",
+    "RAEConfig",
+    "HierarchicalVAEConfig",
     "VAE",
     "RAE",
     "HierarchicalVAE",
@@ -19,10 +33,20 @@ __all__ = [
     "build_model",
 ]
 
-MODELS: dict[str, type[LatentVariableModel]] = {"vae": VAE, "rae": RAE, "hvae": HierarchicalVAE}
-"""``ModelConfig.kind`` -> model class; each is built as ``MODELS[kind](config)``."""
+MODELS: dict[str, tuple[type[BaseModelConfig], type[LatentVariableModel]]] = {
+    "vae": (VAEConfig, VAE),
+    "rae": (RAEConfig, RAE),
+    "hvae": (HierarchicalVAEConfig, HierarchicalVAE),
+}
+"""Model kind -> (its config class, its model class); add a model by adding an entry."""
 
 
 def build_model(config: ModelConfig) -> LatentVariableModel:
-    """The model of ``config.kind`` (``data_shape`` must be set)."""
-    return MODELS[config.kind](config)
+    """The model of ``config.kind``, untrained (``config.data_shape`` must be set)."""
+    config_class, model_class = MODELS[config.kind]
+    if type(config) is not config_class:
+        raise TypeError(
+            f"model kind {config.kind!r} takes a {config_class.__name__}, "
+            f"got a {type(config).__name__}"
+        )
+    return model_class(config)

@@ -1,4 +1,4 @@
-"""Encoder and decoder networks, chosen by ``ModelConfig.architecture``.
+"""Encoder and decoder networks, chosen by ``VAEConfig.architecture``.
 
 Every architecture gives an encoder mapping x (N, *data_shape) to (N, encoder_out) and a decoder
 mapping z (N, latent_dim) to likelihood parameters (N, params_per_dim, *data_shape).
@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ncpvae.errors import ConfigError
-from ncpvae.models.config import ModelConfig
+from ncpvae.models.config import VAEConfig
 from ncpvae.nets import ACTIVATION_MODULES, mlp
 
 __all__ = ["build_networks", "set_output_bias", "OutputBias", "ARCHITECTURES", "conv_scales"]
@@ -21,7 +21,7 @@ __all__ = ["build_networks", "set_output_bias", "OutputBias", "ARCHITECTURES", "
 Networks = tuple[nn.Module, nn.Module]
 
 
-def mlp_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Networks:
+def mlp_networks(cfg: VAEConfig, encoder_out: int, params_per_dim: int) -> Networks:
     """MLPs on the flattened data (the Lawson et al. MNIST VAE with ``activation='tanh'``,
     ``hidden_dim=300``, ``depth=2``, ``latent_dim=50``)."""
     data_dim = math.prod(cfg.data_shape)
@@ -72,7 +72,7 @@ def _up(c_in: int, c_out: int) -> nn.Module:
     )
 
 
-def conv_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Networks:
+def conv_networks(cfg: VAEConfig, encoder_out: int, params_per_dim: int) -> Networks:
     """A DCGAN-like pair for square images (C, S, S): stride-2 convolutions with batch norm and
     Swish down to a 4x4 or 7x7 map, a linear layer to the latent, and the mirror image back."""
     if len(cfg.data_shape) != 3 or cfg.data_shape[1] != cfg.data_shape[2]:
@@ -106,7 +106,7 @@ def conv_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Ne
     return encoder, decoder
 
 
-ARCHITECTURES: dict[str, Callable[[ModelConfig, int, int], Networks]] = {
+ARCHITECTURES: dict[str, Callable[[VAEConfig, int, int], Networks]] = {
     "mlp": mlp_networks,
     "conv": conv_networks,
 }
@@ -120,6 +120,6 @@ def set_output_bias(decoder: nn.Module, bias: Tensor) -> None:
     layer.bias.copy_(bias.reshape(layer.bias.shape))
 
 
-def build_networks(cfg: ModelConfig, encoder_out: int, params_per_dim: int) -> Networks:
+def build_networks(cfg: VAEConfig, encoder_out: int, params_per_dim: int) -> Networks:
     """(encoder, decoder) of ``cfg.architecture`` for data of shape ``cfg.data_shape``."""
     return ARCHITECTURES[cfg.architecture](cfg, encoder_out, params_per_dim)

@@ -1,75 +1,164 @@
-"""The one model config: which model (``kind``), which networks (``architecture``), their sizes
-and the output likelihood. Fields a model does not use are ignored by it."""
+"""Model configs, one dataclass per model kind, each holding only the settings its model reads.
+
+* :class:`VAEConfig` (``kind: "vae"``): Gaussian encoder and decoder networks, trained by the ELBO;
+* :class:`RAEConfig` (``kind: "rae"``): a :class:`VAEConfig` plus the RAE's penalties and the size
+  of the Gaussian-mixture base prior (Ghosh et al. 2020);
+* :class:`HierarchicalVAEConfig` (``kind: "hvae"``): an NVAE-style hierarchy of spatial latent
+  groups, for images.
+
+:data:`ModelConfig` is the union of the three. A run config's ``model`` section is read into the
+class its ``kind`` names (see :func:`ncpvae.config.from_dict`), so a setting of another kind is
+an error, not silently ignored. Every field declares its default, help text and bounds once
+(:func:`~ncpvae.settings.setting`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from ncpvae.errors import require
+from ncpvae.likelihoods import LIKELIHOODS
+from ncpvae.settings import check_settings, setting
 
-__all__ = ["ModelConfig", "ACTIVATIONS"]
+__all__ = [
+    "BaseModelConfig",
+    "VAEConfig",
+    "RAEConfig",
+    "HierarchicalVAEConfig",
+    "ModelConfig",
+    "ACTIVATIONS",
+]
 
 ACTIVATIONS = ("silu", "tanh")
 
+KIND_HELP = (
+    "Which model: vae (Gaussian encoder, trained by the ELBO), rae (deterministic encoder with L2 "
+    "penalties and a Gaussian-mixture prior fitted after training) or hvae (NVAE-style hierarchy "
+    "of spatial latent groups, for images)."
+)
+
+
+def _kind(name: str) -> Any:
+    """The ``kind`` field of the config class of model kind ``name`` (it takes no other value)."""
+    return setting(name, KIND_HELP, choices=(name,))
+
 
 @dataclass
-class ModelConfig:
-    """Sizes and choices of a latent-variable model.
+class BaseModelConfig:
+    """The settings every model kind has: its kind, the shape of one example and the output
+    likelihood p(x|z)."""
 
-    ``kind``: ``vae`` (Gaussian encoder, ELBO), ``rae`` (deterministic encoder, L2 latent and
-    decoder penalties, a Gaussian mixture base prior fitted after training; Ghosh et al. 2020)
-    or ``hvae`` (NVAE-style hierarchy of spatial latent groups: ``channels`` wide,
-    ``groups_per_scale`` groups of ``latent_channels`` maps per scale, coarsest first,
-    ``cells_per_group`` residual cells between groups; ``architecture`` is not used).
-    ``architecture``: ``mlp`` (any data, flattened) or ``conv`` (images of side 28, 32 or 64).
-    ``data_shape``: the shape of one example; empty means "take it from the data".
-    ``likelihood``: ``gaussian`` (learned per-dimension scale), ``gaussian_fixed`` (scale
-    ``output_scale``), ``bernoulli`` or ``logistic_mixture`` (``num_mixtures`` components).
-    """
+    section: ClassVar[str] = "model"
 
-    kind: str = "vae"
-    architecture: str = "mlp"
-    data_shape: list[int] = field(default_factory=list)
-    latent_dim: int = 2
-    hidden_dim: int = 256  # mlp: width of the hidden layers
-    depth: int = 3  # mlp: number of hidden layers
-    activation: str = "silu"  # mlp: silu or tanh (Lawson et al. use tanh)
-    channels: int = 32  # conv: channels after the stem, doubled at every downsampling
-    likelihood: str = "gaussian"
-    output_scale: float = 0.1  # gaussian_fixed: the fixed standard deviation of p(x|z)
-    num_mixtures: int = 10  # logistic_mixture: components per data element
-    rae_latent_penalty: float = 1.0  # rae: weight beta of 1/2 ||z||^2
-    rae_decoder_penalty: float = 1e-6  # rae: weight lambda of the decoder's squared L2 norm
-    gmm_components: int = 10  # rae: components of the full-covariance Gaussian mixture prior
-    groups_per_scale: list[int] = field(default_factory=lambda: [2, 2])  # hvae, coarsest first
-    latent_channels: int = 8  # hvae: channels of every latent group
-    cells_per_group: int = 1  # hvae: residual cells between consecutive groups
-    spectral_regularization: float = 0.0  # hvae: weight of the spectral penalty (0: off)
+    kind: str = setting("", KIND_HELP)
+    data_shape: list[int] = setting(
+        help="Shape of one example, e.g. 1,28,28; empty: taken from the data.",
+        default_factory=list,
+        each_min=1,
+    )
+    likelihood: str = setting(
+        "gaussian",
+        "Output distribution p(x|z): gaussian (learned scale per element), gaussian_fixed "
+        "(standard deviation output_scale), bernoulli (binary data) or logistic_mixture (8-bit "
+        "data, num_mixtures components).",
+        choices=tuple(LIKELIHOODS),
+    )
+    output_scale: float = setting(
+        0.1,
+        "Standard deviation of p(x|z) for likelihood gaussian_fixed, in data units.",
+        above=0,
+    )
+    num_mixtures: int = setting(
+        10, "Logistic components per data element for likelihood logistic_mixture.", min=1
+    )
 
     def __post_init__(self) -> None:
-        require(
-            self.kind in ("vae", "rae", "hvae"),
-            f"unknown model.kind {self.kind!r}; use vae, rae or hvae",
-        )
-        require(
-            self.architecture in ("mlp", "conv"),
-            f"unknown model.architecture {self.architecture!r}; use mlp or conv",
-        )
-        require(
-            self.activation in ACTIVATIONS,
-            f"unknown model.activation {self.activation!r}; use one of {list(ACTIVATIONS)}",
-        )
-        for name in ("latent_dim", "hidden_dim", "depth", "channels", "num_mixtures"):
-            require(getattr(self, name) >= 1, f"model.{name} must be at least 1")
-        require(self.gmm_components >= 1, "model.gmm_components must be at least 1")
-        require(
-            bool(self.groups_per_scale) and all(g >= 1 for g in self.groups_per_scale),
-            "model.groups_per_scale needs at least one scale, each with at least one group",
-        )
-        require(self.latent_channels >= 1, "model.latent_channels must be at least 1")
-        require(self.cells_per_group >= 0, "model.cells_per_group must be >= 0")
-        require(self.spectral_regularization >= 0, "model.spectral_regularization must be >= 0")
-        require(all(d >= 1 for d in self.data_shape), "model.data_shape entries must be >= 1")
-        require(self.output_scale > 0, "model.output_scale must be positive")
-        require(self.rae_latent_penalty >= 0, "model.rae_latent_penalty must be >= 0")
-        require(self.rae_decoder_penalty >= 0, "model.rae_decoder_penalty must be >= 0")
+        check_settings(self)
+
+
+@dataclass
+class VAEConfig(BaseModelConfig):
+    """A VAE with one latent vector: encoder and decoder networks of ``architecture``
+    (``mlp``: ``depth`` hidden layers of ``hidden_dim``; ``conv``: stride-2 convolutions starting
+    at ``channels``) and the output likelihood."""
+
+    kind: str = _kind("vae")
+    architecture: str = setting(
+        "mlp",
+        "Encoder and decoder networks: mlp (any data, flattened) or conv (square images whose "
+        "side is even and above 7, e.g. 28, 32 or 64).",
+        choices=("mlp", "conv"),
+    )
+    latent_dim: int = setting(2, "Dimension of the latent vector z.", min=1)
+    hidden_dim: int = setting(256, "Width of every hidden layer of the mlp networks.", min=1)
+    depth: int = setting(3, "Number of hidden layers of the mlp networks.", min=1)
+    activation: str = setting(
+        "silu",
+        "Activation of the mlp networks: silu or tanh (Lawson et al. use tanh).",
+        choices=ACTIVATIONS,
+    )
+    channels: int = setting(
+        32,
+        "Channels of the conv networks after the first convolution, doubled at every "
+        "downsampling up to 8 times this.",
+        min=1,
+    )
+
+
+@dataclass
+class RAEConfig(VAEConfig):
+    """A regularised autoencoder (RAE-L2): the networks of a :class:`VAEConfig`, a deterministic
+    encoder, the loss -log p(x|z) + ``latent_penalty`` * ||z||^2 / 2 + ``decoder_penalty`` *
+    ||decoder weights||^2, and a Gaussian mixture of ``gmm_components`` as base prior."""
+
+    kind: str = _kind("rae")
+    latent_penalty: float = setting(
+        1.0, "Weight beta of the latent penalty beta * ||z||^2 / 2 in the loss (0: none).", min=0
+    )
+    decoder_penalty: float = setting(
+        1e-6,
+        "Weight lambda of the decoder weights' squared L2 norm in the loss (0: none).",
+        min=0,
+    )
+    gmm_components: int = setting(
+        10,
+        "Components of the full-covariance Gaussian mixture fitted on the training codes after "
+        "training, the base prior.",
+        min=1,
+    )
+
+
+@dataclass
+class HierarchicalVAEConfig(BaseModelConfig):
+    """An NVAE-style hierarchical VAE for square images: ``groups_per_scale`` latent groups of
+    ``latent_channels`` maps per scale (coarsest first), ``channels`` wide, ``cells_per_group``
+    residual cells between groups."""
+
+    kind: str = _kind("hvae")
+    channels: int = setting(32, "Channels of the encoder's and decoder's feature maps.", min=1)
+    groups_per_scale: list[int] = setting(
+        help="Latent groups at each scale, coarsest first, e.g. 2,2; the finest scale is a "
+        "quarter of the image side and each scale before it halves it.",
+        default_factory=lambda: [2, 2],
+        each_min=1,
+    )
+    latent_channels: int = setting(8, "Channels of every latent group.", min=1)
+    cells_per_group: int = setting(
+        1, "Residual cells between consecutive latent groups (0: none).", min=0
+    )
+    spectral_regularization: float = setting(
+        0.0,
+        "Weight of the spectral penalty, the sum of the largest singular values of all "
+        "convolutions (0: off).",
+        min=0,
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(bool(self.groups_per_scale), "model.groups_per_scale needs at least one scale")
+
+
+ModelConfig = VAEConfig | RAEConfig | HierarchicalVAEConfig
+"""Any model config; its ``kind`` says which (an :class:`RAEConfig` is also a
+:class:`VAEConfig`)."""

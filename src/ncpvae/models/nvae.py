@@ -33,7 +33,7 @@ from ncpvae.errors import ConfigError
 from ncpvae.likelihoods import build_likelihood, soft_clamp
 from ncpvae.models.architectures import OutputBias
 from ncpvae.models.base import TrainingOutput
-from ncpvae.models.config import ModelConfig
+from ncpvae.models.config import HierarchicalVAEConfig
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualBlock
 
@@ -55,15 +55,15 @@ def _upsample(c_in: int, c_out: int) -> nn.Module:
 
 
 class HierarchicalVAE(HierarchicalLatentModel):
-    """NVAE-style hierarchical VAE for images (C, S, S), sized by a :class:`ModelConfig`
-    (``kind='hvae'``: ``channels``, ``latent_channels``, ``groups_per_scale``,
+    """NVAE-style hierarchical VAE for images (C, S, S), sized by a
+    :class:`HierarchicalVAEConfig` (``channels``, ``latent_channels``, ``groups_per_scale``,
     ``cells_per_group``, ``spectral_regularization``, ``likelihood``).
 
     Per group it exposes ``group_shapes``, ``context_shapes`` (the context is the decoder state
     before z_k is added) and the two passes of :class:`HierarchicalLatentModel`.
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: HierarchicalVAEConfig) -> None:
         super().__init__()
         if len(config.data_shape) != 3 or config.data_shape[1] != config.data_shape[2]:
             raise ConfigError(

@@ -19,7 +19,7 @@ from torch.distributions import Categorical, Distribution, MixtureSameFamily, Mu
 from ncpvae.data.arrays import TensorData
 from ncpvae.distributions import PointMass, tempered
 from ncpvae.models.base import TrainingOutput
-from ncpvae.models.config import ModelConfig
+from ncpvae.models.config import RAEConfig
 from ncpvae.models.vae import VAE
 
 __all__ = ["RAE"]
@@ -33,7 +33,7 @@ class RAE(VAE):
     encoder_outputs_per_latent = 1
     has_density = False
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: RAEConfig) -> None:
         super().__init__(config)
         k, d = config.gmm_components, config.latent_dim
         self.register_buffer("gmm_logits", torch.zeros(k))
@@ -60,8 +60,8 @@ class RAE(VAE):
         decoder = sum(p.pow(2).sum() for p in self.decoder.parameters())
         loss = (
             -reconstruction
-            + self.config.rae_latent_penalty * latent
-            + self.config.rae_decoder_penalty * decoder
+            + self.config.latent_penalty * latent
+            + self.config.decoder_penalty * decoder
         )
         return TrainingOutput(loss, {"rec": reconstruction, "latent": latent, "dec_l2": decoder})
 

@@ -1,5 +1,5 @@
 """A VAE with one latent vector: q(z|x) = N(mu(x), diag sigma(x)^2), the encoder and decoder of
-``ModelConfig.architecture``, and any output likelihood p(x|z)."""
+``VAEConfig.architecture``, and any output likelihood p(x|z)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ncpvae.errors import ConfigError
 from ncpvae.likelihoods import build_likelihood, soft_clamp
 from ncpvae.models.architectures import build_networks, set_output_bias
 from ncpvae.models.base import LatentVariableModel
-from ncpvae.models.config import ModelConfig
+from ncpvae.models.config import VAEConfig
 
 __all__ = ["VAE"]
 
@@ -29,7 +29,7 @@ class VAE(LatentVariableModel):
 
     encoder_outputs_per_latent = 2  # mean and raw log-scale
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: VAEConfig) -> None:
         super().__init__()
         if not config.data_shape:
             raise ConfigError(

@@ -25,10 +25,10 @@ class ClassifierConfig:
     squeeze-and-excitation in every block)."""
 
     section: ClassVar[str] = "classifier"
-    hidden_dim: int = setting(256, "width of the classifier's residual blocks", min=1)
-    num_blocks: int = setting(3, "number of residual blocks (0: a linear classifier)", min=0)
-    batch_norm: bool = setting(True, "batch norm in every block")
-    squeeze_excitation: bool = setting(True, "squeeze-and-excitation in every block")
+    hidden_dim: int = setting(256, "Width of the classifier's residual blocks.", min=1)
+    num_blocks: int = setting(3, "Residual blocks (0: a linear classifier).", min=0)
+    batch_norm: bool = setting(True, "Batch norm in every block.")
+    squeeze_excitation: bool = setting(True, "Squeeze-and-excitation in every block.")
 
     def __post_init__(self) -> None:
         check_settings(self)

@@ -39,15 +39,15 @@ class TrainConfig:
     global RNG to the caller)."""
 
     section: ClassVar[str] = "train"
-    steps: int = setting(20_000, "optimisation steps", min=1)
-    batch_size: int = setting(256, "examples per step, over all processes", min=1)
-    lr: float = setting(1e-3, "Adam's initial learning rate", above=0)
-    lr_final: float = setting(0.0, "learning rate at the last step (cosine schedule)", min=0)
-    grad_clip: float = setting(0.0, "clip the gradient norm to this (0: no clipping)", min=0)
+    steps: int = setting(20_000, "Optimisation steps.", min=1)
+    batch_size: int = setting(256, "Examples per step, over all processes.", min=1)
+    lr: float = setting(1e-3, "Adam's initial learning rate.", above=0)
+    lr_final: float = setting(0.0, "Learning rate at the last step (cosine schedule).", min=0)
+    grad_clip: float = setting(0.0, "Clip the gradient norm to this (0: no clipping).", min=0)
     skip_nonfinite: bool = setting(
-        False, "skip steps whose loss is NaN or infinite instead of stopping"
+        False, "Skip steps whose loss is NaN or infinite instead of stopping."
     )
-    seed: int = setting(0, "seed of the run's initial weights, batches and noise")
+    seed: int = setting(0, "Seed of the run's initial weights, batches and noise.")
 
     def __post_init__(self) -> None:
         check_settings(self)
