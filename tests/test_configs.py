@@ -7,7 +7,11 @@ its ``data.name`` (gzipped MNIST IDX files, a ``cifar-10-batches-py`` folder of 
 pickles, a folder or .tar of 89x109 JPEGs) and run in-process through ``ncpvae.cli.main`` with
 only sizes and step counts overridden: never ``kind``, ``architecture``, ``likelihood``,
 ``activation``, ``data.name``, ``data.binarize``, ``crop`` or ``image_size``, which are what a
-config is for.
+config is for (and only the speed overrides the config's model kind has).
+
+The reading rules are tested here too: a model section is read into the class its ``kind`` names
+and a setting of another kind is refused, by JSON and by flag; bounds and help text come from
+the fields' metadata.
 """
 
 from __future__ import annotations
