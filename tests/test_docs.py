@@ -146,6 +146,8 @@ PATH_MENTION = re.compile(
 def test_named_files_exist(page: Path):
     text = page.read_text()
     for path in set(PATH_MENTION.findall(text)):
+        if Path(path).stem.isupper():  # a placeholder: configs/X.json, examples/NAME.py
+            continue
         assert (ROOT / path).is_file(), f"{_name(page)} names {path}, which does not exist"
 
 
