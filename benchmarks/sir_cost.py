@@ -1,4 +1,4 @@
-"""SIR cost against its floor (DESIGN.md section 2.3; the evaluation issue's target: <= 1.3x).
+"""SIR cost against its floor (docs/method.md section 2.3; the evaluation issue's target: <= 1.3x).
 
 The floor is one batched evaluation of the classifier and the base prior's log-density on the
 same number of proposals that SIR draws (num_samples * M). SIR adds drawing the proposals, the

@@ -1,6 +1,6 @@
 """Reproduce the 25-Gaussians figure and table (README, "Results: 25 Gaussians").
 
-For each seed, the paper's debugging benchmark end to end (DESIGN.md section 3), as
+For each seed, the paper's debugging benchmark end to end (docs/method.md section 3), as
 ``ncpvae demo`` runs it: stage 1 (the VAE), stage 2 (the NCP classifier), the evaluation
 (importance-weighted test log-likelihood under both priors, log Z, SIR's ESS) and the figure
 (data, samples of the VAE's prior and of NCP by SIR and Langevin, log r over the latent space,

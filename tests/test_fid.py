@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ncpvae.errors import CheckpointError, ConfigError
-from ncpvae.fid import (
+from ncpvae.evaluation.fid import (
     DEFAULT_INCEPTION_PATH,
     FID,
     INCEPTION_SHA256,

@@ -24,13 +24,13 @@ from torch.distributions import Independent, MultivariateNormal, Normal
 from ncpvae.cli import main
 from ncpvae.data import TensorData
 from ncpvae.evaluation import log_likelihoods, prior_hole
-from ncpvae.hierarchical_prior import HierarchicalNCPPrior, merge_priors
 from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier
-from ncpvae.pipeline import load_prior_run
+from ncpvae.prior import HierarchicalNCPPrior, merge_priors
+from ncpvae.runs import load_prior
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, SIRSampler
-from ncpvae.training import TrainConfig, minibatches
+from ncpvae.training import TrainConfig, train_prior
 
 V1, S1, V2, S2, A, B = 0.05, 0.2**0.5, 0.06, 0.3**0.5, 1.0, 0.5
 Q1_VAR, Q2_VAR = V1 + S1**2, V2 + S2**2  # 0.25 and 0.36
@@ -120,12 +120,13 @@ def _fit(groups, seed=0, steps=1500) -> HierarchicalNCPPrior:
     torch.manual_seed(seed)
     model = LinearGaussianHierarchy()
     prior = HierarchicalNCPPrior(model, _conv_classifiers())
-    batches = minibatches(TensorData(toy_data(20_000, 1)), 512, torch.Generator().manual_seed(2))
-    prior.fit(
-        lambda: next(batches),
+    train_prior(
+        prior,
+        TensorData(toy_data(20_000, 1)),
         TrainConfig(steps=steps, batch_size=512, lr=1e-3, lr_final=1e-6),
         groups=groups,
         progress=False,
+        generator=torch.Generator().manual_seed(2),
     )
     return prior
 
@@ -139,7 +140,7 @@ def test_per_group_classifiers_recover_the_known_conditional_log_ratios():
     z1, z2 = _scalar_map(z[:, 0]), _scalar_map(z[:, 1])
     with torch.no_grad():
         for k, (zk, ck) in enumerate([(z1, torch.zeros_like(z1)), (z2, z1)]):
-            learned = prior.log_ratio_group(k, zk, ck)
+            learned = prior.group_log_ratio(GroupStep(k, ck, None), zk)
             truth = true_log_ratio(k, zk, ck).flatten()
             inside = truth > -4  # where either density has mass; the far tails are unconstrained
             rmse = (learned - truth)[inside].pow(2).mean().sqrt()
@@ -152,7 +153,7 @@ def test_group_subsets_trained_apart_merge_into_the_jointly_trained_prior():
     assert first.trained_groups == [0] and second.trained_groups == [1]
     merged = merge_priors([first, second])
     for name, value in joint.state_dict().items():
-        torch.testing.assert_close(merged.state_dict()[name], value, msg=name)
+        torch.testing.assert_close(merged.state_dict()[name], value, equal_nan=True, msg=name)
     with pytest.raises(ValueError, match="group 0 was trained by both"):
         merge_priors([_fit([0], steps=1), _fit([0], steps=1)])
     with pytest.raises(ValueError, match="no prior trained groups \\[1\\]"):
@@ -169,14 +170,14 @@ def test_hierarchical_sir_reproduces_the_aggregate_posterior_and_its_ess():
     out = SIRSampler(num_proposals=m).sample(
         prior, 4000, generator=torch.Generator().manual_seed(0)
     )
-    torch.testing.assert_close(_moments(out.samples), aggregate_covariance(), atol=0.03, rtol=0)
+    torch.testing.assert_close(_moments(out.latents), aggregate_covariance(), atol=0.03, rtol=0)
     assert out.ess.shape == (4000, 2)
     # the prior's log-ratio of latents is the sum of the groups' (the offset included)
-    z1, z2 = _scalar_map(out.samples[:, 0]), _scalar_map(out.samples[:, 1])
+    z1, z2 = _scalar_map(out.latents[:, 0]), _scalar_map(out.latents[:, 1])
     expected = sum(
         prior.classifiers[k](zk, ck) for k, (zk, ck) in enumerate([(z1, 0 * z1), (z2, z1)])
     )
-    torch.testing.assert_close(prior.log_ratio(out.samples), expected)
+    torch.testing.assert_close(prior.log_ratio(out.latents), expected)
     # ESS / M -> 1 / E_p[r^2]; E_p[r_k^2] = int q^2 / p = 1 / (v sqrt(2 / v - 1)) for q = N(m, v),
     # p = N(m', 1) with the means equal (group 1) or not (group 2: a shift (A - B) z1)
     e_r2_first = 1 / (Q1_VAR * math.sqrt(2 / Q1_VAR - 1))
@@ -191,10 +192,10 @@ def test_prior_hole_per_group_is_closed_by_the_exact_ncp_prior():
     g = torch.Generator().manual_seed(0)
     posterior = model.posterior(toy_data(1500, 0)).sample()
     samples = {
-        "base": BasePriorSampler().sample(prior, 1500, generator=g).samples,
-        "ncp": SIRSampler(1000).sample(prior, 1500, generator=g).samples,
+        "base": BasePriorSampler().sample(prior, 1500, generator=g).latents,
+        "ncp": SIRSampler(1000).sample(prior, 1500, generator=g).latents,
     }
-    hole = prior_hole(model, posterior, samples)
+    hole = prior_hole(prior, posterior, samples)
     assert all(m > 0.01 for m in hole["mmd2_posterior_base_groups"])
     assert all(abs(m) < 0.004 for m in hole["mmd2_posterior_ncp_groups"])
     assert hole["mmd2_posterior_base"] > 10 * abs(hole["mmd2_posterior_ncp"])
@@ -208,7 +209,7 @@ def test_prior_hole_per_group_is_closed_by_the_exact_ncp_prior():
 def test_noise_space_dynamics_reproduce_the_aggregate_posterior(sampler):
     prior = exact_prior(LinearGaussianHierarchy())
     out = sampler.sample(prior, 3000, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(_moments(out.samples), aggregate_covariance(), atol=0.04, rtol=0)
+    torch.testing.assert_close(_moments(out.latents), aggregate_covariance(), atol=0.04, rtol=0)
     if out.acceptance_rate is not None:
         assert 0.6 < out.acceptance_rate < 0.95
 
@@ -347,9 +348,10 @@ def test_cli_trains_groups_on_separate_runs_and_merges_them(tmp_path, mnist_dir,
     assert _cli(*prior, "--groups", "1", "--out", parts[1]) == 0
     assert _cli("merge-priors", "--priors", f"{parts[0]},{parts[1]}", "--out", merged) == 0
     device = torch.device("cpu")
-    whole_prior, merged_prior = (load_prior_run(p, device)[0] for p in (whole, merged))
+    whole_prior, merged_prior = (load_prior(p, device) for p in (whole, merged))
     for name, value in whole_prior.state_dict().items():
-        torch.testing.assert_close(merged_prior.state_dict()[name], value, msg=name)
+        if not name.startswith("log_normalizer"):  # the merge leaves log Z to estimate
+            torch.testing.assert_close(merged_prior.state_dict()[name], value, msg=name)
 
     capsys.readouterr()
     assert (
@@ -407,7 +409,7 @@ def test_cli_trains_groups_on_separate_runs_and_merges_them(tmp_path, mnist_dir,
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--groups", "5"], "groups [5] do not exist: this VAE has groups 0..2"),
+        (["--groups", "5"], "groups [5] do not exist: this prior has groups 0..2"),
     ],
 )
 def test_cli_refuses_groups_that_do_not_exist(tmp_path, mnist_dir, capsys, args, message):

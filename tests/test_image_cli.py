@@ -109,7 +109,7 @@ class TinyFeatures(torch.nn.Module):
 def test_evaluate_reports_fid_per_sampler_and_temperature(
     tmp_path: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ncpvae.pipeline.InceptionFeatures", TinyFeatures)
+    monkeypatch.setattr("ncpvae.evaluation.sample_quality.InceptionFeatures", TinyFeatures)
     TinyFeatures.images_seen = 0
     vae, prior = tmp_path / "vae", tmp_path / "prior"
     ncpvae(MNIST_VAE + " --train.steps 5", mnist_dir, vae)

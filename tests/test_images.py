@@ -21,7 +21,6 @@ from ncpvae import (
     RAE,
     VAE,
     NCPPrior,
-    ResidualMLPClassifier,
     TensorData,
     TrainConfig,
     VAEConfig,
@@ -33,10 +32,11 @@ from ncpvae.config import DataConfig
 from ncpvae.data import DATASETS, as_data, load_data
 from ncpvae.data.mnist import read_idx, read_mnist
 from ncpvae.errors import ConfigError, DataError
+from ncpvae.evaluation.plotting import image_grid
 from ncpvae.models import MODELS
 from ncpvae.models.architectures import conv_scales
-from ncpvae.plotting import image_grid
-from ncpvae.training import minibatches
+from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.training import Minibatches
 
 # ---------------------------------------------------------------------------------------------
 # MNIST IDX files
@@ -241,7 +241,7 @@ def test_minibatches_binarize_every_epoch_afresh() -> None:
     pixels[:, 0, 0, :4] = 0
     for i in range(4):
         pixels[i, 0, 0, i] = 255
-    batches = minibatches(TensorData.images(pixels, binarize=True), 4, seeded(3))
+    batches = Minibatches(TensorData.images(pixels, binarize=True), 4, seeded(3))
     epochs = []
     for _ in range(2):  # batch size = data size: one batch per epoch, all images reshuffled
         batch = next(batches)
@@ -527,9 +527,9 @@ def test_rae_mixture_prior_matches_sklearn_and_carries_ncp() -> None:
         model.posterior(data.batch(slice(0, 2))).log_prob(torch.zeros(2, 2))
 
     # NCP on the mixture: log p_NCP = log GMM + f - log Z
-    ncp = NCPPrior(model.prior(), ResidualMLPClassifier(2, hidden_dim=16, num_blocks=1))
+    ncp = NCPPrior(model.prior(), ResidualMLPClassifier(2, hidden_dim=16, num_blocks=1), model)
     before = [p.detach().clone() for p in ncp.classifier.parameters()]
-    train_prior(ncp, model, data, TrainConfig(steps=10, batch_size=64), progress=False)
+    train_prior(ncp, data, TrainConfig(steps=10, batch_size=64), progress=False)
     changed = [
         not torch.equal(a, b) for a, b in zip(before, ncp.classifier.parameters(), strict=True)
     ]
@@ -583,7 +583,7 @@ def test_image_grid_size_and_pixels(tmp_path: Path, channels: int) -> None:
 def test_likelihood_passes_are_capped_by_data_size(monkeypatch) -> None:
     """The rows per decoder pass shrink with the size of an example (a conv decoder's
     activations are many times its output), and the estimate does not depend on the chunking."""
-    import ncpvae.evaluation as evaluation
+    import ncpvae.evaluation.likelihood as evaluation
 
     model = VAE(
         VAEConfig(

@@ -8,7 +8,8 @@ import torch
 from conftest import QuadraticLogRatio, seeded
 from torch.distributions import MultivariateNormal
 
-from ncpvae import NCPPrior, ResidualMLPClassifier, TrainConfig, standard_normal
+from ncpvae import NCPPrior, TrainConfig, standard_normal, train_prior
+from ncpvae.nets import ResidualMLPClassifier
 
 
 def test_nce_recovers_known_gaussian_log_ratio():
@@ -17,8 +18,9 @@ def test_nce_recovers_known_gaussian_log_ratio():
     q = MultivariateNormal(torch.tensor([1.0, -0.5]), torch.tensor([[0.5, 0.2], [0.2, 0.8]]))
     base = standard_normal((2,))
     prior = NCPPrior(base, ResidualMLPClassifier(2, hidden_dim=64, num_blocks=2))
-    history = prior.fit(
-        lambda: q.sample((512,)),
+    history = train_prior(
+        prior,
+        q.sample((200_000,)),  # latents: a flat prior without a model takes them as data
         TrainConfig(steps=2500, batch_size=512, lr=2e-3, lr_final=1e-5),
         progress=False,
     )
@@ -42,10 +44,7 @@ def test_log_normalizer_matches_closed_form_and_stderr_is_honest():
     f = QuadraticLogRatio(torch.tensor([[0.8, 0.3], [0.3, 1.5]]), torch.tensor([0.7, -1.2]), 0.4)
     prior = NCPPrior(standard_normal((2,)), f)
     truth = f.log_normalizer()
-    estimates = [
-        prior.estimate_log_normalizer(20_000, batch_size=7_000, generator=seeded(s))
-        for s in range(30)
-    ]
+    estimates = [prior.estimate_log_normalizer(20_000, generator=seeded(s)) for s in range(30)]
     values = torch.tensor([e.value for e in estimates])
     mean_stderr = sum(e.stderr for e in estimates) / len(estimates)
     # the reported standard error matches the spread of repeated estimates (within 30 %)

@@ -22,7 +22,7 @@ TINY = NCPSamplerConfig(
     num_blocks=1,
     steps=30,
     batch_size=32,
-    num_proposals=20,
+    sir_proposals=20,
     log_normalizer_samples=5000,
 )
 

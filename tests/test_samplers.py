@@ -31,13 +31,13 @@ def quadratic_prior() -> tuple[NCPPrior, QuadraticLogRatio]:
 def test_sir_reproduces_target_moments(quadratic_prior):
     prior, f = quadratic_prior
     out = prior.sample(20_000, SIRSampler(num_proposals=500), generator=seeded(1))
-    mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
+    mean_err, cov_err = gaussian_moments_error(out.latents, f.target())
     assert mean_err < 0.02 and cov_err < 0.02, (mean_err, cov_err)
     # the base prior alone is far from it: the test can fail
-    base = prior.sample(20_000, BasePriorSampler()).samples
+    base = prior.sample(20_000, BasePriorSampler()).latents
     assert gaussian_moments_error(base, f.target())[0] > 0.3
     # ESS of each draw: positive and at most M
-    assert out.ess.shape == (20_000,) and out.ess.min() >= 1 and out.ess.max() <= 500
+    assert out.ess.shape == (20_000, 1) and out.ess.min() >= 1 and out.ess.max() <= 500
 
 
 def test_sir_with_temperature_targets_tempered_base(quadratic_prior):
@@ -48,7 +48,7 @@ def test_sir_with_temperature_targets_tempered_base(quadratic_prior):
     precision = torch.eye(2) / t**2 + f.a
     cov = torch.linalg.inv(precision)
     target = torch.distributions.MultivariateNormal(cov @ f.b, covariance_matrix=cov)
-    mean_err, cov_err = gaussian_moments_error(out.samples, target)
+    mean_err, cov_err = gaussian_moments_error(out.latents, target)
     assert mean_err < 0.02 and cov_err < 0.02, (mean_err, cov_err)
 
 
@@ -56,7 +56,7 @@ def test_langevin_reproduces_target_moments(quadratic_prior):
     prior, f = quadratic_prior
     sampler = LangevinSampler(num_steps=400, step_size=0.02)
     out = prior.sample(20_000, sampler, generator=seeded(3))
-    mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
+    mean_err, cov_err = gaussian_moments_error(out.latents, f.target())
     # unadjusted Langevin is biased by O(step size): the tolerance allows for it
     assert mean_err < 0.03 and cov_err < 0.03, (mean_err, cov_err)
 
@@ -64,9 +64,9 @@ def test_langevin_reproduces_target_moments(quadratic_prior):
 def test_samplers_are_reproducible_with_a_generator(quadratic_prior):
     prior, _ = quadratic_prior
     for sampler in (BasePriorSampler(), SIRSampler(50), LangevinSampler(5, 0.01)):
-        a = prior.sample(100, sampler, generator=seeded(7)).samples
-        b = prior.sample(100, sampler, generator=seeded(7)).samples
-        c = prior.sample(100, sampler, generator=seeded(8)).samples
+        a = prior.sample(100, sampler, generator=seeded(7)).latents
+        b = prior.sample(100, sampler, generator=seeded(7)).latents
+        c = prior.sample(100, sampler, generator=seeded(8)).latents
         assert torch.equal(a, b) and not torch.equal(a, c)
 
 
@@ -74,7 +74,7 @@ def test_sampler_batches_cover_the_request(quadratic_prior):
     prior, _ = quadratic_prior
     sampler = SIRSampler(num_proposals=100, proposal_budget=1000)  # 10 draws per batch
     out = prior.sample(25, sampler)
-    assert out.samples.shape == (25, 2) and out.ess.shape == (25,)
+    assert out.latents.shape == (25, 2) and out.ess.shape == (25, 1)
 
 
 def test_sir_warns_when_ess_collapses():
@@ -98,7 +98,7 @@ def test_hmc_reproduces_target_moments_with_acceptance_in_band(quadratic_prior):
     prior, f = quadratic_prior
     sampler = HMCSampler(num_steps=60, num_warmup=60, num_leapfrog=5, target_acceptance=0.8)
     out = prior.sample(10_000, sampler, generator=seeded(4))
-    mean_err, cov_err = gaussian_moments_error(out.samples, f.target())
+    mean_err, cov_err = gaussian_moments_error(out.latents, f.target())
     # Metropolis-corrected: no step-size bias, only Monte-Carlo error
     assert mean_err < 0.03 and cov_err < 0.03, (mean_err, cov_err)
     assert 0.7 < out.acceptance_rate < 0.9, out.acceptance_rate

@@ -4,7 +4,7 @@ Everything here is a plain ``torch.distributions.Distribution`` so that a user's
 wherever ours does. Two helpers add what ``torch.distributions`` lacks:
 
 * :func:`tempered` scales the standard deviation of a prior by a temperature ``t``
-  (NVAE convention, DESIGN.md section 2.3). It is a ``functools.singledispatch`` function, so a
+  (NVAE convention, docs/method.md section 2.3). It is a ``functools.singledispatch`` function, so a
   user can register their own distribution type.
 * :func:`sample` draws from any distribution with an optional ``torch.Generator``.
 """

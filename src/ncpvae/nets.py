@@ -129,7 +129,7 @@ class ResidualMLPClassifier(nn.Module):
 
 class ResidualConvClassifier(nn.Module):
     """Classifier for a spatial latent group z_k (N, c, s, s) given the frozen prior network's
-    context c_k (N, C, s, s) (DESIGN.md section 2.2): the logit f_k(z_k, c_k) = log r_k.
+    context c_k (N, C, s, s) (docs/method.md section 2.2): the logit f_k(z_k, c_k) = log r_k.
 
     A 3x3 stride-2 convolution of the concatenated maps, ``num_blocks`` convolutional residual
     blocks (Swish, batch norm, squeeze-and-excitation), Swish, global average pooling and a

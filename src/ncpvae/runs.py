@@ -70,12 +70,13 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
-def _read_config(folder: Path) -> dict[str, Any]:
+def _read_config(folder: Path, expect: str | None = None) -> dict[str, Any]:
     path = folder / CONFIG
     if not path.is_file():
+        verb = VERB_OF_KIND.get(expect or "", "train-vae or train-prior")
         raise CheckpointError(
-            f"{str(folder)!r} is not a finished run folder (no {CONFIG}); run ncpvae train-vae "
-            "or train-prior to make one"
+            f"{str(folder)!r} is not a {verb} run folder (no {CONFIG}); run ncpvae {verb} "
+            "to make one"
         )
     try:
         data = json.loads(path.read_text())
@@ -96,7 +97,7 @@ def load_run(folder: str | Path, expect: str | None = None) -> Any:
     """The run config of a finished run folder (:class:`VAERunConfig` or
     :class:`PriorRunConfig`); with ``expect``, refuses a folder of another kind in one line."""
     folder = Path(folder)
-    data = _read_config(folder)
+    data = _read_config(folder, expect)
     kind = "prior" if "classifier" in data else "vae"
     if expect is not None and kind != expect:
         raise CheckpointError(

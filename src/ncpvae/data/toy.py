@@ -1,4 +1,4 @@
-"""The 25-Gaussians benchmark of the paper (DESIGN.md section 3): 25 isotropic Gaussians with
+"""The 25-Gaussians benchmark of the paper (docs/method.md section 3): 25 isotropic Gaussians with
 standard deviation 0.05 and equal weights, centred on the grid {-4, -2, 0, 2, 4}^2."""
 
 from __future__ import annotations

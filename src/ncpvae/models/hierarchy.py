@@ -1,4 +1,4 @@
-"""The hierarchical latent-model interface (DESIGN.md section 2.2):
+"""The hierarchical latent-model interface (docs/method.md section 2.2):
 
     p(z) = prod_k p(z_k | z_<k),    q(z | x) = prod_k q(z_k | x, z_<k),
 

@@ -6,7 +6,7 @@ RAE-L2: a deterministic encoder z = E(x) and the loss
 
 then, ex post, a Gaussian mixture (full covariance) fitted on the codes of the training data is
 the base prior p(z). The NCP prior works on top of it like on any other base prior (the paper's
-"RAE with a 10-component GMM prior" row, DESIGN.md section 3).
+"RAE with a 10-component GMM prior" row, docs/method.md section 3).
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ class HierarchicalNCPPrior(Prior):
 def merge_priors(parts: Sequence[Prior]) -> Prior:
     """One prior from priors whose classifiers were trained on disjoint groups (one per worker):
     each group's classifier comes from the part that trained it. Refuses overlaps and gaps.
-    Returns ``parts[0]``, updated in place."""
+    Returns ``parts[0]``, updated in place, its log Z invalidated (estimate it again)."""
     if not parts:
         raise ValueError("nothing to merge: pass at least one prior")
     merged = parts[0]
@@ -235,4 +235,6 @@ def merge_priors(parts: Sequence[Prior]) -> Prior:
     for k, i in owner.items():
         merged.classifiers[k].load_state_dict(parts[i].classifiers[k].state_dict())
     merged.trained.fill_(True)
+    merged.log_normalizer.fill_(math.nan)
+    merged.log_normalizer_stderr.fill_(math.nan)
     return merged

@@ -103,6 +103,8 @@ def save_checkpoint(
     schedule: Any,
     history: TrainHistory,
 ) -> None:
+    """Write the checkpoint after ``step`` steps (with the optimiser, schedule, history, RNGs
+    and ``checkpointing.state``), atomically."""
     payload = {
         "step": step,
         "identity": checkpointing.identity,
