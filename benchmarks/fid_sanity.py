@@ -19,8 +19,8 @@ from _results import write_results
 
 from ncpvae.config import DataConfig
 from ncpvae.data import load_data
-from ncpvae.fid import FID
-from ncpvae.pipeline import resolve_device
+from ncpvae.evaluation.fid import FID
+from ncpvae.runs import resolve_device
 
 
 def halves(data_cfg: DataConfig, num: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -23,11 +23,12 @@ from pathlib import Path
 import torch
 from _results import write_results
 
-from ncpvae import NCPPrior, ResidualMLPClassifier, TensorData, log_likelihoods
+from ncpvae import NCPPrior, TensorData, log_likelihoods
 from ncpvae.config import VAERunConfig, load_config
-from ncpvae.pipeline import build_model, resolve_device
-from ncpvae.stages import train_vae
-from ncpvae.training import TrainConfig
+from ncpvae.models import build_model
+from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.runs import resolve_device
+from ncpvae.training import TrainConfig, train_vae
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -86,7 +87,7 @@ def nll_time(device: torch.device, num_test: int, num_samples: int) -> list[dict
     data = TensorData.images(pixels, binarize=True)
     prior_cfg = json.loads((CONFIGS / "mnist_prior.json").read_text())["classifier"]
     classifier = ResidualMLPClassifier(50, prior_cfg["hidden_dim"], prior_cfg["num_blocks"])
-    prior = NCPPrior(model.prior(), classifier.to(device))
+    prior = NCPPrior(model.prior(), classifier.to(device), model)
     prior.log_normalizer.fill_(0.0)
     decoder_flops = 2 * sum(
         m.in_features * m.out_features for m in model.decoder.modules() if hasattr(m, "in_features")

@@ -23,7 +23,7 @@ import torch
 
 from ncpvae.data import load_data
 from ncpvae.evaluation import log_likelihoods
-from ncpvae.pipeline import load_prior_run, resolve_device
+from ncpvae.runs import load_prior, load_run, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,16 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/normalizer_bias.json"))
     args = parser.parse_args()
     device = resolve_device(args.device)
-    prior, model, _, vae_cfg = load_prior_run(args.prior, device)
+    prior = load_prior(args.prior, device)
+    model = prior.model
+    vae_cfg = load_run(load_run(args.prior, expect="prior").vae, expect="vae")
     _, test = load_data(vae_cfg.data)
     test = test.head(args.num_test)
 
     x = test.batch(slice(0, args.contexts), torch.Generator().manual_seed(0)).to(device)
-    groups = prior.estimate_log_normalizers(x, 10_000, torch.Generator(device).manual_seed(0))
-    relative_variance = sum(g.relative_variance for g in groups)
+    generator = torch.Generator(device).manual_seed(0)
+    estimate = prior.estimate_log_normalizer(10_000 * len(x), contexts=x, generator=generator)
+    relative_variance = sum(g.relative_variance for g in estimate.groups)
     rows = []
     for m in [int(v) for v in args.draws.split(",")]:
         prior.normalizer_samples = m
@@ -82,7 +85,7 @@ def main() -> None:
         "prior": args.prior,
         "num_test": len(test),
         "importance_samples": args.importance_samples,
-        "relative_variance_per_group": [g.relative_variance for g in groups],
+        "relative_variance_per_group": [g.relative_variance for g in estimate.groups],
         "rows": rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

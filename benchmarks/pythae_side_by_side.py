@@ -45,20 +45,20 @@ from torch.distributions import Categorical, MixtureSameFamily, MultivariateNorm
 
 from ncpvae.checkpoint import load_weights, save_weights
 from ncpvae.data.mnist import read_mnist
-from ncpvae.evaluation import (
+from ncpvae.evaluation.fid import FID, reference_cache_name
+from ncpvae.evaluation.likelihood import (
     CPU_ELEMENTS_PER_PASS,
     MAX_ELEMENTS_PER_PASS,
     log_likelihood,
     log_likelihoods,
 )
-from ncpvae.fid import FID, reference_cache_name
+from ncpvae.evaluation.plotting import image_grid, panel_figure
 from ncpvae.integrations.pythae import (
     BinarizedDataset,
     NCPSampler,
     NCPSamplerConfig,
     PythaeModel,
 )
-from ncpvae.plotting import image_grid, panel_figure
 
 
 def train_pythae_vae(train: Tensor, args: argparse.Namespace, work: Path) -> tuple[VAE, dict]:
@@ -262,7 +262,7 @@ def main() -> None:
     rows = []
     for name, sampler in samplers.items():
         if name.startswith("ncp_sir_m"):
-            sampler.sampler_config.num_proposals = int(name.removeprefix("ncp_sir_m"))
+            sampler.sampler_config.sir_proposals = int(name.removeprefix("ncp_sir_m"))
         torch.manual_seed(args.seed + 2)
         np.random.seed(args.seed + 2)
         with torch.no_grad():  # pythae's samplers would otherwise decode with autograd on

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
-from ncpvae import NCPPrior, ResidualMLPClassifier, SIRSampler, standard_normal
-from ncpvae.pipeline import resolve_device
+from ncpvae import NCPPrior, SIRSampler, standard_normal
+from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.runs import resolve_device
 
 
 def timed(fn, repeats: int = 3) -> float:

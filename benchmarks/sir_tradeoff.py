@@ -20,18 +20,19 @@ import torch
 from _results import write_results
 
 from ncpvae.data import load_data
-from ncpvae.fid import FID
-from ncpvae.pipeline import decode, load_prior_run, resolve_device, set_fid_reference
-from ncpvae.plotting import plt
-from ncpvae.samplers import BasePriorSampler, SIRSampler
+from ncpvae.evaluation.fid import FID
+from ncpvae.evaluation.plotting import plt
+from ncpvae.evaluation.sample_quality import fid_reference
+from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.samplers import BasePriorSampler, SIRSampler, decode
 
 
 def measure(prior, model, sampler, num: int, fid: FID, seed: int) -> dict:
     generator = torch.Generator(model.device).manual_seed(seed)
-    decode(model, prior.sample(8, sampler, generator=generator).samples, generator)  # warm-up
+    decode(model, prior.sample(8, sampler, generator=generator).latents, generator)  # warm-up
     start = time.perf_counter()
     result = prior.sample(num, sampler, generator=generator)
-    _, images = decode(model, result.samples, generator)
+    _, images = decode(model, result.latents, generator)
     seconds = time.perf_counter() - start
     row = {"seconds_per_sample": seconds / num, "fid": fid(images), "fid_samples": num}
     if result.ess is not None:
@@ -67,11 +68,13 @@ def main() -> None:
     device = resolve_device(args.device)
     rows = []
     for path in args.priors.split(","):
-        prior, model, _, vae_cfg = load_prior_run(path, device)
+        prior = load_prior(path, device)
+        model = prior.model
+        vae_cfg = load_run(load_run(path, expect="prior").vae, expect="vae")
         train, _ = load_data(vae_cfg.data)
         fid = FID(device=device)
         name = f"{Path(path).parent.name}/{Path(path).name}"
-        reference = set_fid_reference(fid, train, args.num, args.fid_cache)
+        reference = fid_reference(fid, train, args.num, args.fid_cache)
         print(f"{name}: FID reference {reference['fid_reference_samples']} training images")
         samplers = [(1, BasePriorSampler())]
         samplers += [(int(m), SIRSampler(int(m), min_ess=0)) for m in args.proposals.split(",")]

@@ -25,9 +25,10 @@ import torch
 
 from ncpvae.config import PriorRunConfig, VAERunConfig, load_config
 from ncpvae.data import load_data
-from ncpvae.pipeline import _fit_model_to_data, build_model, build_prior, resolve_device
-from ncpvae.stages import freeze, train_prior, train_vae
-from ncpvae.training import TrainConfig
+from ncpvae.models import build_model
+from ncpvae.prior import build_prior
+from ncpvae.runs import fit_model_to_data, resolve_device
+from ncpvae.training import TrainConfig, freeze, train_prior, train_vae
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def main() -> None:
     vae_cfg.data.path = args.data
     prior_cfg = load_config(PriorRunConfig, args.prior_config)
     train_data, _ = load_data(vae_cfg.data)
-    model_cfg = _fit_model_to_data(train_data, vae_cfg.model)
+    model_cfg = fit_model_to_data(train_data, vae_cfg.model)
     torch.manual_seed(0)
     model = build_model(model_cfg).to(device)
     generator = torch.Generator().manual_seed(0)
@@ -74,7 +75,7 @@ def main() -> None:
 
         def stage2(cfg: TrainConfig, prior=prior, groups=groups):
             return train_prior(
-                prior, model, train_data, cfg, groups=groups, progress=False, generator=generator
+                prior, train_data, cfg, groups=groups, progress=False, generator=generator
             )
 
         rows.append((label, prior_cfg.train, seconds_per_step(stage2, prior_cfg.train, args.steps)))

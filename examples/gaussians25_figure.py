@@ -17,8 +17,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ncpvae.cli import demo
 from ncpvae.config import DemoConfig, apply_overrides
-from ncpvae.pipeline import run_demo
 
 QUICK = {  # small enough for a test, large enough that NCP still closes most of the hole
     "vae.train.steps": 1500,
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     out = Path(args.out)
     reports, rows = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
-        report = run_demo(seeded(seed, args.quick), out / f"seed{seed}", progress=not args.quick)
+        report = demo.run(seeded(seed, args.quick), out / f"seed{seed}", progress=not args.quick)
         reports.append(report)
         rows.append(table_row(seed, report))
         print(f"seed {seed}: figure in {out / f'seed{seed}' / 'figure.png'}")

@@ -20,7 +20,6 @@ from ncpvae import (
     HMCSampler,
     LatentVariableModel,
     NCPPrior,
-    ResidualMLPClassifier,
     SIRSampler,
     TrainConfig,
     log_likelihoods,
@@ -28,6 +27,7 @@ from ncpvae import (
     train_vae,
 )
 from ncpvae.data import gaussians25
+from ncpvae.nets import ResidualMLPClassifier
 
 
 class MyVAE(LatentVariableModel):
@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     vae = MyVAE()
     train_vae(vae, train, TrainConfig(steps=args.steps), kl_warmup_fraction=0.9, progress=False)
-    prior = NCPPrior(vae.prior(), ResidualMLPClassifier(latent_dim=2, hidden_dim=64))
-    train_prior(prior, vae, train, TrainConfig(steps=args.steps, lr_final=1e-7), progress=False)
+    prior = NCPPrior(vae.prior(), ResidualMLPClassifier(latent_dim=2, hidden_dim=64), vae)
+    train_prior(prior, train, TrainConfig(steps=args.steps, lr_final=1e-7), progress=False)
     log_z = prior.estimate_log_normalizer(200_000)
 
     sir = prior.sample(1000, SIRSampler(num_proposals=200), generator=g)

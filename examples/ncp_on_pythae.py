@@ -23,13 +23,13 @@ from pythae.trainers import BaseTrainerConfig
 
 from ncpvae import log_likelihoods
 from ncpvae.data.mnist import read_mnist
+from ncpvae.evaluation.plotting import image_grid
 from ncpvae.integrations.pythae import (
     BinarizedDataset,
     NCPSampler,
     NCPSamplerConfig,
     PythaeModel,
 )
-from ncpvae.plotting import image_grid
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

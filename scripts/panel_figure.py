@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ncpvae.plotting import panel_figure
+from ncpvae.evaluation.plotting import panel_figure
 
 
 def main(argv: list[str]) -> None:

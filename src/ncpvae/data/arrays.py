@@ -2,8 +2,9 @@
 minibatch at a time.
 
 Images are kept as uint8 (a quarter of the memory of float32) and scaled to [0, 1] per batch.
-Dynamically binarized data (MNIST in docs/method.md section 3) draw x ~ Bernoulli(pixel / 255) afresh
-every time an image is used, at evaluation too: pass a ``generator`` for reproducible draws.
+Dynamically binarized data (MNIST, docs/method.md section 3) draw x ~ Bernoulli(pixel / 255)
+afresh every time an image is used, at evaluation too: pass a ``generator`` for reproducible
+draws.
 """
 
 from __future__ import annotations

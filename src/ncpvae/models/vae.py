@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, Independent
+from torch.distributions import Distribution, Independent, Normal
 
 from ncpvae.data.arrays import TensorData
-from ncpvae.distributions import Normal
 from ncpvae.errors import ConfigError
 from ncpvae.likelihoods import build_likelihood, soft_clamp
 from ncpvae.models.architectures import build_networks, set_output_bias
