@@ -29,16 +29,12 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
-from tqdm.auto import tqdm
 
-from ncpvae.distributions import sample
-from ncpvae.metrics import LogWeightSums
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
-from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer
+from ncpvae.prior.normalizer import LogNormalizer, estimate_log_normalizer
 
-__all__ = ["Prior", "Noise", "NO_SHARDING", "LOG_NORMALIZER_CHUNK"]
+__all__ = ["Prior", "Noise", "NO_SHARDING"]
 
-LOG_NORMALIZER_CHUNK = 65_536  # proposals per classifier batch when estimating log Z
 Proposals = Iterator[tuple[Tensor, Tensor]]
 
 
@@ -231,25 +227,6 @@ class Prior(nn.Module, ABC):
 
     # ---------------------------------------------------------------------------- log Z
 
-    def group_log_normalizer(
-        self,
-        step: GroupStep,
-        rows: int,
-        num: int,
-        generator: torch.Generator | None,
-        budget: int,
-        progress: bool = False,
-    ) -> tuple[Tensor, Tensor]:
-        """log Z_k = log E_{p(z_k | z_<k)} exp f_k at every row of ``step`` from ``num`` draws
-        (docs/method.md section 2.1: logsumexp f - log M), in float64, with the ESS of the draws.
-        Jensen: biased low by about Var(w) / (2 M E[w]^2) = (1/ESS - 1/M) / 2."""
-        sums = LogWeightSums(dim=1)
-        local = self.group_generator(generator, self.trained.device)
-        stream = self.proposals(step, rows, num, local, budget)
-        for _, log_w in tqdm(stream, desc="log Z", disable=not progress, leave=False):
-            sums.add(log_w.double())
-        return sums.lse - math.log(num), sums.ess()
-
     @torch.no_grad()
     def estimate_log_normalizer(
         self,
@@ -267,24 +244,7 @@ class Prior(nn.Module, ABC):
         posterior samples give the contexts, ``num_samples / len(contexts)`` draws each (at the
         optimum Z_k = 1 there). Jensen: E[log Z_hat] <= log Z, so use enough samples that the
         standard error is far below the digits you report."""
-        rows = self.num_contexts(contexts)
-        per_context = max(1, num_samples // rows)
-        groups: list[GroupLogNormalizer] = []
-
-        def choose(step: GroupStep) -> Tensor:
-            if bool(self.trained[step.index]):
-                log_z, ess = self.group_log_normalizer(
-                    step, rows, per_context, generator, LOG_NORMALIZER_CHUNK, progress
-                )
-                groups.append(
-                    GroupLogNormalizer.from_estimates(step.index, log_z, ess, per_context)
-                )
-            if step.posterior is None:  # no later group needs this one's latent
-                return torch.zeros(0)
-            return sample(step.posterior, (), generator)
-
-        self.walk(choose, rows, data=contexts)
-        estimate = LogNormalizer.from_groups(groups)
+        estimate = estimate_log_normalizer(self, num_samples, contexts, generator, progress)
         self.log_normalizer.fill_(estimate.value)
         self.log_normalizer_stderr.fill_(estimate.stderr)
         return estimate

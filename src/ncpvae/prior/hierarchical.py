@@ -23,7 +23,7 @@ from ncpvae.distributions import sample, spawn, standard_normal, tempered
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
 from ncpvae.prior.flat import nce_loss
-from ncpvae.prior.normalizer import LogNormalizer
+from ncpvae.prior.normalizer import LogNormalizer, group_log_normalizer
 
 __all__ = ["HierarchicalNCPPrior", "merge_priors"]
 
@@ -119,8 +119,8 @@ class HierarchicalNCPPrior(Prior):
         log_p = step.prior.log_prob(z).flatten(1).sum(1)
         if not bool(self.trained[step.index]):
             return log_p
-        log_z, _ = self.group_log_normalizer(
-            step, len(z), self.normalizer_samples, generator, budget=0
+        log_z, _ = group_log_normalizer(
+            self, step, len(z), self.normalizer_samples, generator, budget=0
         )
         return log_p + self._classify(step, z) - log_z.float()
 
