@@ -432,7 +432,7 @@ def test_config_runs_end_to_end(
     history = read_json(vae / "history.json")
     assert history["steps"][-1] == 1 and all(math.isfinite(v) for v in history["loss"])
 
-    model, _ = load_vae(vae)
+    model = load_vae(vae)
     if cfg.model.kind == "rae":
         # the base prior is the Gaussian mixture fitted on the codes, not the N(0, I) init
         mixture = model.prior()

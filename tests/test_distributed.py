@@ -41,7 +41,7 @@ def ncpvae(args: str, processes: int) -> None:
 def largest_difference(a: Path, b: Path) -> float:
     first, second = load_file(str(a)), load_file(str(b))
     assert first.keys() == second.keys()
-    return max(float((first[k] - second[k]).abs().max()) for k in first)
+    return max(float((first[k].double() - second[k].double()).abs().max()) for k in first)
 
 
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path):

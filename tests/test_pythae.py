@@ -160,7 +160,7 @@ def test_sample_writes_pythae_style_files_and_keeps_the_ess(tmp_path: Path):
     assert names == [f"{i:08d}.png" for i in range(5)]
     pixels = torch.tensor(np.asarray(Image.open(out / "00000003.png")), dtype=torch.float32)
     torch.testing.assert_close(pixels, (gen[3, 0] * 255).round(), rtol=0, atol=0)
-    assert sampler.ess.shape == (5,) and ((sampler.ess >= 1) & (sampler.ess <= 20)).all()
+    assert sampler.ess.shape == (5, 1) and ((sampler.ess >= 1) & (sampler.ess <= 20)).all()
     assert NCPSampler.load(vae, out).is_fitted  # save_sampler_config saved the fitted sampler
 
 

@@ -117,14 +117,12 @@ def save_vae(model: LatentVariableModel, folder: str | Path, config: Any = None)
     return folder
 
 
-def load_vae(
-    folder: str | Path, device: str | torch.device = "cpu"
-) -> tuple[LatentVariableModel, VAERunConfig]:
-    """The frozen VAE of a ``train-vae`` run folder and its run config."""
+def load_vae(folder: str | Path, device: str | torch.device = "cpu") -> LatentVariableModel:
+    """The frozen VAE of a ``train-vae`` run folder (its run config: :func:`load_run`)."""
     cfg = load_run(folder, expect="vae")
     model = build_model(cfg.model)
     load_weights(model, Path(folder) / VAE_WEIGHTS)
-    return freeze(model.to(resolve_device(device))), cfg
+    return freeze(model.to(resolve_device(device)))
 
 
 def save_prior(
@@ -147,7 +145,7 @@ def load_prior(folder: str | Path, device: str | torch.device = "cpu") -> Prior:
     """The fitted prior of a ``train-prior`` run folder (or :func:`save_prior`), with the frozen
     VAE it was fitted on as ``prior.model``."""
     cfg = load_run(folder, expect="prior")
-    model, _ = load_vae(cfg.vae, device)
+    model = load_vae(cfg.vae, device)
     prior = build_prior(model, cfg.classifier)
     load_weights(prior, Path(folder) / PRIOR_WEIGHTS, model.device)
     return prior.eval().requires_grad_(False)

@@ -16,7 +16,7 @@ from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation import estimate_log_normalizer, log_normalizer_summary
 from ncpvae.prior import build_prior
-from ncpvae.runs import checkpointing_for, load_vae, resolve_device, save_prior
+from ncpvae.runs import checkpointing_for, load_run, load_vae, resolve_device, save_prior
 from ncpvae.training import distributed, train_prior
 
 __all__ = ["run"]
@@ -29,7 +29,7 @@ def run(
     folder. Saves ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues
     from it."""
     device = distributed.setup(resolve_device(cfg.device))
-    model, vae_cfg = load_vae(cfg.vae, device)
+    model, vae_cfg = load_vae(cfg.vae, device), load_run(cfg.vae, expect="vae")
     torch.manual_seed(cfg.train.seed)
     prior = build_prior(model, cfg.classifier)
     try:

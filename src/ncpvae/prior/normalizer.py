@@ -68,8 +68,8 @@ class LogNormalizer:
 
     @property
     def num_samples(self) -> int:
-        """Draws behind each per-context estimate."""
-        return self.groups[0].num_samples if self.groups else 0
+        """Draws behind each group's estimate, over all its contexts."""
+        return self.groups[0].num_samples * self.groups[0].num_contexts if self.groups else 0
 
     @classmethod
     def from_groups(cls, groups: list[GroupLogNormalizer]) -> LogNormalizer:
