@@ -87,7 +87,7 @@ def nll_time(device: torch.device, num_test: int, num_samples: int) -> list[dict
     data = TensorData.images(pixels, binarize=True)
     prior_cfg = json.loads((CONFIGS / "mnist_prior.json").read_text())["classifier"]
     classifier = ResidualMLPClassifier(50, prior_cfg["hidden_dim"], prior_cfg["num_blocks"])
-    prior = NCPPrior(model.prior(), classifier.to(device), model)
+    prior = NCPPrior(model.base_prior(), classifier.to(device), model)
     prior.log_normalizer.fill_(0.0)
     decoder_flops = 2 * sum(
         m.in_features * m.out_features for m in model.decoder.modules() if hasattr(m, "in_features")
@@ -95,8 +95,8 @@ def nll_time(device: torch.device, num_test: int, num_samples: int) -> list[dict
     floor = num_test * num_samples * decoder_flops / (matmul_gflops(device) * 1e9)
     rows = []
     for name, priors in (
-        ("base prior", {"vae": model.prior()}),
-        ("base + NCP", {"vae": model.prior(), "ncp": prior}),
+        ("base prior", {"vae": model.base_prior()}),
+        ("base + NCP", {"vae": model.base_prior(), "ncp": prior}),
     ):
         start = time.perf_counter()
         log_likelihoods(model, data, priors, num_samples=num_samples, progress=True)

@@ -56,7 +56,7 @@ def main() -> None:
         lls = log_likelihoods(
             model,
             test,
-            {"vae": model.prior(), "ncp": prior},
+            {"vae": model.base_prior(), "ncp": prior},
             num_samples=args.importance_samples,
             generator=torch.Generator().manual_seed(3),
             progress=True,

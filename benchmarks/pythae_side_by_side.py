@@ -227,7 +227,7 @@ def main() -> None:
     # --- test NLL under each sampler's density, from one set of importance samples
     model = PythaeModel(vae)
     densities = {
-        "normal": model.prior(),
+        "normal": model.base_prior(),
         "gmm": gmm_density(gmm, device),
         "maf": MAFDensity(maf),
         "ncp": ncp.prior,

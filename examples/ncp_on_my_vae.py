@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     vae = MyVAE()
     train_vae(vae, train, TrainConfig(steps=args.steps), kl_warmup_fraction=0.9, progress=False)
-    prior = NCPPrior(vae.prior(), ResidualMLPClassifier(latent_dim=2, hidden_dim=64), vae)
+    prior = NCPPrior(vae.base_prior(), ResidualMLPClassifier(latent_dim=2, hidden_dim=64), vae)
     train_prior(prior, train, TrainConfig(steps=args.steps, lr_final=1e-7), progress=False)
     log_z = prior.estimate_log_normalizer(200_000)
 
     sir = prior.sample(1000, SIRSampler(num_proposals=200), generator=g)
     hmc = prior.sample(500, HMCSampler(num_steps=20, num_warmup=20, num_leapfrog=5))
-    ll = log_likelihoods(vae, test, {"vae": vae.prior(), "ncp": prior}, num_samples=200)
+    ll = log_likelihoods(vae, test, {"vae": vae.base_prior(), "ncp": prior}, num_samples=200)
     result = {
         "log_z": log_z.value,
         "sir_ess": float(sir.ess.mean()),

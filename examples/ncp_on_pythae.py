@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ll = log_likelihoods(
         model,
         test.to(model.device),
-        {"normal": model.prior(), "ncp": sampler.prior},
+        {"normal": model.base_prior(), "ncp": sampler.prior},
         num_samples=args.importance_samples,
         generator=torch.Generator().manual_seed(args.seed),
     )

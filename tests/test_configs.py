@@ -435,7 +435,7 @@ def test_config_runs_end_to_end(
     model = load_vae(vae)
     if cfg.model.kind == "rae":
         # the base prior is the Gaussian mixture fitted on the codes, not the N(0, I) init
-        mixture = model.prior()
+        mixture = model.base_prior()
         probs = mixture.mixture_distribution.probs
         assert probs.shape == (cfg.model.gmm_components,)
         assert float(probs.sum()) == pytest.approx(1.0, abs=1e-5)

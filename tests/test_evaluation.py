@@ -29,7 +29,7 @@ def test_iwae_matches_exact_marginal_with_ncp_prior():
     Gaussian too; this checks log Z enters the likelihood with the right sign."""
     model = _model()
     f = QuadraticLogRatio(torch.tensor([[0.5, 0.2], [0.2, 0.3]]), torch.tensor([0.4, -0.3]), 1.0)
-    prior = NCPPrior(model.prior(), f)
+    prior = NCPPrior(model.base_prior(), f)
     prior.estimate_log_normalizer(1_000_000, generator=seeded(0))
     assert abs(float(prior.log_normalizer) - f.log_normalizer()) < 3e-3
     marginal = model.marginal(f.target())

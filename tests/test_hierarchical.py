@@ -227,7 +227,7 @@ def test_hierarchical_likelihood_matches_the_closed_form_with_per_sample_normali
     lls = log_likelihoods(
         model,
         x,
-        {"vae": model.prior(), "ncp": prior},
+        {"vae": model.base_prior(), "ncp": prior},
         num_samples=2000,
         generator=torch.Generator().manual_seed(3),
     )
@@ -276,7 +276,7 @@ def test_nvae_analytic_kl_matches_the_monte_carlo_kl_of_its_own_densities():
         kl = model(x.repeat(2000, 1, 1, 1)).terms["kl"]
         q = model.posterior(x)
         z = q.sample((4000,))
-        mc = (q.log_prob(z) - model.prior().log_prob(z)).mean()
+        mc = (q.log_prob(z) - model.base_prior().log_prob(z)).mean()
     assert float(mc) == pytest.approx(float(kl), rel=0.03, abs=0.05)
 
 

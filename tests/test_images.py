@@ -440,7 +440,9 @@ def test_conv_vae_learns_bars() -> None:
     def scores() -> tuple[float, float]:
         with torch.no_grad():
             elbo = float(model(test.batch(slice(None))).terms["elbo"])
-        ll = log_likelihoods(model, test, {"p": model.prior()}, num_samples=8, generator=seeded(1))
+        ll = log_likelihoods(
+            model, test, {"p": model.base_prior()}, num_samples=8, generator=seeded(1)
+        )
         return elbo, float(ll["p"].mean())
 
     model.init_from_data(
@@ -471,7 +473,7 @@ def test_log_likelihoods_binarize_the_test_data_once_from_the_generator() -> Non
     grey = torch.full((6, 1, 16, 16), 100, dtype=torch.uint8)
     grey[:, :, :, :8] = 200
     data = TensorData.images(grey, binarize=True)
-    priors = {"p": model.prior()}
+    priors = {"p": model.base_prior()}
     first = log_likelihoods(model, data, priors, num_samples=16, generator=seeded(5))["p"]
     again = log_likelihoods(model, data, priors, num_samples=16, generator=seeded(5))["p"]
     other = log_likelihoods(model, data, priors, num_samples=16, generator=seeded(6))["p"]
@@ -508,7 +510,7 @@ def test_rae_mixture_prior_matches_sklearn_and_carries_ncp() -> None:
     assert codes.shape == (300, 2)
     gmm = GaussianMixture(3, covariance_type="full", reg_covar=1e-6, random_state=0)
     gmm.fit(codes.double().numpy())
-    prior = model.prior()
+    prior = model.base_prior()
     means = prior.component_distribution.mean.double().numpy()
     weights = prior.mixture_distribution.probs.double().numpy()
     order = [int(np.argmin(np.linalg.norm(gmm.means_ - m, axis=1))) for m in means]
@@ -527,7 +529,7 @@ def test_rae_mixture_prior_matches_sklearn_and_carries_ncp() -> None:
         model.posterior(data.batch(slice(0, 2))).log_prob(torch.zeros(2, 2))
 
     # NCP on the mixture: log p_NCP = log GMM + f - log Z
-    ncp = NCPPrior(model.prior(), ResidualMLPClassifier(2, hidden_dim=16, num_blocks=1), model)
+    ncp = NCPPrior(model.base_prior(), ResidualMLPClassifier(2, hidden_dim=16, num_blocks=1), model)
     before = [p.detach().clone() for p in ncp.classifier.parameters()]
     train_prior(ncp, data, TrainConfig(steps=10, batch_size=64), progress=False)
     changed = [
@@ -606,7 +608,7 @@ def test_likelihood_passes_are_capped_by_data_size(monkeypatch) -> None:
 
     def estimate(**extra):
         generator = torch.Generator().manual_seed(0)
-        priors = {"p": model.prior()}
+        priors = {"p": model.base_prior()}
         return evaluation.log_likelihoods(
             model, data, priors, num_samples=8, generator=generator, **extra
         )["p"]

@@ -130,7 +130,7 @@ def _likelihood(
     lls = log_likelihoods(
         model,
         test,
-        {"vae": model.prior(), "ncp": prior},
+        {"vae": model.base_prior(), "ncp": prior},
         num_samples=settings.importance_samples,
         generator=torch.Generator().manual_seed(settings.seed + 3),
         progress=progress,

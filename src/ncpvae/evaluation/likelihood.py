@@ -38,7 +38,7 @@ HIERARCHICAL_ROWS_PER_PASS = 2048
 class LogDensity(Protocol):
     """Anything with ``log_prob(z)``: a ``Distribution`` or an NCP :class:`~ncpvae.prior.Prior`.
     For a hierarchical model: anything with ``group_log_prob(step, z_k, generator)``, the term
-    log p(z_k | z_<k) (+ f_k - log Z_k for an NCP prior): ``model.prior()`` or an NCP prior."""
+    log p(z_k | z_<k) (+ f_k - log Z_k for an NCP prior): ``model.base_prior()`` or an NCP prior."""
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z) for latents ``z`` (N, *latent_shape), shape (N,)."""
@@ -140,7 +140,7 @@ def log_likelihood(
     """Per-example importance-weighted estimate of log p(x) (nats), shape (N,). ``prior``
     defaults to the model's base prior; pass an NCP prior (with log Z estimated) for
     log p_NCP(x). Keyword arguments as for :func:`log_likelihoods`."""
-    prior = prior if prior is not None else model.prior()
+    prior = prior if prior is not None else model.base_prior()
     return log_likelihoods(model, data, {"prior": prior}, **kwargs)["prior"]
 
 

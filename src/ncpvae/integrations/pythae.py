@@ -100,13 +100,15 @@ class NCPSampler:
                 c.num_blocks,
                 batch_norm=c.batch_norm,
             )
-        return NCPPrior(self.latent_model.prior(), classifier, self.latent_model).to(self.device)
+        return NCPPrior(self.latent_model.base_prior(), classifier, self.latent_model).to(
+            self.device
+        )
 
     def _follow_model(self) -> None:
         """Move the prior (classifier, log Z, base) to the model's device if the model moved."""
         if self.prior.log_normalizer.device != self.device:
             self.prior.to(self.device)
-            self.prior.base = self.latent_model.prior()
+            self.prior.base = self.latent_model.base_prior()
 
     def fit(self, train_data: DataLike, progress: bool = False, **kwargs: Any) -> None:
         """Fit a fresh classifier on encoder samples of ``train_data`` (N, *input_dim): a tensor

@@ -78,7 +78,7 @@ class LatentVariableModel(nn.Module, ABC):
         """The device of the model's parameters."""
         return next(self.parameters()).device
 
-    def prior(self, temperature: float = 1.0) -> Distribution:
+    def base_prior(self, temperature: float = 1.0) -> Distribution:
         """The base prior p(z), N(0, I) unless overridden, with its scale times ``temperature``."""
         return tempered(standard_normal(self.latent_shape, device=self.device), temperature)
 
@@ -96,7 +96,7 @@ class LatentVariableModel(nn.Module, ABC):
         q = self.posterior(x)
         z = q.rsample()
         reconstruction = self.likelihood(z).log_prob(x)
-        p = self.prior()
+        p = self.base_prior()
         try:
             kl = kl_divergence(q, p)
         except NotImplementedError:

@@ -127,7 +127,7 @@ class HierarchicalLatentModel(LatentVariableModel):
         """q(z | x) over the flattened groups (sampling and log_prob each take a top-down pass)."""
         return HierarchicalPosterior(self, self.encode(x))
 
-    def prior(self, temperature: float = 1.0) -> HierarchicalPrior:  # type: ignore[override]
+    def base_prior(self, temperature: float = 1.0) -> HierarchicalPrior:  # type: ignore[override]
         """p_t(z) = prod_k p_t(z_k | z_<k) over the flattened groups."""
         return HierarchicalPrior(self, temperature)
 

@@ -44,7 +44,7 @@ class RAE(VAE):
         """The point mass at E(x)."""
         return PointMass(self.encoder(x))
 
-    def prior(self, temperature: float = 1.0) -> Distribution:
+    def base_prior(self, temperature: float = 1.0) -> Distribution:
         """The fitted Gaussian mixture, every component's scale times ``temperature``."""
         mixture = MixtureSameFamily(
             Categorical(logits=self.gmm_logits),

@@ -48,6 +48,6 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         classifier = ResidualMLPClassifier(
             math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks, **options
         )
-        prior = NCPPrior(model.prior(), classifier, model)
+        prior = NCPPrior(model.base_prior(), classifier, model)
     prior.classifier_config = cfg
     return prior.to(model.device)
