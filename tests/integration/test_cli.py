@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from helpers import error_line, ncpvae, process_error_line
 
-from ncpvae.cli import main
+from ncpvae.runs import load_prior
 
 TINY_VAE = "--train.steps 300 --model.hidden_dim 32 --data.num_train 2000 --data.num_test 200"
 TINY_PRIOR = "--train.steps 200 --classifier.hidden_dim 32 --log_normalizer_samples 20000"
@@ -22,25 +22,6 @@ TINY_DEMO = (
     "--evaluate.log_normalizer_samples 20000 --evaluate.sir_samples 100 "
     "--sample.num_samples 300 --sample.langevin_steps 10"
 )
-
-
-def ncpvae(command: str, *paths: Path) -> None:
-    """Run ``main`` in-process; ``{}`` placeholders in ``command`` take ``paths``."""
-    assert main([*command.format(*paths).split(), "--quiet"]) == 0
-
-
-def cli_error(command: str, *paths: Path) -> str:
-    """Run the CLI in a fresh process, as a user does; it must fail with exactly one line on
-    stderr and no traceback. Returns that line."""
-    args = command.format(*paths).split()
-    result = subprocess.run(
-        [sys.executable, "-m", "ncpvae.cli", *args], capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
 
 
 def test_demo_writes_report_and_figure(tmp_path: Path):
@@ -56,7 +37,18 @@ def test_demo_writes_report_and_figure(tmp_path: Path):
         "seconds",
     ):
         assert np.isfinite(report[key]), key
-    assert 1 <= report["sir_ess"] <= report["sir_proposals"]
+    # the mean SIR ESS, recomputed from the saved prior's log-ratio on base-prior proposals:
+    # (sum w)^2 / sum w^2 per set of M proposals (a wrong ESS, e.g. M or 1, is far from it)
+    prior = load_prior(out / "prior", torch.device("cpu"))
+    m = report["sir_proposals"]
+    with torch.no_grad():
+        z = prior.model.base_prior().sample((20, m))
+        log_w = prior.log_ratio(z.flatten(0, 1)).reshape(20, m)
+    ess = torch.exp(2 * log_w.logsumexp(1) - (2 * log_w).logsumexp(1)).mean()
+    assert report["sir_ess"] == pytest.approx(float(ess), rel=0.02)
+    assert report["ncp_gain"] == pytest.approx(
+        report["ncp_log_likelihood"] - report["vae_log_likelihood"], abs=1e-4
+    )
     assert (out / "figure.png").stat().st_size > 10_000
     # the run folders it leaves are usable by the other verbs
     ncpvae(
@@ -67,7 +59,7 @@ def test_demo_writes_report_and_figure(tmp_path: Path):
     assert np.load(tmp_path / "s" / "samples.npy").shape == (50, 2)
 
 
-def test_verbs_chain_and_configs_round_trip(tmp_path: Path):
+def test_verbs_chain_and_configs_round_trip(capsys, tmp_path: Path):
     vae, prior = tmp_path / "vae", tmp_path / "prior"
     ncpvae(f"train-vae --out {{}} {TINY_VAE}", vae)
     saved = json.loads((vae / "config.json").read_text())
@@ -93,7 +85,9 @@ def test_verbs_chain_and_configs_round_trip(tmp_path: Path):
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["num_test"] == 200 and np.isfinite(report["ncp_log_likelihood"])
     assert report["mmd_samples"] == 50 and np.isfinite(report["mmd2_posterior_ncp"])
-    line = cli_error("evaluate --prior {} --out {} --fid_samples 10", prior, tmp_path / "fid")
+    line = error_line(
+        capsys, "evaluate --prior {} --out {} --fid_samples 10", prior, tmp_path / "fid"
+    )
     assert "FID needs grey or RGB images" in line and "--fid_samples 0" in line
     ncpvae(
         "sample --prior {} --out {} --sampler hmc --num_samples 30 --hmc_steps 5 "
@@ -106,14 +100,15 @@ def test_verbs_chain_and_configs_round_trip(tmp_path: Path):
 
 
 def test_unknown_option_is_one_line():
-    line = cli_error("train-vae --train.stepz 5")
+    """In a fresh process, as a user runs it (argparse's own error, exit status 2)."""
+    line = process_error_line("train-vae --train.stepz 5", status=2)
     assert "unrecognized arguments: --train.stepz" in line and "ncpvae train-vae --help" in line
 
 
 def test_bad_flag_value_is_one_line(tmp_path: Path):
-    assert "--train.steps expects int" in cli_error(
-        "train-vae --train.steps many --out {}", tmp_path
-    )
+    """In a fresh process, as a user runs it (a value argparse took that the config refuses)."""
+    line = process_error_line("train-vae --train.steps many --out {}", tmp_path, status=1)
+    assert "--train.steps expects int" in line
 
 
 @pytest.mark.parametrize(
@@ -125,21 +120,22 @@ def test_bad_flag_value_is_one_line(tmp_path: Path):
         ('{"train": {"steps": "3"}}', "'train.steps' must be int"),
     ],
 )
-def test_missing_or_malformed_config_is_one_line(tmp_path: Path, content, message):
+def test_missing_or_malformed_config_is_one_line(capsys, tmp_path: Path, content, message):
     path = tmp_path / "config.json"
     if content is not None:
         path.write_text(content)
-    assert message in cli_error("train-vae --config {} --out {}", path, tmp_path / "run")
+    assert message in error_line(capsys, "train-vae --config {} --out {}", path, tmp_path / "run")
 
 
 @pytest.mark.parametrize(
     "scale, message",
     [(1e30, "loss became nan at step 0"), (math.nan, "example(s) with NaN or infinite values")],
 )
-def test_non_finite_loss_or_data_stops_with_a_message(tmp_path: Path, scale, message):
+def test_non_finite_loss_or_data_stops_with_a_message(capsys, tmp_path: Path, scale, message):
     data = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32) * scale
     np.save(tmp_path / "data.npy", data)
-    line = cli_error(
+    line = error_line(
+        capsys,
         "train-vae --data.name file --data.path {} --data.num_test 50 --train.steps 5 --out {} "
         "--quiet",
         tmp_path / "data.npy",
@@ -168,13 +164,14 @@ def test_non_finite_loss_or_data_stops_with_a_message(tmp_path: Path, scale, mes
     ],
     ids=["missing", "not-an-array", "empty", "no-example-axis", "wrong-channels"],
 )
-def test_bad_data_files_are_one_line(tmp_path: Path, data, flags, message):
+def test_bad_data_files_are_one_line(capsys, tmp_path: Path, data, flags, message):
     path = tmp_path / "data.npy"
     if isinstance(data, bytes):
         path.write_bytes(data)
     elif data is not None:
         np.save(path, data)
-    line = cli_error(
+    line = error_line(
+        capsys,
         f"train-vae --data.name file --data.path {{}} --data.num_test 50 {flags} --out {{}}",
         path,
         tmp_path / "run",
@@ -183,21 +180,21 @@ def test_bad_data_files_are_one_line(tmp_path: Path, data, flags, message):
     assert not (tmp_path / "run" / "config.json").exists()
 
 
-def test_unwritable_output_folder_is_one_line(tmp_path: Path):
+def test_unwritable_output_folder_is_one_line(capsys, tmp_path: Path):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the folder should go")
-    line = cli_error("train-vae --train.steps 1 --out {}", blocker / "run")
+    line = error_line(capsys, "train-vae --train.steps 1 --out {}", blocker / "run")
     assert "cannot write to output folder" in line and "choose another --out" in line
 
 
-def test_missing_or_corrupt_run_folder_is_one_line(tmp_path: Path):
-    line = cli_error("sample --prior {} --out {}", tmp_path / "nope", tmp_path / "s")
+def test_missing_or_corrupt_run_folder_is_one_line(capsys, tmp_path: Path):
+    line = error_line(capsys, "sample --prior {} --out {}", tmp_path / "nope", tmp_path / "s")
     assert "not a train-prior run folder" in line
     vae = tmp_path / "vae"
     ncpvae(f"train-vae --out {{}} {TINY_VAE}", vae)
     weights = vae / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])  # truncated
-    line = cli_error("train-prior --vae {} --out {}", vae, tmp_path / "p")
+    line = error_line(capsys, "train-prior --vae {} --out {}", vae, tmp_path / "p")
     assert "corrupt or truncated" in line
 
 
@@ -213,5 +210,5 @@ def test_missing_or_corrupt_run_folder_is_one_line(tmp_path: Path):
         ("demo --device tpu", "unknown device 'tpu'"),
     ],
 )
-def test_invalid_values_are_one_line(tmp_path: Path, command, message):
-    assert message in cli_error(command + " --out {}", tmp_path / "run")
+def test_invalid_values_are_one_line(capsys, tmp_path: Path, command, message):
+    assert message in error_line(capsys, command + " --out {}", tmp_path / "run")

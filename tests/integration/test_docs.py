@@ -18,8 +18,8 @@ import shlex
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LANGUAGES = {"python", "bash", "json", "text"}
 FENCE = re.compile(r"^```([\w-]*)[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
@@ -38,7 +38,14 @@ def blocks_of(page: Path, language: str) -> list[str]:
     return [code for lang, code in fenced_blocks(page) if lang == language]
 
 
-PYTHON_PAGES = [p for p in PAGES if blocks_of(p, "python")]
+# The README's block trains both stages for real (about 40 s on one thread) and its assertions
+# need that much training: it runs with the slow tests (``pytest -m slow``).
+SLOW_PAGES = {ROOT / "README.md"}
+PYTHON_PAGES = [
+    pytest.param(p, marks=pytest.mark.slow) if p in SLOW_PAGES else p
+    for p in PAGES
+    if blocks_of(p, "python")
+]
 
 
 def test_readme_is_short_and_shows_usage_first():

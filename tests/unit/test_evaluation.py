@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from conftest import LinearGaussianVAE, QuadraticLogRatio, seeded
+from helpers import LinearGaussianVAE, QuadraticLogRatio, seeded
 
 from ncpvae import NCPPrior, log_likelihood
 

@@ -5,32 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import TRAIN_IMAGES, digits, write_idx  # the mnist_dir fixture's helpers
+from helpers import MNIST_DIR_TRAIN, digits, error_line, ncpvae, process_error_line, write_idx
 from PIL import Image
-
-from ncpvae.cli import main
-
-
-def ncpvae(command: str, *paths: Path) -> None:
-    """Run ``main`` in-process (so the monkeypatch holds); ``{}`` placeholders take ``paths``."""
-    assert main([*command.format(*paths).split(), "--quiet"]) == 0
-
-
-def error_line(capsys: pytest.CaptureFixture[str], command: str, *paths: Path) -> str:
-    """Run ``main`` in-process: it must return 1 with exactly one line on stderr."""
-    capsys.readouterr()
-    assert main([*command.format(*paths).split(), "--quiet"]) == 1
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1, lines
-    return lines[0]
-
 
 MNIST_VAE = (
     "train-vae --data.name mnist --data.path {} --out {} --model.architecture conv "
@@ -158,24 +139,31 @@ def test_fid_needs_images_and_known_samplers(capsys, tmp_path: Path, mnist_dir: 
         tmp_path / "prior",
     )
     evaluate = "evaluate --prior {} --out {} --num_test 4 --fid_samples 10 "
-    line = error_line(capsys, evaluate + "--samplers sir,gibbs", tmp_path / "prior", tmp_path / "e")
+    line = error_line(
+        capsys, evaluate + "--samplers sir,gibbs", tmp_path / "prior", tmp_path / "e", status=1
+    )
     assert "unknown sampler(s) ['gibbs']" in line
     line = error_line(
-        capsys, evaluate + "--fid_weights {}", tmp_path / "prior", tmp_path / "e", tmp_path / "no"
+        capsys,
+        evaluate + "--fid_weights {}",
+        tmp_path / "prior",
+        tmp_path / "e",
+        tmp_path / "no",
+        status=1,
     )
     assert "bash scripts/fid_weights.sh" in line
     assert not (tmp_path / "e").exists()  # refused before any work
 
 
 def test_bernoulli_on_binary_mnist_needs_no_binarize(tmp_path: Path, mnist_dir: Path) -> None:
-    write_idx(mnist_dir / "train-images-idx3-ubyte.gz", digits(TRAIN_IMAGES, 0, grey=False))
+    write_idx(mnist_dir / "train-images-idx3-ubyte.gz", digits(MNIST_DIR_TRAIN, 0, grey=False))
     ncpvae(MNIST_VAE + " --model.likelihood bernoulli --train.steps 2", mnist_dir, tmp_path / "v")
     assert (tmp_path / "v" / "model.safetensors").is_file()
 
 
 def test_bernoulli_on_grey_mnist_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -> None:
     line = error_line(
-        capsys, MNIST_VAE + " --model.likelihood bernoulli", mnist_dir, tmp_path / "run"
+        capsys, MNIST_VAE + " --model.likelihood bernoulli", mnist_dir, tmp_path / "run", status=1
     )
     assert line == (
         "ncpvae: error: model.likelihood bernoulli needs binary data: set --data.binarize true "
@@ -186,7 +174,7 @@ def test_bernoulli_on_grey_mnist_is_one_line(capsys, tmp_path: Path, mnist_dir: 
 
 def test_wrong_data_shape_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -> None:
     line = error_line(
-        capsys, MNIST_VAE + " --model.data_shape 1,28,27", mnist_dir, tmp_path / "run"
+        capsys, MNIST_VAE + " --model.data_shape 1,28,27", mnist_dir, tmp_path / "run", status=1
     )
     assert line == (
         "ncpvae: error: the data have examples of shape [1, 28, 28] but model.data_shape is "
@@ -196,20 +184,11 @@ def test_wrong_data_shape_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -
 
 def test_missing_mnist_file_is_one_line(capsys, tmp_path: Path, mnist_dir: Path) -> None:
     (mnist_dir / "t10k-images-idx3-ubyte.gz").unlink()
-    line = error_line(capsys, MNIST_VAE, mnist_dir, tmp_path / "run")
+    line = error_line(capsys, MNIST_VAE, mnist_dir, tmp_path / "run", status=1)
     assert "has no t10k-images-idx3-ubyte[.gz]; point --data.path" in line
 
 
 def test_mnist_without_path_is_one_line(tmp_path: Path) -> None:
     """In a fresh process, as a user runs it: one line on stderr, no traceback."""
-    result = subprocess.run(
-        [sys.executable, "-m", "ncpvae.cli", "train-vae", "--data.name", "mnist", "--out"]
-        + [str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "ncpvae: error: data set 'mnist' is read from files: set --data.path"
-    ]
+    line = process_error_line("train-vae --data.name mnist --out {}", tmp_path / "run", status=1)
+    assert line == "ncpvae: error: data set 'mnist' is read from files: set --data.path"

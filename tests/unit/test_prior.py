@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from conftest import QuadraticLogRatio, seeded
+from helpers import QuadraticLogRatio, seeded
 from torch.distributions import MultivariateNormal
 
 from ncpvae import NCPPrior, TrainConfig, standard_normal, train_prior

@@ -4,7 +4,7 @@ refused naming what differs; a crafted pickle never runs; a corrupt checkpoint i
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import pickle
 import signal
@@ -13,20 +13,26 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
+from helpers import error_line, ncpvae, run_cli
 from safetensors.torch import load_file
 
-from ncpvae.errors import NonFiniteLossError
-from ncpvae.training import Checkpointing, TrainConfig, load_checkpoint, train
+from ncpvae.training import load_checkpoint
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 DATA = "--data.num_train 3000 --data.num_test 200 --device cpu --quiet"
-VAE = "train-vae --out {} --train.steps 1500 --train.batch_size 128 --checkpoint_every 100 " + DATA
+RESUME = "train-vae --out {} --train.steps 20 --resume " + DATA
+# 400 steps, a checkpoint every 50: the run is killed after step 50 with 350 steps to go (about
+# a second of training), long after the 5 ms poll sees the checkpoint
+STEPS = 400
+VAE = (
+    f"train-vae --out {{}} --train.steps {STEPS} --train.batch_size 128 --checkpoint_every 50 "
+    + DATA
+)
 PRIOR = (
-    "train-prior --vae {} --out {} --train.steps 1500 --train.batch_size 128 "
+    f"train-prior --vae {{}} --out {{}} --train.steps {STEPS} --train.batch_size 128 "
     "--classifier.hidden_dim 32 --classifier.num_blocks 1 --log_normalizer_samples 2000 "
-    "--checkpoint_every 100 --device cpu --quiet"
+    "--checkpoint_every 50 --device cpu --quiet"
 )
 
 
@@ -34,12 +40,10 @@ def command(template: str, *paths: Path) -> list[str]:
     return [sys.executable, "-m", "ncpvae.cli", *template.format(*paths).split()]
 
 
-def run(template: str, *paths: Path) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        command(template, *paths), env=ENV, capture_output=True, text=True, timeout=600
-    )
+def run(template: str, *paths: Path) -> None:
+    """The run in a fresh process (the same process layout as the killed one)."""
+    result = run_cli(template.format(*paths).split(), ENV)
     assert result.returncode == 0, result.stderr
-    return result
 
 
 def kill_after_first_checkpoint(template: str, out: Path, *paths: Path) -> int:
@@ -56,7 +60,7 @@ def kill_after_first_checkpoint(template: str, out: Path, *paths: Path) -> int:
     process.send_signal(signal.SIGKILL)
     process.wait()
     step = load_checkpoint(out / "checkpoint.pt")["step"]
-    assert not (out / "config.json").exists() and 0 < step < 1500
+    assert not (out / "config.json").exists() and 0 < step < STEPS
     return step
 
 
@@ -81,32 +85,28 @@ def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path: Path):
     same_weights(prior_whole / "prior.safetensors", prior_cut / "prior.safetensors")
 
 
-def error_line(template: str, *paths: Path) -> str:
-    result = subprocess.run(
-        command(template, *paths), env=ENV, capture_output=True, text=True, timeout=600
-    )
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
-
 def unfinished_run(tmp_path: Path) -> Path:
     out = tmp_path / "vae"
-    run("train-vae --out {} --train.steps 20 --checkpoint_every 5 " + DATA, out)
+    ncpvae("train-vae --out {} --train.steps 20 --checkpoint_every 5 " + DATA, out)
     (out / "config.json").unlink()  # as if the run had been killed after its last checkpoint
     return out
 
 
-def test_checkpoints_of_another_run_or_without_resume_are_refused(tmp_path: Path):
+def test_checkpoints_of_another_run_or_without_resume_are_refused(capsys, tmp_path: Path):
     out = unfinished_run(tmp_path)
-    line = error_line("train-vae --out {} --train.steps 20 " + DATA, out)
+    line = error_line(capsys, "train-vae --out {} --train.steps 20 " + DATA, out, status=1)
     assert "unfinished run; pass --resume" in line
-    line = error_line("train-vae --out {} --train.steps 20 --train.lr 0.01 --resume " + DATA, out)
+    line = error_line(
+        capsys,
+        "train-vae --out {} --train.steps 20 --train.lr 0.01 --resume " + DATA,
+        out,
+        status=1,
+    )
     assert "belongs to another run (train.lr: 0.001 -> 0.01)" in line
     # device and checkpoint interval may change between a run and its resumption
-    run("train-vae --out {} --train.steps 20 --checkpoint_every 7 --resume " + DATA, out)
-    assert (out / "config.json").is_file()
+    ncpvae("train-vae --out {} --train.steps 20 --checkpoint_every 7 --resume " + DATA, out)
+    # the resumed run finished and wrote its own config (the killed run's said 5)
+    assert json.loads((out / "config.json").read_text())["checkpoint_every"] == 7
 
 
 class RunsCode:
@@ -119,7 +119,7 @@ class RunsCode:
         return (os.system, (f"touch {self.marker}",))
 
 
-def test_a_crafted_checkpoint_does_not_run_its_code(tmp_path: Path):
+def test_a_crafted_checkpoint_does_not_run_its_code(capsys, tmp_path: Path):
     out = unfinished_run(tmp_path)
     marker = tmp_path / "code_ran"
     with (out / "checkpoint.pt").open("wb") as f:  # a torch.save-style file, pickle inside
@@ -127,48 +127,14 @@ def test_a_crafted_checkpoint_does_not_run_its_code(tmp_path: Path):
     probe = tmp_path / "probe"
     pickle.loads(pickle.dumps(RunsCode(probe)))
     assert probe.exists()  # an unrestricted unpickler runs the payload
-    line = error_line("train-vae --out {} --train.steps 20 --resume " + DATA, out)
+    line = error_line(capsys, RESUME, out, status=1)
     assert "cannot be loaded safely" in line and "delete it" in line
     assert not marker.exists()
 
 
-def test_a_truncated_checkpoint_is_one_line(tmp_path: Path):
+def test_a_truncated_checkpoint_is_one_line(capsys, tmp_path: Path):
     out = unfinished_run(tmp_path)
     data = (out / "checkpoint.pt").read_bytes()
     (out / "checkpoint.pt").write_bytes(data[: len(data) // 2])
-    line = error_line("train-vae --out {} --train.steps 20 --resume " + DATA, out)
+    line = error_line(capsys, RESUME, out, status=1)
     assert "cannot be loaded safely" in line
-
-
-def test_non_finite_steps_stop_keeping_the_last_checkpoint_or_are_skipped(tmp_path: Path):
-    w = torch.nn.Parameter(torch.zeros(()))
-    bad_steps = {7, 9}
-
-    def objective(step: int):
-        loss = (w - 3) ** 2
-        return (loss * math.nan if step in bad_steps else loss), {}
-
-    path = tmp_path / "checkpoint.pt"
-    checkpointing = Checkpointing(path, every=5, state={})
-    with pytest.raises(NonFiniteLossError, match="at step 7"):
-        train(
-            objective,
-            [w],
-            TrainConfig(steps=50, lr=0.1),
-            progress=False,
-            checkpointing=checkpointing,
-        )
-    assert load_checkpoint(path)["step"] == 5  # the last good one, not overwritten
-
-    # skipped: the last step (9) is bad, and the end checkpoint is still written
-    skip = TrainConfig(steps=10, lr=0.1, skip_nonfinite=True)
-    history = train(objective, [w], skip, progress=False, checkpointing=checkpointing)
-    assert history.skipped_steps == 2 and load_checkpoint(path)["step"] == 10
-    history = train(
-        objective, [w], TrainConfig(steps=300, lr=0.1, skip_nonfinite=True), progress=False
-    )
-    assert history.skipped_steps == 2 and float(w.detach()) == pytest.approx(3.0, abs=1e-3)
-
-    always_bad = lambda step: (w * math.nan, {})  # noqa: E731
-    with pytest.raises(NonFiniteLossError, match="100 steps in a row"):
-        train(always_bad, [w], TrainConfig(steps=500, skip_nonfinite=True), progress=False)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import math
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import seeded
+from helpers import idx_bytes, seeded, write_idx, write_mnist
 from PIL import Image
 
 import ncpvae.data.mnist as mnist
@@ -53,24 +52,8 @@ def pattern(count: int, file_id: int, rows: int = 28, cols: int = 28) -> np.ndar
     return ((n * 37 + y * 7 + x * 3 + file_id * 101) % 256).astype(np.uint8)
 
 
-def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
-    """The IDX format written by hand: 0, 0, type code, ndim, big-endian uint32 dims, values."""
-    header = bytes([0, 0, type_code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.tobytes()
-
-
-def write_idx(path: Path, array: np.ndarray, type_code: int = 0x08) -> Path:
-    raw = idx_bytes(array, type_code)
-    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
-    return path
-
-
-def write_mnist(root: Path, gz: bool = True, train: int = TRAIN_IMAGES) -> Path:
-    root.mkdir()
-    suffix = ".gz" if gz else ""
-    write_idx(root / f"train-images-idx3-ubyte{suffix}", pattern(train, TRAIN_ID))
-    write_idx(root / f"t10k-images-idx3-ubyte{suffix}", pattern(TEST_IMAGES, TEST_ID))
-    return root
+def write_pattern_mnist(root: Path, gz: bool = True, train: int = TRAIN_IMAGES) -> Path:
+    return write_mnist(root, pattern(train, TRAIN_ID), pattern(TEST_IMAGES, TEST_ID), gz=gz)
 
 
 @pytest.fixture
@@ -80,7 +63,7 @@ def small_validation(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("gz", [True, False], ids=["gzip", "raw"])
 def test_read_mnist_splits_and_pixels(tmp_path: Path, small_validation, gz: bool) -> None:
-    splits = read_mnist(write_mnist(tmp_path / "mnist", gz=gz))
+    splits = read_mnist(write_pattern_mnist(tmp_path / "mnist", gz=gz))
     assert set(splits) == {"train", "validation", "test"}
     train_file = pattern(TRAIN_IMAGES, TRAIN_ID)
     n_train = TRAIN_IMAGES - NUM_VALIDATION
@@ -108,7 +91,7 @@ def test_read_idx_any_shape(tmp_path: Path) -> None:
 
 
 def test_load_data_mnist_keeps_train_split_and_heads(tmp_path: Path, small_validation) -> None:
-    root = write_mnist(tmp_path / "mnist")
+    root = write_pattern_mnist(tmp_path / "mnist")
     assert "mnist" in DATASETS
     cfg = DataConfig(name="mnist", path=str(root), num_train=4, num_test=2, binarize=True)
     train, test = load_data(cfg)
@@ -156,7 +139,7 @@ def _replace_train(root: Path, raw: bytes) -> None:
     ids=["truncated", "header", "magic", "type", "columns", "flat", "too-few"],
 )
 def test_read_mnist_bad_train_file(tmp_path: Path, small_validation, make_raw, message) -> None:
-    root = write_mnist(tmp_path / "mnist")
+    root = write_pattern_mnist(tmp_path / "mnist")
     _replace_train(root, make_raw(idx_bytes(pattern(TRAIN_IMAGES, TRAIN_ID))))
     with pytest.raises(DataError, match=message) as err:
         read_mnist(root)
@@ -164,7 +147,7 @@ def test_read_mnist_bad_train_file(tmp_path: Path, small_validation, make_raw, m
 
 
 def test_read_mnist_truncated_raw_file_names_sizes(tmp_path: Path, small_validation) -> None:
-    root = write_mnist(tmp_path / "mnist", gz=False)
+    root = write_pattern_mnist(tmp_path / "mnist", gz=False)
     path = root / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-1])
     needed = 16 + TEST_IMAGES * 784
@@ -173,7 +156,7 @@ def test_read_mnist_truncated_raw_file_names_sizes(tmp_path: Path, small_validat
 
 
 def test_read_mnist_truncated_gzip(tmp_path: Path, small_validation) -> None:
-    root = write_mnist(tmp_path / "mnist")
+    root = write_pattern_mnist(tmp_path / "mnist")
     path = root / "t10k-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(DataError, match="cannot read IDX file .*t10k-images-idx3-ubyte.gz"):
@@ -181,7 +164,7 @@ def test_read_mnist_truncated_gzip(tmp_path: Path, small_validation) -> None:
 
 
 def test_read_mnist_corrupt_gzip_stream(tmp_path: Path, small_validation) -> None:
-    root = write_mnist(tmp_path / "mnist")
+    root = write_pattern_mnist(tmp_path / "mnist")
     path = root / "t10k-images-idx3-ubyte.gz"
     corrupt = bytearray(path.read_bytes())
     corrupt[12] ^= 0xFF  # inside the deflate stream, just after the 10-byte gzip header
@@ -193,7 +176,7 @@ def test_read_mnist_corrupt_gzip_stream(tmp_path: Path, small_validation) -> Non
 def test_read_mnist_missing_directory_or_file(tmp_path: Path, small_validation) -> None:
     with pytest.raises(DataError, match="MNIST directory .*nope' not found; set --data.path"):
         read_mnist(tmp_path / "nope")
-    root = write_mnist(tmp_path / "mnist")
+    root = write_pattern_mnist(tmp_path / "mnist")
     (root / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DataError, match=r"has no t10k-images-idx3-ubyte\[\.gz\]; point"):
         read_mnist(root)

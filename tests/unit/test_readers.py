@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import write_cifar
 from PIL import Image
 
 from ncpvae.data.cifar import TEST_FILE, TRAIN_FILES, read_cifar10, safe_unpickle
@@ -46,26 +47,11 @@ def expected_images(first: int, count: int) -> np.ndarray:
     return ((n * 37 + c * 85 + y * 7 + x) % 256).astype(np.uint8)
 
 
-def batch_dict(rows: np.ndarray, label: bytes) -> dict[bytes, object]:
-    return {
-        b"batch_label": label,
-        b"labels": [i % 10 for i in range(len(rows))],
-        b"data": rows,
-        b"filenames": [b"image_%d.png" % i for i in range(len(rows))],
-    }
-
-
-def write_cifar(root: Path) -> Path:
+def write_test_cifar(root: Path) -> Path:
     """A cifar-10-batches-py folder whose images are numbered 0, 1, ... in train-then-test order."""
-    root.mkdir()
-    first = 0
-    for k, (name, size) in enumerate(zip(TRAIN_FILES, BATCH_SIZES, strict=True)):
-        batch = batch_dict(cifar_rows(first, size), b"training batch %d of 5" % (k + 1))
-        (root / name).write_bytes(pickle.dumps(batch, protocol=2))
-        first += size
-    test = batch_dict(cifar_rows(first, TEST_SIZE), b"testing batch 1 of 1")
-    (root / TEST_FILE).write_bytes(pickle.dumps(test, protocol=2))
-    return root
+    starts = np.cumsum((0, *BATCH_SIZES))
+    train = [cifar_rows(first, size) for first, size in zip(starts, BATCH_SIZES, strict=False)]
+    return write_cifar(root, train, cifar_rows(int(starts[-1]), TEST_SIZE))
 
 
 def python2_pickle(rows: np.ndarray) -> bytes:
@@ -84,7 +70,7 @@ def python2_pickle(rows: np.ndarray) -> bytes:
 
 
 def test_cifar_shapes_values_and_order(tmp_path: Path) -> None:
-    train, test = read_cifar10(write_cifar(tmp_path / "cifar-10-batches-py"))
+    train, test = read_cifar10(write_test_cifar(tmp_path / "cifar-10-batches-py"))
     n_train = sum(BATCH_SIZES)
     assert train.shape == (n_train, 3, 32, 32) and test.shape == (TEST_SIZE, 3, 32, 32)
     assert str(train.dtype) == str(test.dtype) == "torch.uint8"
@@ -99,7 +85,7 @@ def test_cifar_shapes_values_and_order(tmp_path: Path) -> None:
 
 
 def test_cifar_reads_python2_pickles(tmp_path: Path) -> None:
-    root = write_cifar(tmp_path / "c")
+    root = write_test_cifar(tmp_path / "c")
     rows = cifar_rows(0, BATCH_SIZES[0])
     (root / TRAIN_FILES[0]).write_bytes(python2_pickle(rows))
     train, _ = read_cifar10(root)
@@ -116,14 +102,14 @@ def test_cifar_missing_or_not_a_directory(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", [TRAIN_FILES[2], TEST_FILE])
 def test_cifar_missing_file(tmp_path: Path, name: str) -> None:
-    root = write_cifar(tmp_path / "c")
+    root = write_test_cifar(tmp_path / "c")
     (root / name).unlink()
     with pytest.raises(DataError, match=f"has no {name}; point --data.path"):
         read_cifar10(root)
 
 
 def test_cifar_truncated_file(tmp_path: Path) -> None:
-    root = write_cifar(tmp_path / "c")
+    root = write_test_cifar(tmp_path / "c")
     path = root / TRAIN_FILES[2]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(DataError, match="data_batch_3.*truncated or corrupt"):
@@ -143,7 +129,7 @@ def test_cifar_truncated_file(tmp_path: Path) -> None:
     ],
 )
 def test_cifar_wrong_contents(tmp_path: Path, content: object, message: str) -> None:
-    root = write_cifar(tmp_path / "c")
+    root = write_test_cifar(tmp_path / "c")
     (root / TEST_FILE).write_bytes(pickle.dumps(content, protocol=2))
     with pytest.raises(DataError, match=message):
         read_cifar10(root)
@@ -158,7 +144,7 @@ class RunsShell:
 
 
 def test_cifar_refuses_code_in_pickle(tmp_path: Path) -> None:
-    root = write_cifar(tmp_path / "c")
+    root = write_test_cifar(tmp_path / "c")
     pwned = tmp_path / "pwned"
     payload = {b"data": RunsShell(f"touch '{pwned}'"), b"labels": [0]}
     (root / TRAIN_FILES[0]).write_bytes(pickle.dumps(payload, protocol=2))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import seeded
+from helpers import seeded
 
 import ncpvae
 from ncpvae.errors import CheckpointError

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import seeded
+from helpers import seeded
 from torch.distributions import (
     Categorical,
     Independent,
