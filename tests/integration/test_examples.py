@@ -33,8 +33,10 @@ def test_ncp_on_my_own_vae_closes_the_prior_hole():
 @pytest.mark.slow  # the example's --quick runs (1,500 steps per stage) are what it claims for
 def test_gaussians25_figure_reproduces_the_gain_and_writes_figure_and_table(tmp_path: Path):
     (report,) = load("gaussians25_figure").main(["--seeds", "3", "--quick", "--out", str(tmp_path)])
-    # even 1,500 steps per stage leave a prior hole of more than a nat that NCP closes
-    assert report["ncp_log_likelihood"] > report["vae_log_likelihood"] + 1.0
+    # even 1,500 steps per stage leave a prior hole that NCP closes: the --quick gain measured
+    # on 2026-12-02 was 3.02, 2.95 and 3.01 nats for seeds 0, 1, 2; the bar, 2 nats, is about
+    # a nat below the smallest (a VAE-only or untrained prior gains about 0)
+    assert report["ncp_log_likelihood"] > report["vae_log_likelihood"] + 2.0
     assert (
         abs(report["log_normalizer"]) < 0.5
     )  # measured -0.26: 1,500 steps are far from the NCE optimum
