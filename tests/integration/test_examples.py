@@ -76,6 +76,7 @@ def test_mnist_table_of_the_hierarchical_vae_reports_log_z_per_group(blob_mnist:
     assert all(abs(g["mean"]) < 1 for g in groups)
 
 
+@pytest.mark.slow  # 3 pythae epochs and 400 NCP steps (60 s) are what its gain needs
 def test_ncp_on_pythae_fits_saves_reloads_and_gains(blob_mnist: Path, tmp_path: Path):
     pytest.importorskip("pythae", reason="pythae is not installed (pip install 'ncpvae[pythae]')")
     out = tmp_path / "run"
