@@ -9,28 +9,30 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.checkpoint import write_json
 from ncpvae.cli import evaluate, train_prior, train_vae
 from ncpvae.config import DemoConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import gaussians25_figure
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
 from ncpvae.samplers import BasePriorSampler, LangevinSampler, SIRSampler, decode
 from ncpvae.training import posterior_latents
 
 __all__ = ["run"]
 
 
-def run(cfg: DemoConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: DemoConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Run the demo into ``out``: ``vae/``, ``prior/``, ``evaluate/``, ``report.json`` and
     ``figure.png``."""
     start = time.perf_counter()
-    out = make_run_dir(out)
-    vae_summary = train_vae.run(cfg.vae, out / "vae", progress)
+    out = claim_run_dir(out, overwrite)
+    vae_summary = train_vae.run(cfg.vae, out / "vae", progress, overwrite=overwrite)
     cfg.prior.vae = str(out / "vae")
-    prior_summary = train_prior.run(cfg.prior, out / "prior", progress)
+    prior_summary = train_prior.run(cfg.prior, out / "prior", progress, overwrite=overwrite)
     cfg.evaluate.prior = cfg.sample.prior = str(out / "prior")
-    report = evaluate.run(cfg.evaluate, out / "evaluate", progress)
+    report = evaluate.run(cfg.evaluate, out / "evaluate", progress, overwrite)
 
     prior = load_prior(out / "prior", resolve_device(cfg.sample.device))
     _, test = load_data(load_run(out / "vae", expect="vae").data)

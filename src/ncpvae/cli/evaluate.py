@@ -5,19 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ncpvae.checkpoint import make_run_dir
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
 
 __all__ = ["run"]
 
 
-def run(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: EvaluateConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Evaluate and write ``report.json``, ``report.md``, ``report.png`` and sample grids."""
     device = resolve_device(cfg.device)
     vae_cfg = load_run(load_run(cfg.prior, expect="prior").vae, expect="vae")
@@ -25,7 +26,7 @@ def run(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str
     trained = check_trained(prior, cfg.prior)
     train, test = load_data(vae_cfg.data)
     fid = fid_scorer(cfg, test, device, progress)
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite)
     report = evaluate(
         prior,
         train,

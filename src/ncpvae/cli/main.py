@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", help="JSON run config (flags override it)")
         p.add_argument("--out", default=verb.out, help=f"output folder (default: {verb.out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace the finished run in --out (refused without it)",
+        )
         if name in RESUMABLE:
             p.add_argument(
                 "--resume",
@@ -149,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     verb = _verbs()[name]
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
     extra = {"resume": args.pop("resume")} if name in RESUMABLE else {}
+    extra["overwrite"] = args.pop("overwrite")
     if name not in RESUMABLE and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         print(
             f"ncpvae: error: {name} runs in one process; only train-vae and train-prior "

@@ -8,25 +8,27 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import make_run_dir, save_array, write_json
+from ncpvae.checkpoint import save_array, write_json
 from ncpvae.config import SampleConfig, save_config
 from ncpvae.evaluation import check_trained
 from ncpvae.evaluation.plotting import image_grid, scatter
 from ncpvae.evaluation.sample_quality import GRID_IMAGES, ess_summary
-from ncpvae.runs import load_prior, resolve_device
+from ncpvae.runs import claim_run_dir, load_prior, resolve_device
 from ncpvae.samplers import build_sampler, decode
 
 __all__ = ["run"]
 
 
-def run(cfg: SampleConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: SampleConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Draw ``cfg.num_samples`` samples and write ``latents.npy``, ``samples.npy`` (x ~ p(x|z)),
     ``summary.json`` and ``samples.png`` (decoder means as a grid, or a 2-D scatter plot)."""
     device = resolve_device(cfg.device)
     sampler = build_sampler(cfg.sampler, cfg, progress)
     prior = load_prior(cfg.prior, device)
     trained = check_trained(prior, cfg.prior)
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite)
     generator = torch.Generator(device).manual_seed(cfg.seed)
     start = time.perf_counter()
     result = prior.sample(

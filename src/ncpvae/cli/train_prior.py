@@ -9,21 +9,32 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.checkpoint import write_json
 from ncpvae.cli.summary import history_file, training_summary
 from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation import estimate_log_normalizer, log_normalizer_summary
 from ncpvae.prior import build_prior
-from ncpvae.runs import checkpointing_for, load_run, load_vae, resolve_device, save_prior
+from ncpvae.runs import (
+    checkpointing_for,
+    claim_run_dir,
+    load_run,
+    load_vae,
+    resolve_device,
+    save_prior,
+)
 from ncpvae.training import distributed, train_prior
 
 __all__ = ["run"]
 
 
 def run(
-    cfg: PriorRunConfig, out: str | Path, progress: bool = True, resume: bool = False
+    cfg: PriorRunConfig,
+    out: str | Path,
+    progress: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit the prior's classifiers (``cfg.groups``, default all), estimate log Z, write the run
     folder. Saves ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues
@@ -37,7 +48,7 @@ def run(
     except ValueError as err:
         raise ConfigError(str(err)) from None
     train_data, _ = load_data(vae_cfg.data)
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite, resume)
     # the VAE folder as an absolute path, so the prior folder works from any directory
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
     checkpointing = checkpointing_for(cfg, out, resume)

@@ -8,26 +8,36 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.checkpoint import write_json
 from ncpvae.cli.summary import history_file, training_summary
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
 from ncpvae.models import build_model
-from ncpvae.runs import checkpointing_for, fit_model_to_data, resolve_device, save_vae
+from ncpvae.runs import (
+    checkpointing_for,
+    claim_run_dir,
+    fit_model_to_data,
+    resolve_device,
+    save_vae,
+)
 from ncpvae.training import distributed, train_vae
 
 __all__ = ["run"]
 
 
 def run(
-    cfg: VAERunConfig, out: str | Path, progress: bool = True, resume: bool = False
+    cfg: VAERunConfig,
+    out: str | Path,
+    progress: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train, then write the run folder; returns the final ELBO parts. Saves ``checkpoint.pt``
     every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
     device = distributed.setup(resolve_device(cfg.device))
     train_data, _ = load_data(cfg.data)
     cfg = dataclasses.replace(cfg, model=fit_model_to_data(train_data, cfg.model))
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite, resume)
     checkpointing = checkpointing_for(cfg, out, resume)
     torch.manual_seed(cfg.train.seed)
     model = distributed.sync_batch_norm(build_model(cfg.model).to(device))

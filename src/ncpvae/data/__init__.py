@@ -17,7 +17,7 @@ import torch
 from ncpvae.data.arrays import DataLike, TensorData, as_data
 from ncpvae.data.config import DataConfig
 from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob
-from ncpvae.errors import DataError
+from ncpvae.errors import DataError, first_line
 
 __all__ = [
     "DataConfig",
@@ -63,7 +63,10 @@ def _tensor_file(cfg: DataConfig) -> Splits:
         else:
             array = torch.load(path, map_location="cpu", weights_only=True)
     except (ValueError, TypeError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        raise DataError(f"data file {cfg.path!r} could not be read ({err})") from None
+        raise DataError(
+            f"data file {cfg.path!r} could not be read as an array ({first_line(err)}); save "
+            "one tensor with torch.save or numpy.save"
+        ) from None
     if not isinstance(array, torch.Tensor):
         raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, ...)")
     data = as_data(array).check(f"data file {cfg.path!r}")

@@ -6,6 +6,7 @@ never interrupted."""
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 import torch
 
 from ncpvae.checkpoint import atomic_write
-from ncpvae.errors import CheckpointError
+from ncpvae.errors import CheckpointError, first_line
 from ncpvae.training.history import TrainHistory
 
 __all__ = ["Checkpointing", "with_state", "load_checkpoint", "save_checkpoint", "resume"]
@@ -87,12 +88,13 @@ def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A training checkpoint, read without running code; a clear error if it is unreadable."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old formats before it fails
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, corrupt, or holding objects that would run code
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
-            f"checkpoint {str(path)!r} cannot be loaded safely ({first[:200]}); delete it to "
-            "start afresh"
+            f"checkpoint {str(path)!r} cannot be loaded safely ({first_line(err)}); delete it "
+            "to start afresh"
         ) from None
 
 
@@ -137,9 +139,8 @@ def resume(
         _set_rng_state(saved["rng"])
         history = TrainHistory(**saved["history"])
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(
-            f"checkpoint {str(checkpointing.path)!r} does not fit this model ({first[:200]}); "
-            "delete it to start afresh"
+            f"checkpoint {str(checkpointing.path)!r} does not fit this model "
+            f"({first_line(err)}); delete it to start afresh"
         ) from None
     return saved["step"], history
