@@ -55,6 +55,7 @@ __all__ = [
 
 DEVICE_HELP = "Where to run: auto (a GPU if there is one), cpu, cuda or cuda:N."
 CHECKPOINT_HELP = "Training steps between checkpoints (0: only at the end)."
+CHECKPOINT_MINUTES_HELP = "Minutes of training between checkpoints as well (0: by steps only)."
 
 
 @dataclass
@@ -75,6 +76,7 @@ class VAERunConfig:
         max=1,
     )
     checkpoint_every: int = setting(1000, CHECKPOINT_HELP, min=0)
+    checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
     device: str = setting("auto", DEVICE_HELP)
 
     def __post_init__(self) -> None:
@@ -105,6 +107,7 @@ class PriorRunConfig:
         each_min=0,
     )
     checkpoint_every: int = setting(1000, CHECKPOINT_HELP, min=0)
+    checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
     device: str = setting("auto", DEVICE_HELP)
 
     def __post_init__(self) -> None:

@@ -218,9 +218,11 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
     identity = to_dict(cfg)
     # what may change between a run and its resumption: where it runs, how often it saves,
     # whether NaN steps are skipped, and stage 2's log Z sample count (used after training)
-    for key in ("device", "checkpoint_every", "log_normalizer_samples"):
+    for key in ("device", "checkpoint_every", "checkpoint_minutes", "log_normalizer_samples"):
         identity.pop(key, None)
     identity["train"].pop("skip_nonfinite", None)
     if identity.get("data", {}).get("path"):
         identity["data"]["path"] = str(Path(identity["data"]["path"]).resolve())
-    return Checkpointing(path, cfg.checkpoint_every, resume, identity=identity)
+    return Checkpointing(
+        path, cfg.checkpoint_every, resume, 60 * cfg.checkpoint_minutes, identity=identity
+    )

@@ -37,6 +37,8 @@ class Checkpointing:
         path: the checkpoint file (``torch.save`` of tensors and plain containers only, read back
             with ``weights_only=True``: loading never runs code).
         every: steps between checkpoints (0: only at the end); one is always written at the end.
+        every_seconds: seconds of training between checkpoints as well (0: by steps only), so
+            that short and long runs alike lose at most a few minutes to a crash.
         resume: continue from ``path`` if it exists (else start afresh).
         state: what else the run's future depends on, by name: the modules being trained (with
             their buffers) and the batch stream.
@@ -47,12 +49,16 @@ class Checkpointing:
     path: Path
     every: int = 1000
     resume: bool = False
+    every_seconds: float = 0.0
     state: Mapping[str, Stateful] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
 
-    def due(self, done: int, total: int) -> bool:
-        """Whether a checkpoint is written after ``done`` of ``total`` steps."""
-        return done == total or (self.every > 0 and done % self.every == 0)
+    def due(self, done: int, total: int, seconds_since_last: float = 0.0) -> bool:
+        """Whether a checkpoint is written after ``done`` of ``total`` steps, the last one
+        ``seconds_since_last`` ago."""
+        by_steps = self.every > 0 and done % self.every == 0
+        by_time = self.every_seconds > 0 and seconds_since_last >= self.every_seconds
+        return done == total or by_steps or by_time
 
 
 def with_state(checkpointing: Checkpointing | None, **state: Stateful) -> Checkpointing | None:

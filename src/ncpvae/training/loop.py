@@ -114,7 +114,7 @@ def train(
             "every machine the same --out on a shared file system"
         )
     elapsed = history.seconds
-    start = time.perf_counter()
+    start = saved = time.perf_counter()
     running = math.nan
     engine = _engine(objective, params)
     main = distributed.is_main()
@@ -159,8 +159,14 @@ def train(
             history.metrics = reduced
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
         done = step + 1
-        if main and checkpointing is not None and checkpointing.due(done, config.steps):
-            history.seconds = elapsed + time.perf_counter() - start
+        now = time.perf_counter()
+        if (
+            main
+            and checkpointing is not None
+            and checkpointing.due(done, config.steps, now - saved)
+        ):
+            history.seconds = elapsed + now - start
             save_checkpoint(checkpointing, done, optimizer, schedule, history)
+            saved = now
     history.seconds = elapsed + time.perf_counter() - start
     return history
