@@ -12,6 +12,7 @@ p_NCP(z) = p(z) exp f(z) / Z (docs/method.md).
     out = prior.sample(1000, ncpvae.SIRSampler(num_proposals=500))
 """
 
+from ncpvae._version import __version__
 from ncpvae.data import DataConfig, TensorData, load_data
 from ncpvae.distributions import standard_normal, tempered
 from ncpvae.evaluation import (
@@ -56,9 +57,8 @@ from ncpvae.samplers import (
 )
 from ncpvae.training import TrainConfig, train_prior, train_vae
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "Prior",
     "NCPPrior",
     "HierarchicalNCPPrior",

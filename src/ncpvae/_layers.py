@@ -31,6 +31,8 @@ LAYERS: list[tuple[str, ...]] = [  # bottom first
         "data",
         "likelihoods",
         "nets",
+        "progress",
+        "_version",
         "_layers",
     ),
     ("models",),

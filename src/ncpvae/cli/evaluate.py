@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
@@ -13,7 +14,7 @@ from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
 from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def run(
@@ -41,3 +42,26 @@ def run(
     save_config(cfg, out / "config.json")
     write_report(result, out)
     return result
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the headline figures, wall time, files."""
+    lines = [f"evaluate: {result['num_test']:,} test examples"]
+    if "ncp_log_likelihood" in result:
+        lines.append(
+            f"  log-likelihood (nats): VAE {result['vae_log_likelihood']:.3f}, NCP "
+            f"{result['ncp_log_likelihood']:.3f}, gain {result['ncp_gain']:.3f} "
+            f"+- {result['ncp_gain_stderr']:.3f}"
+        )
+    lines.append(
+        f"  log Z {result['log_normalizer']:+.4f} +- {result['log_normalizer_stderr']:.4f}; "
+        f"mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']}"
+    )
+    for row in result.get("sample_quality", []):
+        lines.append(
+            f"  FID {row['sampler']} (t = {row['temperature']:g}): {row['fid']:.2f} "
+            f"({row['fid_samples']:,} samples)"
+        )
+    lines.append(f"  took {seconds(result['seconds']['total'])}")
+    lines.append(wrote(out, "report.md", "report.json", "report.png", "config.json"))
+    return "\n".join(lines)

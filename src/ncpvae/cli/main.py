@@ -8,14 +8,15 @@ Errors a user can fix are printed as one line, with exit status 1 (2 for a bad c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ncpvae._version import __version__
 from ncpvae.config import (
     DemoConfig,
     EvaluateConfig,
@@ -42,6 +43,7 @@ class Verb:
 
     config: type
     run: Callable[..., dict[str, Any]]
+    describe: Callable[[dict[str, Any], Path], str]
     out: str
     help: str
 
@@ -53,33 +55,42 @@ def _verbs() -> dict[str, Verb]:
         "demo": Verb(
             DemoConfig,
             demo.run,
+            demo.describe,
             "runs/demo",
             "25 Gaussians end to end: both stages, samples, evaluation, figure",
         ),
         "train-vae": Verb(
-            VAERunConfig, train_vae.run, "runs/vae", "stage 1: train a VAE by the ELBO"
+            VAERunConfig,
+            train_vae.run,
+            train_vae.describe,
+            "runs/vae",
+            "stage 1: train a VAE by the ELBO",
         ),
         "train-prior": Verb(
             PriorRunConfig,
             train_prior.run,
+            train_prior.describe,
             "runs/prior",
             "stage 2: fit the NCP prior on a frozen VAE",
         ),
         "merge-priors": Verb(
             MergeConfig,
             merge_priors.run,
+            merge_priors.describe,
             "runs/prior",
             "join train-prior runs that trained disjoint --groups of one hierarchical VAE",
         ),
         "sample": Verb(
             SampleConfig,
             sample.run,
+            sample.describe,
             "runs/samples",
             "draw samples (base prior, SIR, Langevin or HMC) and decode them",
         ),
         "evaluate": Verb(
             EvaluateConfig,
             evaluate.run,
+            evaluate.describe,
             "runs/evaluate",
             "log-likelihood under both priors, log Z, SIR ESS, prior hole, FID",
         ),
@@ -99,6 +110,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``ncpvae`` parser: one sub-command per verb, one flag per config field."""
     parser = _Parser(prog="ncpvae", description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"ncpvae {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     parser.verb_parsers = {}  # type: ignore[attr-defined]
     for name, verb in _verbs().items():
@@ -188,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         main = distributed.is_main()  # before leaving the process group
         distributed.finish(wait=succeeded)
     if main:
-        print(json.dumps(summary, indent=2))
+        print(verb.describe(summary, Path(out)))
     return 0
 
 

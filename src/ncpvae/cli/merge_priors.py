@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ncpvae.checkpoint import write_json
+from ncpvae.cli.summary import wrote
 from ncpvae.config import MergeConfig
 from ncpvae.errors import ConfigError
 from ncpvae.prior import merge_priors
 from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device, save_prior
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -55,3 +56,14 @@ def run(
     }
     write_json(out / "history.json", {**summary, "parts": histories})
     return summary
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: what was merged, files, what next."""
+    return "\n".join(
+        [
+            f"merge-priors: joined {len(result['merged'])} runs (groups {result['groups']})",
+            wrote(out, "config.json", "prior.safetensors", "history.json"),
+            f"  next: ncpvae evaluate --prior {out} --out REPORT_FOLDER",
+        ]
+    )

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from ncpvae.checkpoint import save_array, write_json
+from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import SampleConfig, save_config
 from ncpvae.evaluation import check_trained
 from ncpvae.evaluation.plotting import image_grid, scatter
@@ -16,7 +17,7 @@ from ncpvae.evaluation.sample_quality import GRID_IMAGES, ess_summary
 from ncpvae.runs import claim_run_dir, load_prior, resolve_device
 from ncpvae.samplers import build_sampler, decode
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def run(
@@ -56,3 +57,19 @@ def run(
         scatter(x.cpu(), out / "samples.png", f"{cfg.sampler} samples (t={cfg.temperature})")
     write_json(out / "summary.json", summary)
     return summary
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the sampler's diagnostics, wall time, files."""
+    line = (
+        f"sample: {result['num_samples']:,} samples by {result['sampler']} "
+        f"(t = {result['temperature']:g}) in {seconds(result['seconds'])}"
+    )
+    if "sir_ess_mean" in result:
+        line += f"; mean SIR ESS {result['sir_ess_mean']:.1f} of {result['sir_proposals']}"
+    if "acceptance_rate" in result:
+        line += f"; HMC acceptance {result['acceptance_rate']:.2f}"
+    files = ["samples.npy", "latents.npy", "summary.json"]
+    if (out / "samples.png").is_file():
+        files.append("samples.png")
+    return "\n".join([line, wrote(out, *files)])

@@ -4,13 +4,14 @@ then its log Z."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ncpvae.checkpoint import write_json
-from ncpvae.cli.summary import history_file, training_summary
+from ncpvae.cli.summary import history_file, seconds, training_summary, wrote
 from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
@@ -26,7 +27,7 @@ from ncpvae.runs import (
 )
 from ncpvae.training import distributed, train_prior
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def run(
@@ -65,10 +66,29 @@ def run(
     summary = training_summary(history)
     if not distributed.is_main():  # log Z and the files: rank 0's work
         return summary
+    start = time.perf_counter()
     estimate = estimate_log_normalizer(
         prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
     )
     summary.update(log_normalizer_summary(estimate))
+    summary["log_normalizer_seconds"] = time.perf_counter() - start
     save_prior(prior, out, vae=cfg.vae, config=cfg)
     write_json(out / "history.json", history_file(summary, history))
     return summary
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: accuracy, log Z, wall times, files, what next."""
+    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k.startswith("acc"))
+    return "\n".join(
+        [
+            f"train-prior: classifier accuracy (last logged batch) {accuracy}",
+            f"  log Z {result['log_normalizer']:+.4f} +- {result['log_normalizer_stderr']:.4f} "
+            f"({result['log_normalizer_samples']:,} samples; near 0 at the NCE optimum)",
+            f"  training {seconds(result['seconds'])}, "
+            f"log Z {seconds(result['log_normalizer_seconds'])}",
+            wrote(out, "config.json", "prior.safetensors", "history.json", "checkpoint.pt"),
+            f"  next: ncpvae sample --prior {out} --out SAMPLES_FOLDER, or ncpvae evaluate "
+            f"--prior {out} --out REPORT_FOLDER",
+        ]
+    )

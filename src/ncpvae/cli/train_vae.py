@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from ncpvae.checkpoint import write_json
-from ncpvae.cli.summary import history_file, training_summary
+from ncpvae.cli.summary import history_file, seconds, training_summary, wrote
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
 from ncpvae.models import build_model
@@ -22,7 +22,7 @@ from ncpvae.runs import (
 )
 from ncpvae.training import distributed, train_vae
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def run(
@@ -55,3 +55,15 @@ def run(
         save_vae(model, out, cfg)
         write_json(out / "history.json", history_file(summary, history))
     return summary
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the last ELBO, wall time, files, what next."""
+    terms = ", ".join(f"{k} {result[k]:.4g}" for k in ("elbo", "rec", "kl") if k in result)
+    return "\n".join(
+        [
+            f"train-vae: done in {seconds(result['seconds'])}; last logged {terms or 'loss'}",
+            wrote(out, "config.json", "model.safetensors", "history.json", "checkpoint.pt"),
+            f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",
+        ]
+    )

@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ncpvae.distributions import sample
 from ncpvae.metrics import LogWeightSums
 from ncpvae.models.hierarchy import GroupStep
+from ncpvae.progress import progress_bar
 
 __all__ = ["LogNormalizer", "GroupLogNormalizer", "group_log_normalizer", "estimate_log_normalizer"]
 
@@ -96,7 +96,7 @@ def group_log_normalizer(
     sums = LogWeightSums(dim=1)
     local = prior.group_generator(generator, prior.trained.device)
     stream = prior.proposals(step, rows, num, local, budget)
-    for _, log_w in tqdm(stream, desc="log Z", disable=not progress, leave=False):
+    for _, log_w in progress_bar(stream, "log Z", progress, leave=False):
         sums.add(log_w.double())
     return sums.lse - math.log(num), sums.ess()
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ncpvae.distributions import generator_on, sample
 from ncpvae.prior import Prior
+from ncpvae.progress import progress_bar
 
 __all__ = ["SampleOutput", "Sampler", "BasePriorSampler", "resample_index"]
 
@@ -59,7 +59,7 @@ class Sampler(ABC):
     progress: bool = False
 
     def _bar(self, iterable, description: str):
-        return tqdm(iterable, desc=description, disable=not self.progress, leave=False)
+        return progress_bar(iterable, description, self.progress, leave=False)
 
     def sample(
         self,

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ncpvae.errors import CheckpointError, ConfigError, NonFiniteLossError
+from ncpvae.progress import progress_bar
 from ncpvae.settings import check_settings, setting
 from ncpvae.training import distributed
 from ncpvae.training.checkpoints import Checkpointing, resume, save_checkpoint
@@ -118,11 +118,10 @@ def train(
     running = math.nan
     engine = _engine(objective, params)
     main = distributed.is_main()
-    bar = tqdm(
+    bar = progress_bar(
         range(first, config.steps),
-        desc=description,
-        disable=not (progress and main),
-        mininterval=1.0,
+        description,
+        progress and main,
         initial=first,
         total=config.steps,
     )
