@@ -29,6 +29,7 @@ from ncpvae.config import (
     field_help,
     leaf_fields,
     load_config,
+    named_configs,
     parse_value,
 )
 from ncpvae.errors import NCPVAEError
@@ -116,7 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, verb in _verbs().items():
         p = sub.add_parser(name, help=verb.help, description=verb.help, allow_abbrev=False)
         parser.verb_parsers[name] = p  # type: ignore[attr-defined]
-        p.add_argument("--config", metavar="FILE", help="JSON run config (flags override it)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="JSON run config, or the name of a ready one (flags override it): "
+            + ", ".join(named_configs()),
+        )
         p.add_argument("--out", default=verb.out, help=f"output folder (default: {verb.out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.add_argument(
