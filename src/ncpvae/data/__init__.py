@@ -16,7 +16,7 @@ import torch
 
 from ncpvae.data.arrays import DataLike, TensorData, as_data
 from ncpvae.data.config import DataConfig
-from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob
+from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob, grid
 from ncpvae.errors import DataError, first_line
 
 __all__ = [
@@ -36,7 +36,9 @@ Splits = tuple[TensorData, TensorData]
 
 def _gaussians25(cfg: DataConfig) -> Splits:
     generator = torch.Generator().manual_seed(cfg.seed)
-    train, test = gaussians25(cfg.num_train, generator), gaussians25(cfg.num_test, generator)
+    centres = grid(cfg.grid_size, cfg.grid_spacing)
+    train = gaussians25(cfg.num_train, generator, cfg.mode_std, centres)
+    test = gaussians25(cfg.num_test, generator, cfg.mode_std, centres)
     return TensorData(train), TensorData(test)
 
 

@@ -54,6 +54,9 @@ class DataConfig:
         min=0,
     )
     seed: int = setting(0, "Seed of the generated gaussians25 points.")
+    mode_std: float = setting(0.05, "gaussians25: standard deviation of every mode.", above=0)
+    grid_size: int = setting(5, "gaussians25: modes per side of the square grid.", min=1)
+    grid_spacing: float = setting(2.0, "gaussians25: distance between neighbouring modes.", above=0)
 
     def __post_init__(self) -> None:
         check_settings(self)
