@@ -16,6 +16,7 @@ from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation import estimate_log_normalizer, log_normalizer_summary
+from ncpvae.evaluation.plotting import training_curves
 from ncpvae.prior import build_prior
 from ncpvae.runs import (
     checkpointing_for,
@@ -26,6 +27,7 @@ from ncpvae.runs import (
     save_prior,
 )
 from ncpvae.training import distributed, train_prior
+from ncpvae.training.events import EventFile
 
 __all__ = ["run", "describe"]
 
@@ -54,15 +56,17 @@ def run(
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
     checkpointing = checkpointing_for(cfg, out, resume)
     prior = distributed.sync_batch_norm(prior)
-    history = train_prior(
-        prior,
-        train_data,
-        cfg.train,
-        groups=groups,
-        progress=progress,
-        generator=torch.Generator().manual_seed(cfg.train.seed),
-        checkpointing=checkpointing,
-    )
+    with EventFile(out / "tensorboard", "prior", enabled=distributed.is_main()) as events:
+        history = train_prior(
+            prior,
+            train_data,
+            cfg.train,
+            groups=groups,
+            progress=progress,
+            generator=torch.Generator().manual_seed(cfg.train.seed),
+            checkpointing=checkpointing,
+            on_log=events,
+        )
     summary = training_summary(history)
     if not distributed.is_main():  # log Z and the files: rank 0's work
         return summary
@@ -74,6 +78,7 @@ def run(
     summary["log_normalizer_seconds"] = time.perf_counter() - start
     save_prior(prior, out, vae=cfg.vae, config=cfg)
     write_json(out / "history.json", history_file(summary, history))
+    training_curves(history.steps, history.curves, out / "curves.png", "train-prior")
     return summary
 
 
@@ -87,7 +92,7 @@ def describe(result: dict[str, Any], out: Path) -> str:
             f"({result['log_normalizer_samples']:,} samples; near 0 at the NCE optimum)",
             f"  training {seconds(result['seconds'])}, "
             f"log Z {seconds(result['log_normalizer_seconds'])}",
-            wrote(out, "config.json", "prior.safetensors", "history.json", "checkpoint.pt"),
+            wrote(out, "config.json", "prior.safetensors", "history.json", "curves.png"),
             f"  next: ncpvae sample --prior {out} --out SAMPLES_FOLDER, or ncpvae evaluate "
             f"--prior {out} --out REPORT_FOLDER",
         ]

@@ -12,6 +12,7 @@ from ncpvae.checkpoint import write_json
 from ncpvae.cli.summary import history_file, seconds, training_summary, wrote
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
+from ncpvae.evaluation.plotting import training_curves
 from ncpvae.models import build_model
 from ncpvae.runs import (
     checkpointing_for,
@@ -21,6 +22,7 @@ from ncpvae.runs import (
     save_vae,
 )
 from ncpvae.training import distributed, train_vae
+from ncpvae.training.events import EventFile
 
 __all__ = ["run", "describe"]
 
@@ -41,19 +43,22 @@ def run(
     checkpointing = checkpointing_for(cfg, out, resume)
     torch.manual_seed(cfg.train.seed)
     model = distributed.sync_batch_norm(build_model(cfg.model).to(device))
-    history = train_vae(
-        model,
-        train_data,
-        cfg.train,
-        kl_warmup_fraction=cfg.kl_warmup_fraction,
-        progress=progress,
-        generator=torch.Generator().manual_seed(cfg.train.seed),
-        checkpointing=checkpointing,
-    )
+    with EventFile(out / "tensorboard", "vae", enabled=distributed.is_main()) as events:
+        history = train_vae(
+            model,
+            train_data,
+            cfg.train,
+            kl_warmup_fraction=cfg.kl_warmup_fraction,
+            progress=progress,
+            generator=torch.Generator().manual_seed(cfg.train.seed),
+            checkpointing=checkpointing,
+            on_log=events,
+        )
     summary = training_summary(history)
     if distributed.is_main():
         save_vae(model, out, cfg)
         write_json(out / "history.json", history_file(summary, history))
+        training_curves(history.steps, history.curves, out / "curves.png", "train-vae")
     return summary
 
 
@@ -63,7 +68,7 @@ def describe(result: dict[str, Any], out: Path) -> str:
     return "\n".join(
         [
             f"train-vae: done in {seconds(result['seconds'])}; last logged {terms or 'loss'}",
-            wrote(out, "config.json", "model.safetensors", "history.json", "checkpoint.pt"),
+            wrote(out, "config.json", "model.safetensors", "history.json", "curves.png"),
             f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",
         ]
     )

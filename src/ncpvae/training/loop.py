@@ -87,12 +87,15 @@ def train(
     progress: bool = True,
     log_every: int = 100,
     checkpointing: Checkpointing | None = None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainHistory:
     """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate,
     saving and resuming through ``checkpointing`` if given. Under ``torchrun`` the gradients are
     averaged over the ranks by DistributedDataParallel (the objective draws this rank's shard of
     the global batch), the logged loss and metrics are averaged too, and rank 0 alone writes
-    checkpoints and shows progress.
+    checkpoints and shows progress. Every ``log_every`` steps the loss, the metrics and the
+    learning rate are appended to ``history.curves`` and passed to ``on_log(step, values)``
+    (rank 0's; for example TensorBoard events).
 
     Raises :class:`NonFiniteLossError` (and leaves the parameters as they were after the last good
     step; a checkpoint on disk is never one with a non-finite loss) if the loss becomes NaN or
@@ -153,9 +156,9 @@ def train(
             running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         if skipped_in_a_row == 0 and (step % log_every == 0 or step == config.steps - 1):
             reduced = distributed.all_mean({"loss": value, **metrics})
-            history.steps.append(step)
-            history.losses.append(reduced.pop("loss"))
-            history.metrics = reduced
+            history.log(step, reduced, schedule.get_last_lr()[0])
+            if on_log is not None and main:
+                on_log(step, {**reduced, "lr": schedule.get_last_lr()[0]})
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
         done = step + 1
         now = time.perf_counter()
