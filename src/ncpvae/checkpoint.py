@@ -130,5 +130,6 @@ def load_weights(module: nn.Module, path: str | Path, device: torch.device | str
     except RuntimeError as err:
         first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
         raise CheckpointError(
-            f"weights file {str(path)!r} does not match its config.json ({first})"
+            f"weights file {str(path)!r} does not match its config.json ({first}); was it "
+            "written by another version of ncpvae? Re-run the stage that wrote it"
         ) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ncpvae.cli.summary import seconds, wrote
+from ncpvae.cli.summary import log_z, seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
@@ -53,9 +53,9 @@ def describe(result: dict[str, Any], out: Path) -> str:
             f"{result['ncp_log_likelihood']:.3f}, gain {result['ncp_gain']:.3f} "
             f"+- {result['ncp_gain_stderr']:.3f}"
         )
+    lines.append(f"  {log_z(result)}")
     lines.append(
-        f"  log Z {result['log_normalizer']:+.4f} +- {result['log_normalizer_stderr']:.4f}; "
-        f"mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']}"
+        f"  mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']} (smallest group)"
     )
     for row in result.get("sample_quality", []):
         lines.append(

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ncpvae.checkpoint import write_json
-from ncpvae.cli.summary import history_file, seconds, training_summary, wrote
+from ncpvae.cli.summary import history_file, log_z, seconds, training_summary, wrote
 from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
@@ -88,8 +88,7 @@ def describe(result: dict[str, Any], out: Path) -> str:
     return "\n".join(
         [
             f"train-prior: classifier accuracy (last logged batch) {accuracy}",
-            f"  log Z {result['log_normalizer']:+.4f} +- {result['log_normalizer_stderr']:.4f} "
-            f"({result['log_normalizer_samples']:,} samples; near 0 at the NCE optimum)",
+            f"  {log_z(result)}",
             f"  training {seconds(result['seconds'])}, "
             f"log Z {seconds(result['log_normalizer_seconds'])}",
             wrote(out, "config.json", "prior.safetensors", "history.json", "curves.png"),

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ncpvae.data import TensorData
+from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
 from ncpvae.evaluation.likelihood import bits_per_dim, log_likelihoods
 from ncpvae.evaluation.prior_hole import prior_hole
@@ -52,8 +53,8 @@ class LikelihoodReport:
     ncp_gain: float
     ncp_gain_stderr: float
     importance_samples: int
-    group_normalizer_samples: int
     ncp_normalizer_bias_estimate: float
+    group_normalizer_samples: int | None = None  # draws behind each per-sample Z_k
     vae_bits_per_dim: float | None = None
     ncp_bits_per_dim: float | None = None
 
@@ -172,7 +173,7 @@ def _likelihood(
         ncp_gain=float(gain.mean()),
         ncp_gain_stderr=math.hypot(_stderr_of_mean(gain), shared),
         importance_samples=settings.importance_samples,
-        group_normalizer_samples=prior.normalizer_samples,
+        group_normalizer_samples=prior.normalizer_samples if prior.per_sample_normalizers else None,
         ncp_normalizer_bias_estimate=prior.normalizer_bias(log_z),
         vae_bits_per_dim=bits_per_dim(float(lls["vae"].mean()), dims) if discrete else None,
         ncp_bits_per_dim=bits_per_dim(float(lls["ncp"].mean()), dims) if discrete else None,
@@ -193,8 +194,12 @@ def evaluate(
     """Evaluate ``prior`` (with its VAE, ``prior.model``) on ``test``: everything in
     :class:`EvaluationReport`, each part from its own seed (``settings.seed`` + i). FID, with a
     ``fid`` scorer, against ``train`` images; sample grids into ``grids``. ``discrete``: the
-    model gives probabilities of discrete pixels, so bits per dimension are reported too."""
+    model gives probabilities of discrete pixels, so bits per dimension are reported too. Like
+    the CLI, it seeds torch's global generator with ``settings.seed`` and sets
+    ``prior.normalizer_samples`` to ``settings.group_normalizer_samples``."""
     model = prior.model
+    if model is None:
+        raise ConfigError("evaluate needs a prior with its VAE (prior.model): build it on one")
     test = test.head(settings.num_test) if settings.num_test else test
     torch.manual_seed(settings.seed)
     seconds: dict[str, float] = {}

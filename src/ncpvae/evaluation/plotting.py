@@ -137,7 +137,7 @@ def training_curves(
     for ax, name in zip(axes.ravel(), names, strict=False):
         ax.plot(steps, curves[name], lw=1)
         ax.set(title=name, xlabel="step")
-        if name == "lr":
+        if name == "lr" and min(curves[name]) > 0:
             ax.set_yscale("log")
     for ax in axes.ravel()[len(names) :]:
         ax.axis("off")

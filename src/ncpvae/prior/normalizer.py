@@ -116,14 +116,17 @@ def estimate_log_normalizer(
     groups: list[GroupLogNormalizer] = []
 
     def choose(step: GroupStep) -> Tensor:
+        # every group draws (an untrained one's weights are 1), so that a group's estimate does
+        # not depend on which others are trained; only the trained ones are reported
+        log_z, ess = group_log_normalizer(
+            prior, step, rows, per_context, generator, LOG_NORMALIZER_CHUNK, progress
+        )
         if bool(prior.trained[step.index]):
-            log_z, ess = group_log_normalizer(
-                prior, step, rows, per_context, generator, LOG_NORMALIZER_CHUNK, progress
-            )
             groups.append(GroupLogNormalizer.from_estimates(step.index, log_z, ess, per_context))
         if step.posterior is None:  # no later group needs this one's latent
             return torch.zeros(0)
         return sample(step.posterior, (), generator)
 
-    prior.walk(choose, rows, data=contexts)
+    data = None if contexts is None else contexts.to(prior.trained.device)
+    prior.walk(choose, rows, data=data)
     return LogNormalizer.from_groups(groups)
