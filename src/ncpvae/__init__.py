@@ -55,6 +55,7 @@ from ncpvae.samplers import (
     build_sampler,
     decode,
 )
+from ncpvae.threads import set_threads
 from ncpvae.training import TrainConfig, train_prior, train_vae
 
 __all__ = [
@@ -102,4 +103,5 @@ __all__ = [
     "evaluate",
     "standard_normal",
     "tempered",
+    "set_threads",
 ]

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [  # bottom first
         "likelihoods",
         "nets",
         "progress",
+        "threads",
         "_version",
         "_layers",
     ),

@@ -32,7 +32,8 @@ from ncpvae.config import (
     named_configs,
     parse_value,
 )
-from ncpvae.errors import NCPVAEError
+from ncpvae.errors import ConfigError, NCPVAEError
+from ncpvae.threads import set_threads
 from ncpvae.training import distributed
 
 __all__ = ["main"]
@@ -126,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", default=verb.out, help=f"output folder (default: {verb.out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
         p.add_argument(
+            "--threads",
+            default="auto",
+            metavar="N",
+            help="CPU threads for torch: a number, or auto (OMP_NUM_THREADS if set, else the "
+            "cores not busy with other work; default: auto)",
+        )
+        p.add_argument(
             "--overwrite",
             action="store_true",
             help="replace the finished run in --out (refused without it)",
@@ -171,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     name = args.pop("verb")
     verb = _verbs()[name]
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
+    threads = args.pop("threads")
     extra = {"resume": args.pop("resume")} if name in RESUMABLE else {}
     extra["overwrite"] = args.pop("overwrite")
     if name not in RESUMABLE and int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -183,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     leaves = leaf_fields(verb.config)
     succeeded = False
     try:
+        if threads != "auto" and not (threads.isdigit() and int(threads) > 0):
+            raise ConfigError(f"--threads takes a positive number or auto, got {threads!r}")
+        set_threads(threads)
         config = load_config(verb.config, config_path) if config_path else verb.config()
         overrides = {
             key: parse_value(text, leaves[key], key) for key, text in args.items() if key in leaves
