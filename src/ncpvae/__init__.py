@@ -45,6 +45,7 @@ from ncpvae.prior import (
 )
 from ncpvae.runs import load_prior, load_vae, save_prior, save_vae
 from ncpvae.samplers import (
+    AutoSampler,
     BasePriorSampler,
     HMCSampler,
     LangevinSampler,
@@ -88,6 +89,7 @@ __all__ = [
     "SIRSampler",
     "LangevinSampler",
     "HMCSampler",
+    "AutoSampler",
     "decode",
     "TrainConfig",
     "train_vae",

@@ -126,8 +126,8 @@ class SampleConfig(SamplerSettings):
     prior: str = setting("runs/prior", "The train-prior run folder to sample from.")
     sampler: str = setting(
         "sir",
-        "base (the VAE's own prior), sir (importance resampling), langevin or hmc (both on the "
-        "NCP prior).",
+        "base (the VAE's own prior), sir (importance resampling), langevin, hmc, or auto (SIR, "
+        "and HMC for the samples whose SIR draw collapsed); all but base sample the NCP prior.",
     )
     num_samples: int = setting(5_000, "Samples to draw.", min=1)
     temperature: float = setting(

@@ -51,6 +51,9 @@ def run(
         summary.update(ess_summary(result.ess), sir_proposals=cfg.sir_proposals)
     if result.acceptance_rate is not None:
         summary["acceptance_rate"] = result.acceptance_rate
+    if result.hmc is not None:  # the automatic sampler: which samples HMC drew
+        summary["hmc_samples"] = int(result.hmc.sum())
+        save_array(out / "hmc.npy", result.hmc)
     if x.ndim == 4 and x.shape[1] in (1, 3):  # grey or RGB images: a grid of the decoder means
         image_grid(x_mean[:GRID_IMAGES].cpu(), out / "samples.png")
     elif x.shape[1] == 2:
@@ -67,6 +70,8 @@ def describe(result: dict[str, Any], out: Path) -> str:
     )
     if "sir_ess_mean" in result:
         line += f"; mean SIR ESS {result['sir_ess_mean']:.1f} of {result['sir_proposals']}"
+    if "hmc_samples" in result:
+        line += f"; {result['hmc_samples']:,} drawn by HMC where SIR collapsed"
     if "acceptance_rate" in result:
         line += f"; HMC acceptance {result['acceptance_rate']:.2f}"
     files = ["samples.npy", "latents.npy", "summary.json"]

@@ -29,16 +29,21 @@ class SampleOutput:
         ess: SIR only: effective sample size of the proposals behind each sample, per group,
             (N, K) (K = 1 for a flat prior).
         acceptance_rate: Metropolis-corrected samplers only.
+        hmc: the automatic sampler only: (N,) bool, True where a sample was drawn by HMC
+            because SIR collapsed.
     """
 
     latents: Tensor
     ess: Tensor | None = None
     acceptance_rate: float | None = None
+    hmc: Tensor | None = None
 
     @staticmethod
     def concat(parts: list[SampleOutput]) -> SampleOutput:
-        """Join batches: latents and ESS concatenated, acceptance rates averaged by size."""
+        """Join batches: latents, ESS and sampler flags concatenated, acceptance rates
+        averaged by the samples behind them."""
         ess = [p.ess for p in parts if p.ess is not None]
+        hmc = [p.hmc for p in parts if p.hmc is not None]
         rates = [
             (p.acceptance_rate, len(p.latents)) for p in parts if p.acceptance_rate is not None
         ]
@@ -48,6 +53,7 @@ class SampleOutput:
             acceptance_rate=(
                 sum(r * n for r, n in rates) / sum(n for _, n in rates) if rates else None
             ),
+            hmc=torch.cat(hmc) if hmc else None,
         )
 
 
