@@ -12,6 +12,7 @@ p_NCP(z) = p(z) exp f(z) / Z (docs/method.md).
     out = prior.sample(1000, ncpvae.SIRSampler(num_proposals=500))
 """
 
+from ncpvae._version import __version__
 from ncpvae.data import DataConfig, TensorData, load_data
 from ncpvae.distributions import standard_normal, tempered
 from ncpvae.evaluation import (
@@ -44,6 +45,7 @@ from ncpvae.prior import (
 )
 from ncpvae.runs import load_prior, load_vae, save_prior, save_vae
 from ncpvae.samplers import (
+    AutoSampler,
     BasePriorSampler,
     HMCSampler,
     LangevinSampler,
@@ -54,11 +56,11 @@ from ncpvae.samplers import (
     build_sampler,
     decode,
 )
+from ncpvae.threads import set_threads
 from ncpvae.training import TrainConfig, train_prior, train_vae
 
-__version__ = "0.1.0"
-
 __all__ = [
+    "__version__",
     "Prior",
     "NCPPrior",
     "HierarchicalNCPPrior",
@@ -87,6 +89,7 @@ __all__ = [
     "SIRSampler",
     "LangevinSampler",
     "HMCSampler",
+    "AutoSampler",
     "decode",
     "TrainConfig",
     "train_vae",
@@ -102,4 +105,5 @@ __all__ = [
     "evaluate",
     "standard_normal",
     "tempered",
+    "set_threads",
 ]

@@ -7,6 +7,7 @@ half-written file in place of a finished one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
@@ -27,6 +28,8 @@ __all__ = [
     "save_array",
     "save_weights",
     "load_weights",
+    "weights_metadata",
+    "file_sha256",
     "write_json",
     "make_run_dir",
 ]
@@ -81,11 +84,32 @@ def save_array(path: Path, array: Tensor) -> None:
     atomic_write(path, write)
 
 
-def save_weights(module: nn.Module, path: str | Path) -> None:
-    """Save ``module.state_dict()`` (parameters and buffers) as safetensors, atomically."""
+def save_weights(
+    module: nn.Module, path: str | Path, metadata: dict[str, str] | None = None
+) -> None:
+    """Save ``module.state_dict()`` (parameters and buffers) as safetensors, atomically, with
+    ``metadata`` (strings) in its header."""
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
-    atomic_write(path, lambda p: save_file(tensors, str(p)))
+    atomic_write(path, lambda p: save_file(tensors, str(p), metadata=metadata))
+
+
+def weights_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata in the header of a safetensors file ({} if it has none or is unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError):
+        return {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes: the identity of a weights file."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_weights(module: nn.Module, path: str | Path, device: torch.device | str = "cpu") -> None:
@@ -106,5 +130,6 @@ def load_weights(module: nn.Module, path: str | Path, device: torch.device | str
     except RuntimeError as err:
         first = str(err).splitlines()[1].strip() if "\n" in str(err) else str(err)
         raise CheckpointError(
-            f"weights file {str(path)!r} does not match its config.json ({first})"
+            f"weights file {str(path)!r} does not match its config.json ({first}); was it "
+            "written by another version of ncpvae? Re-run the stage that wrote it"
         ) from None

@@ -20,6 +20,7 @@ from ncpvae.config_io import (
     from_dict,
     leaf_fields,
     load_config,
+    named_configs,
     parse_value,
     save_config,
     to_dict,
@@ -48,6 +49,7 @@ __all__ = [
     "to_dict",
     "from_dict",
     "load_config",
+    "named_configs",
     "save_config",
     "parse_value",
     "apply_overrides",
@@ -55,6 +57,7 @@ __all__ = [
 
 DEVICE_HELP = "Where to run: auto (a GPU if there is one), cpu, cuda or cuda:N."
 CHECKPOINT_HELP = "Training steps between checkpoints (0: only at the end)."
+CHECKPOINT_MINUTES_HELP = "Minutes of training between checkpoints as well (0: by steps only)."
 
 
 @dataclass
@@ -75,6 +78,7 @@ class VAERunConfig:
         max=1,
     )
     checkpoint_every: int = setting(1000, CHECKPOINT_HELP, min=0)
+    checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
     device: str = setting("auto", DEVICE_HELP)
 
     def __post_init__(self) -> None:
@@ -105,6 +109,7 @@ class PriorRunConfig:
         each_min=0,
     )
     checkpoint_every: int = setting(1000, CHECKPOINT_HELP, min=0)
+    checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
     device: str = setting("auto", DEVICE_HELP)
 
     def __post_init__(self) -> None:
@@ -121,8 +126,8 @@ class SampleConfig(SamplerSettings):
     prior: str = setting("runs/prior", "The train-prior run folder to sample from.")
     sampler: str = setting(
         "sir",
-        "base (the VAE's own prior), sir (importance resampling), langevin or hmc (both on the "
-        "NCP prior).",
+        "base (the VAE's own prior), sir (importance resampling), langevin, hmc, or auto (SIR, "
+        "and HMC for the samples whose SIR draw collapsed); all but base sample the NCP prior.",
     )
     num_samples: int = setting(5_000, "Samples to draw.", min=1)
     temperature: float = setting(

@@ -17,6 +17,7 @@ import json
 import math
 import types
 import typing
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,12 +31,16 @@ __all__ = [
     "to_dict",
     "from_dict",
     "load_config",
+    "named_configs",
+    "resolve_config",
+    "field_help",
     "save_config",
     "parse_value",
     "apply_overrides",
 ]
 
 C = TypeVar("C")
+NAMED_CONFIGS = resources.files("ncpvae") / "configs"  # the ready configs, shipped as package data
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -182,11 +187,30 @@ def from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
     return cls(**kwargs)
 
 
+def named_configs() -> list[str]:
+    """The names of the ready configs shipped in the package (``--config NAME``)."""
+    return sorted(p.stem for p in NAMED_CONFIGS.iterdir() if p.name.endswith(".json"))
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A config file's path: an existing file as given, else the shipped config of that name
+    (``mnist_mlp_vae`` or ``mnist_mlp_vae.json``)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = NAMED_CONFIGS / (path.name if path.suffix == ".json" else f"{path.name}.json")
+    if path.parent == Path(".") and shipped.is_file():
+        return Path(str(shipped))
+    raise ConfigError(
+        f"config file {str(path)!r} not found; pass an existing JSON file or a ready config: "
+        f"{', '.join(named_configs())}"
+    )
+
+
 def load_config(cls: type[C], path: str | Path) -> C:
-    """Read a JSON config file strictly (see :func:`from_dict`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} not found; pass an existing JSON file")
+    """Read a JSON config file strictly (see :func:`from_dict`); ``path`` may also name a ready
+    config shipped in the package (:func:`named_configs`)."""
+    path = resolve_config(path)
     try:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

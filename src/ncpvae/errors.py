@@ -8,6 +8,7 @@ __all__ = [
     "DataError",
     "SamplingError",
     "require",
+    "first_line",
 ]
 
 
@@ -39,3 +40,10 @@ class SamplingError(NCPVAEError):
 
 class NonFiniteLossError(NCPVAEError, FloatingPointError):
     """Training produced a NaN or infinite loss."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type's name if it has none), at most
+    ``limit`` characters: the part of a library's multi-line error that fits a one-line one."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:limit]

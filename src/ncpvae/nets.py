@@ -95,8 +95,8 @@ class ResidualMLPClassifier(nn.Module):
     ``num_blocks`` residual blocks (Swish, batch norm, squeeze-and-excitation), a linear head.
 
     ``forward(z, context)`` takes a batch of latents of any event shape (flattened here) and an
-    optional context feature (the frozen prior network's c_k in a hierarchical VAE, DESIGN.md
-    section 2.2); it returns one logit per row.
+    optional context feature (the frozen prior network's c_k in a hierarchical VAE,
+    docs/method.md section 2.2); it returns one logit per row.
     """
 
     def __init__(

@@ -22,7 +22,13 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import load_weights, make_run_dir, save_weights
+from ncpvae.checkpoint import (
+    file_sha256,
+    load_weights,
+    make_run_dir,
+    save_weights,
+    weights_metadata,
+)
 from ncpvae.config import PriorRunConfig, VAERunConfig, from_dict, save_config, to_dict
 from ncpvae.data import TensorData
 from ncpvae.errors import CheckpointError, ConfigError, DataError
@@ -42,6 +48,7 @@ __all__ = [
     "save_prior",
     "load_prior",
     "fit_model_to_data",
+    "claim_run_dir",
     "checkpointing_for",
 ]
 
@@ -49,6 +56,7 @@ CONFIG = "config.json"
 VAE_WEIGHTS = "model.safetensors"
 PRIOR_WEIGHTS = "prior.safetensors"
 CHECKPOINT = "checkpoint.pt"
+VAE_IDENTITY = "vae_sha256"  # prior.safetensors' record of the VAE weights it was fitted on
 RUN_KINDS = {"vae": VAERunConfig, "prior": PriorRunConfig}
 VERB_OF_KIND = {"vae": "train-vae", "prior": "train-prior"}
 
@@ -135,8 +143,11 @@ def save_prior(
         raise ConfigError("save_prior needs a prior built by build_prior (or pass its config)")
     config = config or PriorRunConfig(vae="", classifier=prior.classifier_config)
     config = dataclasses.replace(config, vae=str(Path(vae).resolve()))
+    vae_weights = Path(config.vae) / VAE_WEIGHTS
+    if not vae_weights.is_file():
+        raise CheckpointError(f"{config.vae!r} holds no VAE weights: save the VAE first")
     folder = make_run_dir(folder)
-    save_weights(prior, folder / PRIOR_WEIGHTS)
+    save_weights(prior, folder / PRIOR_WEIGHTS, {VAE_IDENTITY: file_sha256(vae_weights)})
     save_config(config, folder / CONFIG)
     return folder
 
@@ -146,9 +157,27 @@ def load_prior(folder: str | Path, device: str | torch.device = "cpu") -> Prior:
     VAE it was fitted on as ``prior.model``."""
     cfg = load_run(folder, expect="prior")
     model = load_vae(cfg.vae, device)
+    fitted_on = weights_metadata(Path(folder) / PRIOR_WEIGHTS).get(VAE_IDENTITY)
+    if fitted_on is not None and fitted_on != file_sha256(Path(cfg.vae) / VAE_WEIGHTS):
+        raise CheckpointError(
+            f"the prior in {str(folder)!r} was fitted on other VAE weights than those now in "
+            f"{cfg.vae!r} (the VAE was trained again since); run train-prior on it again"
+        )
     prior = build_prior(model, cfg.classifier)
     load_weights(prior, Path(folder) / PRIOR_WEIGHTS, model.device)
     return prior.eval().requires_grad_(False)
+
+
+def claim_run_dir(folder: str | Path, overwrite: bool = False, resume: bool = False) -> Path:
+    """The output folder of a verb, created; refuses one that holds a finished run (its
+    ``config.json``) unless ``overwrite`` (or ``resume``, which continues a run in place)."""
+    folder = make_run_dir(folder)
+    if (folder / CONFIG).is_file() and not (overwrite or resume):
+        raise CheckpointError(
+            f"{str(folder)!r} holds a finished run; pass --overwrite to replace it, or choose "
+            "another --out"
+        )
+    return folder
 
 
 def fit_model_to_data(data: TensorData, cfg: ModelConfig) -> ModelConfig:
@@ -189,9 +218,11 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
     identity = to_dict(cfg)
     # what may change between a run and its resumption: where it runs, how often it saves,
     # whether NaN steps are skipped, and stage 2's log Z sample count (used after training)
-    for key in ("device", "checkpoint_every", "log_normalizer_samples"):
+    for key in ("device", "checkpoint_every", "checkpoint_minutes", "log_normalizer_samples"):
         identity.pop(key, None)
     identity["train"].pop("skip_nonfinite", None)
     if identity.get("data", {}).get("path"):
         identity["data"]["path"] = str(Path(identity["data"]["path"]).resolve())
-    return Checkpointing(path, cfg.checkpoint_every, resume, identity=identity)
+    return Checkpointing(
+        path, cfg.checkpoint_every, resume, 60 * cfg.checkpoint_minutes, identity=identity
+    )

@@ -9,28 +9,31 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.checkpoint import write_json
 from ncpvae.cli import evaluate, train_prior, train_vae
+from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import DemoConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import gaussians25_figure
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
 from ncpvae.samplers import BasePriorSampler, LangevinSampler, SIRSampler, decode
 from ncpvae.training import posterior_latents
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
-def run(cfg: DemoConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: DemoConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Run the demo into ``out``: ``vae/``, ``prior/``, ``evaluate/``, ``report.json`` and
     ``figure.png``."""
     start = time.perf_counter()
-    out = make_run_dir(out)
-    vae_summary = train_vae.run(cfg.vae, out / "vae", progress)
+    out = claim_run_dir(out, overwrite)
+    vae_summary = train_vae.run(cfg.vae, out / "vae", progress, overwrite=overwrite)
     cfg.prior.vae = str(out / "vae")
-    prior_summary = train_prior.run(cfg.prior, out / "prior", progress)
+    prior_summary = train_prior.run(cfg.prior, out / "prior", progress, overwrite=overwrite)
     cfg.evaluate.prior = cfg.sample.prior = str(out / "prior")
-    report = evaluate.run(cfg.evaluate, out / "evaluate", progress)
+    report = evaluate.run(cfg.evaluate, out / "evaluate", progress, overwrite)
 
     prior = load_prior(out / "prior", resolve_device(cfg.sample.device))
     _, test = load_data(load_run(out / "vae", expect="vae").data)
@@ -60,3 +63,17 @@ def run(cfg: DemoConfig, out: str | Path, progress: bool = True) -> dict[str, An
     )
     write_json(out / "report.json", report)
     return report
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the benchmark's figures, wall time, files."""
+    return "\n".join(
+        [
+            f"demo: 25 Gaussians, test log-likelihood VAE {result['vae_log_likelihood']:.3f}, "
+            f"NCP {result['ncp_log_likelihood']:.3f} nats (gain {result['ncp_gain']:.2f}; the "
+            "paper: -2.753 and -0.954)",
+            f"  log Z {result['log_normalizer']:+.4f}; mean SIR ESS {result['sir_ess']:.1f} of "
+            f"{result['sir_proposals']}; took {seconds(result['seconds'])}",
+            wrote(out, "figure.png", "report.json", "vae/", "prior/", "evaluate/"),
+        ]
+    )

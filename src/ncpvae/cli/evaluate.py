@@ -5,19 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ncpvae.checkpoint import make_run_dir
+from ncpvae.cli.summary import log_z, seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
-def run(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: EvaluateConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Evaluate and write ``report.json``, ``report.md``, ``report.png`` and sample grids."""
     device = resolve_device(cfg.device)
     vae_cfg = load_run(load_run(cfg.prior, expect="prior").vae, expect="vae")
@@ -25,7 +27,7 @@ def run(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str
     trained = check_trained(prior, cfg.prior)
     train, test = load_data(vae_cfg.data)
     fid = fid_scorer(cfg, test, device, progress)
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite)
     report = evaluate(
         prior,
         train,
@@ -40,3 +42,26 @@ def run(cfg: EvaluateConfig, out: str | Path, progress: bool = True) -> dict[str
     save_config(cfg, out / "config.json")
     write_report(result, out)
     return result
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the headline figures, wall time, files."""
+    lines = [f"evaluate: {result['num_test']:,} test examples"]
+    if "ncp_log_likelihood" in result:
+        lines.append(
+            f"  log-likelihood (nats): VAE {result['vae_log_likelihood']:.3f}, NCP "
+            f"{result['ncp_log_likelihood']:.3f}, gain {result['ncp_gain']:.3f} "
+            f"+- {result['ncp_gain_stderr']:.3f}"
+        )
+    lines.append(f"  {log_z(result)}")
+    lines.append(
+        f"  mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']} (smallest group)"
+    )
+    for row in result.get("sample_quality", []):
+        lines.append(
+            f"  FID {row['sampler']} (t = {row['temperature']:g}): {row['fid']:.2f} "
+            f"({row['fid_samples']:,} samples)"
+        )
+    lines.append(f"  took {seconds(result['seconds']['total'])}")
+    lines.append(wrote(out, "report.md", "report.json", "report.png", "config.json"))
+    return "\n".join(lines)

@@ -8,14 +8,15 @@ Errors a user can fix are printed as one line, with exit status 1 (2 for a bad c
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ncpvae._version import __version__
 from ncpvae.config import (
     DemoConfig,
     EvaluateConfig,
@@ -28,9 +29,11 @@ from ncpvae.config import (
     field_help,
     leaf_fields,
     load_config,
+    named_configs,
     parse_value,
 )
-from ncpvae.errors import NCPVAEError
+from ncpvae.errors import ConfigError, NCPVAEError
+from ncpvae.threads import set_threads
 from ncpvae.training import distributed
 
 __all__ = ["main"]
@@ -42,6 +45,7 @@ class Verb:
 
     config: type
     run: Callable[..., dict[str, Any]]
+    describe: Callable[[dict[str, Any], Path], str]
     out: str
     help: str
 
@@ -53,33 +57,42 @@ def _verbs() -> dict[str, Verb]:
         "demo": Verb(
             DemoConfig,
             demo.run,
+            demo.describe,
             "runs/demo",
             "25 Gaussians end to end: both stages, samples, evaluation, figure",
         ),
         "train-vae": Verb(
-            VAERunConfig, train_vae.run, "runs/vae", "stage 1: train a VAE by the ELBO"
+            VAERunConfig,
+            train_vae.run,
+            train_vae.describe,
+            "runs/vae",
+            "stage 1: train a VAE by the ELBO",
         ),
         "train-prior": Verb(
             PriorRunConfig,
             train_prior.run,
+            train_prior.describe,
             "runs/prior",
             "stage 2: fit the NCP prior on a frozen VAE",
         ),
         "merge-priors": Verb(
             MergeConfig,
             merge_priors.run,
+            merge_priors.describe,
             "runs/prior",
             "join train-prior runs that trained disjoint --groups of one hierarchical VAE",
         ),
         "sample": Verb(
             SampleConfig,
             sample.run,
+            sample.describe,
             "runs/samples",
             "draw samples (base prior, SIR, Langevin or HMC) and decode them",
         ),
         "evaluate": Verb(
             EvaluateConfig,
             evaluate.run,
+            evaluate.describe,
             "runs/evaluate",
             "log-likelihood under both priors, log Z, SIR ESS, prior hole, FID",
         ),
@@ -99,14 +112,32 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``ncpvae`` parser: one sub-command per verb, one flag per config field."""
     parser = _Parser(prog="ncpvae", description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"ncpvae {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     parser.verb_parsers = {}  # type: ignore[attr-defined]
     for name, verb in _verbs().items():
         p = sub.add_parser(name, help=verb.help, description=verb.help, allow_abbrev=False)
         parser.verb_parsers[name] = p  # type: ignore[attr-defined]
-        p.add_argument("--config", metavar="FILE", help="JSON run config (flags override it)")
+        p.add_argument(
+            "--config",
+            metavar="FILE",
+            help="JSON run config, or the name of a ready one (flags override it): "
+            + ", ".join(named_configs()),
+        )
         p.add_argument("--out", default=verb.out, help=f"output folder (default: {verb.out})")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument(
+            "--threads",
+            default="auto",
+            metavar="N",
+            help="CPU threads for torch: a number, or auto (OMP_NUM_THREADS if set, else the "
+            "cores not busy with other work; default: auto)",
+        )
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace the finished run in --out (refused without it)",
+        )
         if name in RESUMABLE:
             p.add_argument(
                 "--resume",
@@ -148,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     name = args.pop("verb")
     verb = _verbs()[name]
     out, quiet, config_path = args.pop("out"), args.pop("quiet"), args.pop("config")
+    threads = args.pop("threads")
     extra = {"resume": args.pop("resume")} if name in RESUMABLE else {}
+    extra["overwrite"] = args.pop("overwrite")
     if name not in RESUMABLE and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         print(
             f"ncpvae: error: {name} runs in one process; only train-vae and train-prior "
@@ -159,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     leaves = leaf_fields(verb.config)
     succeeded = False
     try:
+        if threads != "auto" and not (threads.isdigit() and int(threads) > 0):
+            raise ConfigError(f"--threads takes a positive number or auto, got {threads!r}")
+        set_threads(threads)
         config = load_config(verb.config, config_path) if config_path else verb.config()
         overrides = {
             key: parse_value(text, leaves[key], key) for key, text in args.items() if key in leaves
@@ -182,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         main = distributed.is_main()  # before leaving the process group
         distributed.finish(wait=succeeded)
     if main:
-        print(json.dumps(summary, indent=2))
+        print(verb.describe(summary, Path(out)))
     return 0
 
 

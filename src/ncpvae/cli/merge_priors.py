@@ -8,13 +8,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ncpvae.checkpoint import make_run_dir, write_json
+from ncpvae.checkpoint import write_json
+from ncpvae.cli.summary import wrote
 from ncpvae.config import MergeConfig
 from ncpvae.errors import ConfigError
 from ncpvae.prior import merge_priors
-from ncpvae.runs import load_prior, load_run, resolve_device, save_prior
+from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device, save_prior
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -24,7 +25,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def run(cfg: MergeConfig, out: str | Path, progress: bool = True) -> dict[str, Any]:
+def run(
+    cfg: MergeConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
     """Merge the priors of ``cfg.priors`` into the run folder ``out``."""
     if not cfg.priors:
         raise ConfigError("name the train-prior run folders to merge: --priors runs/a,runs/b")
@@ -43,7 +46,7 @@ def run(cfg: MergeConfig, out: str | Path, progress: bool = True) -> dict[str, A
         merged = merge_priors([load_prior(path, device) for path in cfg.priors])
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite)
     save_prior(merged, out, vae=first.vae, config=dataclasses.replace(first, groups=[]))
     histories = [_read_json(Path(path) / "history.json") for path in cfg.priors]
     summary = {
@@ -53,3 +56,14 @@ def run(cfg: MergeConfig, out: str | Path, progress: bool = True) -> dict[str, A
     }
     write_json(out / "history.json", {**summary, "parts": histories})
     return summary
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: what was merged, files, what next."""
+    return "\n".join(
+        [
+            f"merge-priors: joined {len(result['merged'])} runs (groups {result['groups']})",
+            wrote(out, "config.json", "prior.safetensors", "history.json"),
+            f"  next: ncpvae evaluate --prior {out} --out REPORT_FOLDER",
+        ]
+    )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from ncpvae.training import TrainHistory, distributed
 
-__all__ = ["training_summary", "history_file"]
+__all__ = ["training_summary", "history_file", "wrote", "seconds", "log_z"]
 
 
 def training_summary(history: TrainHistory) -> dict[str, Any]:
@@ -22,3 +23,27 @@ def training_summary(history: TrainHistory) -> dict[str, Any]:
 def history_file(summary: dict[str, Any], history: TrainHistory) -> dict[str, Any]:
     """``history.json``: the summary and the logged loss curve."""
     return {**summary, "steps": history.steps, "loss": history.losses}
+
+
+def wrote(out: Path, *names: str) -> str:
+    """The line that says where a verb wrote its files."""
+    return f"  wrote {out}/: {', '.join(names)}"
+
+
+def seconds(value: float) -> str:
+    """A wall time for people: seconds, or minutes and seconds."""
+    return f"{value:.0f} s" if value < 120 else f"{value // 60:.0f} min {value % 60:.0f} s"
+
+
+def log_z(result: dict[str, Any]) -> str:
+    """log Z as people read it: one value with its standard error, or, for a prior whose Z_k
+    depend on contexts, each group's mean over the contexts (near 0 at the NCE optimum)."""
+    groups = result["log_normalizer_groups"]
+    if len(groups) == 1 and groups[0]["num_contexts"] == 1:
+        return (
+            f"log Z {result['log_normalizer']:+.4f} +- {result['log_normalizer_stderr']:.4f} "
+            f"({result['log_normalizer_samples']:,} samples; near 0 at the NCE optimum)"
+        )
+    values = ", ".join(f"{g['group']}: {g['mean']:+.4f}" for g in groups)
+    contexts = groups[0]["num_contexts"] if groups else 0
+    return f"log Z_k per group, mean over {contexts} contexts (near 0 at the optimum): {values}"

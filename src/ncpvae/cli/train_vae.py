@@ -8,40 +8,67 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import make_run_dir, write_json
-from ncpvae.cli.summary import history_file, training_summary
+from ncpvae.checkpoint import write_json
+from ncpvae.cli.summary import history_file, seconds, training_summary, wrote
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
+from ncpvae.evaluation.plotting import training_curves
 from ncpvae.models import build_model
-from ncpvae.runs import checkpointing_for, fit_model_to_data, resolve_device, save_vae
+from ncpvae.runs import (
+    checkpointing_for,
+    claim_run_dir,
+    fit_model_to_data,
+    resolve_device,
+    save_vae,
+)
 from ncpvae.training import distributed, train_vae
+from ncpvae.training.events import EventFile
 
-__all__ = ["run"]
+__all__ = ["run", "describe"]
 
 
 def run(
-    cfg: VAERunConfig, out: str | Path, progress: bool = True, resume: bool = False
+    cfg: VAERunConfig,
+    out: str | Path,
+    progress: bool = True,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train, then write the run folder; returns the final ELBO parts. Saves ``checkpoint.pt``
     every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
     device = distributed.setup(resolve_device(cfg.device))
     train_data, _ = load_data(cfg.data)
     cfg = dataclasses.replace(cfg, model=fit_model_to_data(train_data, cfg.model))
-    out = make_run_dir(out)
+    out = claim_run_dir(out, overwrite, resume)
     checkpointing = checkpointing_for(cfg, out, resume)
     torch.manual_seed(cfg.train.seed)
     model = distributed.sync_batch_norm(build_model(cfg.model).to(device))
-    history = train_vae(
-        model,
-        train_data,
-        cfg.train,
-        kl_warmup_fraction=cfg.kl_warmup_fraction,
-        progress=progress,
-        generator=torch.Generator().manual_seed(cfg.train.seed),
-        checkpointing=checkpointing,
-    )
+    with EventFile(out / "tensorboard", "vae", enabled=distributed.is_main()) as events:
+        history = train_vae(
+            model,
+            train_data,
+            cfg.train,
+            kl_warmup_fraction=cfg.kl_warmup_fraction,
+            progress=progress,
+            generator=torch.Generator().manual_seed(cfg.train.seed),
+            checkpointing=checkpointing,
+            on_log=events,
+        )
     summary = training_summary(history)
     if distributed.is_main():
         save_vae(model, out, cfg)
         write_json(out / "history.json", history_file(summary, history))
+        training_curves(history.steps, history.curves, out / "curves.png", "train-vae")
     return summary
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the last ELBO, wall time, files, what next."""
+    terms = ", ".join(f"{k} {result[k]:.4g}" for k in ("elbo", "rec", "kl") if k in result)
+    return "\n".join(
+        [
+            f"train-vae: done in {seconds(result['seconds'])}; last logged {terms or 'loss'}",
+            wrote(out, "config.json", "model.safetensors", "history.json", "curves.png"),
+            f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",
+        ]
+    )

@@ -16,8 +16,8 @@ import torch
 
 from ncpvae.data.arrays import DataLike, TensorData, as_data
 from ncpvae.data.config import DataConfig
-from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob
-from ncpvae.errors import DataError
+from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob, grid
+from ncpvae.errors import DataError, first_line
 
 __all__ = [
     "DataConfig",
@@ -36,7 +36,9 @@ Splits = tuple[TensorData, TensorData]
 
 def _gaussians25(cfg: DataConfig) -> Splits:
     generator = torch.Generator().manual_seed(cfg.seed)
-    train, test = gaussians25(cfg.num_train, generator), gaussians25(cfg.num_test, generator)
+    centres = grid(cfg.grid_size, cfg.grid_spacing)
+    train = gaussians25(cfg.num_train, generator, cfg.mode_std, centres)
+    test = gaussians25(cfg.num_test, generator, cfg.mode_std, centres)
     return TensorData(train), TensorData(test)
 
 
@@ -63,7 +65,10 @@ def _tensor_file(cfg: DataConfig) -> Splits:
         else:
             array = torch.load(path, map_location="cpu", weights_only=True)
     except (ValueError, TypeError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        raise DataError(f"data file {cfg.path!r} could not be read ({err})") from None
+        raise DataError(
+            f"data file {cfg.path!r} could not be read as an array ({first_line(err)}); save "
+            "one tensor with torch.save or numpy.save"
+        ) from None
     if not isinstance(array, torch.Tensor):
         raise DataError(f"data file {cfg.path!r} must hold one tensor of shape (N, ...)")
     data = as_data(array).check(f"data file {cfg.path!r}")

@@ -1,4 +1,5 @@
-"""CIFAR-10 from the standard ``cifar-10-batches-py`` folder, read without trusting its pickles.
+"""CIFAR-10 from the standard ``cifar-10-python.tar.gz`` archive or its ``cifar-10-batches-py``
+folder, read without trusting its pickles.
 
 The folder holds ``data_batch_1`` ... ``data_batch_5`` (the 50,000 training images) and
 ``test_batch`` (10,000 test images). Each file is a Python 2 ``cPickle`` of a dict whose
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import pickle
+import tarfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +29,7 @@ __all__ = ["read_cifar10", "safe_unpickle", "TRAIN_FILES", "TEST_FILE"]
 TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_FILE = "test_batch"
 
-_HINT = "point --data.path at the extracted cifar-10-batches-py folder"
+_HINT = "point --data.path at cifar-10-python.tar.gz or its cifar-10-batches-py folder"
 
 
 def _one_line(err: BaseException) -> str:
@@ -106,19 +108,31 @@ def safe_unpickle(file: IO[bytes]) -> object:
         ) from None
 
 
-def _read_batch(path: Path) -> np.ndarray:
+def _open_member(root: Path, archive: tarfile.TarFile | None, name: str) -> IO[bytes]:
+    """The batch file ``name``: from the folder ``root``, or from the archive (whatever folder
+    inside it holds the file), read without extracting anything to disk."""
+    if archive is None:
+        path = root / name
+        if not path.is_file():
+            raise DataError(f"CIFAR-10 directory {str(root)!r} has no {name}; {_HINT}")
+        try:
+            return path.open("rb")
+        except OSError as err:
+            raise DataError(
+                f"CIFAR-10 file {str(path)!r} could not be opened ({_one_line(err)}); "
+                "check its permissions"
+            ) from None
+    members = [m for m in archive.getmembers() if m.isfile() and Path(m.name).name == name]
+    file = archive.extractfile(members[0]) if members else None
+    if file is None:
+        raise DataError(f"CIFAR-10 archive {str(root)!r} has no {name}; {_HINT}")
+    return file
+
+
+def _read_batch(file: IO[bytes], where: str) -> np.ndarray:
     """The (n, 3072) uint8 image rows of one CIFAR-10 batch file, checked."""
-    if not path.is_file():
-        raise DataError(f"CIFAR-10 directory {str(path.parent)!r} has no {path.name}; {_HINT}")
-    try:
-        with path.open("rb") as file:
-            batch = safe_unpickle(file)
-    except OSError as err:
-        raise DataError(
-            f"CIFAR-10 file {str(path)!r} could not be opened ({_one_line(err)}); "
-            "check its permissions"
-        ) from None
-    where = f"CIFAR-10 file {str(path)!r}"
+    with file:
+        batch = safe_unpickle(file)
     if not isinstance(batch, dict):
         raise DataError(f"{where} holds a {type(batch).__name__}, not a dict; {_HINT}")
     data = batch.get(b"data", batch.get("data"))
@@ -142,19 +156,36 @@ def _to_images(rows: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.concatenate(rows).reshape(-1, 3, 32, 32))
 
 
-def read_cifar10(directory: str | Path) -> tuple[Tensor, Tensor]:
-    """(train, test) CIFAR-10 images from a ``cifar-10-batches-py`` folder.
+def read_cifar10(path: str | Path) -> tuple[Tensor, Tensor]:
+    """(train, test) CIFAR-10 images from a ``cifar-10-batches-py`` folder or straight from the
+    ``cifar-10-python.tar.gz`` archive (not extracted).
 
     Returns uint8 tensors of shape (50000, 3, 32, 32) and (10000, 3, 32, 32) for the real data
     (channels red, green, blue); train is ``data_batch_1`` ... ``data_batch_5`` in that order.
-    Labels are not returned. Files are loaded with :func:`safe_unpickle`. A missing folder or
-    file, or a corrupt one, raises :class:`~ncpvae.errors.DataError`.
+    Labels are not returned. Files are loaded with :func:`safe_unpickle`. A missing folder,
+    archive or file, or a corrupt one, raises :class:`~ncpvae.errors.DataError`.
     """
-    root = Path(directory)
+    root = Path(path)
     if not root.exists():
-        raise DataError(f"CIFAR-10 directory {str(root)!r} does not exist; {_HINT}")
-    if not root.is_dir():
-        raise DataError(f"CIFAR-10 path {str(root)!r} is not a directory; {_HINT}")
-    train = _to_images([_read_batch(root / name) for name in TRAIN_FILES])
-    test = _to_images([_read_batch(root / TEST_FILE)])
+        raise DataError(f"CIFAR-10 path {str(root)!r} does not exist; {_HINT}")
+    if root.is_dir():
+        return _read_all(root, None)
+    try:
+        archive = tarfile.open(root)  # noqa: SIM115 (closed by the with below)
+    except (tarfile.TarError, OSError) as err:
+        raise DataError(
+            f"CIFAR-10 path {str(root)!r} is neither a folder nor a readable tar archive "
+            f"({_one_line(err)}); {_HINT}"
+        ) from None
+    with archive:
+        return _read_all(root, archive)
+
+
+def _read_all(root: Path, archive: tarfile.TarFile | None) -> tuple[Tensor, Tensor]:
+    def batch(name: str) -> np.ndarray:
+        where = f"CIFAR-10 file {name!r} in {str(root)!r}"
+        return _read_batch(_open_member(root, archive, name), where)
+
+    train = _to_images([batch(name) for name in TRAIN_FILES])
+    test = _to_images([batch(TEST_FILE)])
     return train, test

@@ -19,7 +19,8 @@ class DataConfig:
     * ``file``: a .npy array or .pt tensor (N, ...) at ``path``, the last ``num_test`` rows for
       testing (uint8 values are taken as pixels and scaled to [0, 1]);
     * ``mnist``: the IDX files in the folder ``path``, split 50k/10k/10k (train/validation/test);
-    * ``cifar10``: the ``cifar-10-batches-py`` folder at ``path``;
+    * ``cifar10``: ``cifar-10-python.tar.gz`` (read as it is) or its ``cifar-10-batches-py``
+      folder at ``path``;
     * ``folder``: JPEG/PNG images in the folder (or .tar) ``path``, centre-cropped to ``crop``
       (0: the largest square) and resized to ``image_size``; the last ``num_test`` for testing.
 
@@ -53,6 +54,9 @@ class DataConfig:
         min=0,
     )
     seed: int = setting(0, "Seed of the generated gaussians25 points.")
+    mode_std: float = setting(0.05, "gaussians25: standard deviation of every mode.", above=0)
+    grid_size: int = setting(5, "gaussians25: modes per side of the square grid.", min=1)
+    grid_spacing: float = setting(2.0, "gaussians25: distance between neighbouring modes.", above=0)
 
     def __post_init__(self) -> None:
         check_settings(self)

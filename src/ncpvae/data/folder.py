@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ncpvae.errors import DataError
+from ncpvae.progress import progress_bar
 
 __all__ = ["read_image_folder", "IMAGE_SUFFIXES"]
 
@@ -119,7 +119,7 @@ def _read_all(
         images = images[:limit]
     out = np.empty((len(images), image_size, image_size, 3), dtype=np.uint8)
     for i, (name, opener) in enumerate(
-        tqdm(images, desc="decoding images", unit="img", disable=not progress)
+        progress_bar(images, "decoding images", progress, unit="img")
     ):
         try:
             out[i] = _decode(opener, name, crop, image_size)

@@ -63,6 +63,11 @@ def read_mnist(directory: str | Path) -> dict[str, Tensor]:
     """MNIST images as uint8 tensors (N, 1, 28, 28): ``train`` (the first 50,000 training
     images), ``validation`` (the last 10,000) and ``test`` (the 10,000 test images)."""
     directory = Path(directory)
+    if directory.is_file():
+        raise DataError(
+            f"MNIST --data.path {str(directory)!r} is a file; point it at the folder holding "
+            "the four IDX files (extract an archive first)"
+        )
     if not directory.is_dir():
         raise DataError(
             f"MNIST directory {str(directory)!r} not found; set --data.path to the folder with "

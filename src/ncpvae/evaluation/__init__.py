@@ -3,6 +3,7 @@ of them all."""
 
 from ncpvae.evaluation.evaluate import (
     EvaluationReport,
+    LikelihoodReport,
     check_trained,
     estimate_log_normalizer,
     evaluate,
@@ -15,6 +16,7 @@ from ncpvae.evaluation.settings import EvaluationSettings
 __all__ = [
     "EvaluationSettings",
     "EvaluationReport",
+    "LikelihoodReport",
     "evaluate",
     "estimate_log_normalizer",
     "log_normalizer_summary",

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ncpvae.data import TensorData
+from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
 from ncpvae.evaluation.likelihood import bits_per_dim, log_likelihoods
 from ncpvae.evaluation.prior_hole import prior_hole
@@ -27,6 +28,7 @@ from ncpvae.training import posterior_latents
 
 __all__ = [
     "EvaluationReport",
+    "LikelihoodReport",
     "evaluate",
     "estimate_log_normalizer",
     "log_normalizer_summary",
@@ -34,6 +36,31 @@ __all__ = [
 ]
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
+
+
+@dataclass
+class LikelihoodReport:
+    """Test log-likelihood (nats per example, importance-weighted) under the base prior and the
+    NCP prior from one set of ``importance_samples`` samples per example, with the standard
+    errors of the means, the paired gain, and bits per dimension for discrete pixels. The NCP
+    values include a flat prior's log Z error; ``ncp_normalizer_bias_estimate`` is their
+    expected upward bias from the log Z estimates (Jensen)."""
+
+    vae_log_likelihood: float
+    vae_log_likelihood_stderr: float
+    ncp_log_likelihood: float
+    ncp_log_likelihood_stderr: float
+    ncp_gain: float
+    ncp_gain_stderr: float
+    importance_samples: int
+    ncp_normalizer_bias_estimate: float
+    group_normalizer_samples: int | None = None  # draws behind each per-sample Z_k
+    vae_bits_per_dim: float | None = None
+    ncp_bits_per_dim: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's entries (bits per dimension only where defined)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 @dataclass
@@ -49,7 +76,7 @@ class EvaluationReport:
     sir_proposals: int
     sir_samples: int
     mmd: dict[str, Any]
-    likelihood: dict[str, Any] = field(default_factory=dict)
+    likelihood: LikelihoodReport | None = None
     fid: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -58,7 +85,7 @@ class EvaluationReport:
         return {
             "num_test": self.num_test,
             "trained_groups": self.trained_groups,
-            **self.likelihood,
+            **(self.likelihood.to_dict() if self.likelihood else {}),
             **log_normalizer_summary(self.log_normalizer),
             "sir_ess": self.sir_ess,
             "sir_ess_groups": self.sir_ess_groups,
@@ -123,7 +150,7 @@ def _likelihood(
     log_z: LogNormalizer,
     discrete: bool,
     progress: bool,
-) -> dict[str, Any]:
+) -> LikelihoodReport:
     """Test log-likelihood under both priors from one set of importance samples (and bits per
     dimension when the model gives probabilities of discrete pixels), with the paired gain."""
     model = prior.model
@@ -136,23 +163,21 @@ def _likelihood(
         progress=progress,
     )
     shared = prior.shared_log_normalizer_stderr()  # shifts every example alike
-    report: dict[str, Any] = {
-        "vae_log_likelihood": float(lls["vae"].mean()),
-        "vae_log_likelihood_stderr": _stderr_of_mean(lls["vae"]),
-        "ncp_log_likelihood": float(lls["ncp"].mean()),
-        "ncp_log_likelihood_stderr": math.hypot(_stderr_of_mean(lls["ncp"]), shared),
-        # paired: the same importance samples for both priors
-        "ncp_gain": float((lls["ncp"] - lls["vae"]).mean()),
-        "ncp_gain_stderr": math.hypot(_stderr_of_mean(lls["ncp"] - lls["vae"]), shared),
-        "group_normalizer_samples": prior.normalizer_samples,
-        "ncp_normalizer_bias_estimate": prior.normalizer_bias(log_z),
-    }
-    if discrete:  # probabilities of discrete pixels: also bits per dimension
-        dims = math.prod(test.shape)
-        for name in ("vae", "ncp"):
-            report[f"{name}_bits_per_dim"] = bits_per_dim(report[f"{name}_log_likelihood"], dims)
-    report["importance_samples"] = settings.importance_samples
-    return report
+    gain = lls["ncp"] - lls["vae"]  # paired: the same importance samples for both priors
+    dims = math.prod(test.shape)
+    return LikelihoodReport(
+        vae_log_likelihood=float(lls["vae"].mean()),
+        vae_log_likelihood_stderr=_stderr_of_mean(lls["vae"]),
+        ncp_log_likelihood=float(lls["ncp"].mean()),
+        ncp_log_likelihood_stderr=math.hypot(_stderr_of_mean(lls["ncp"]), shared),
+        ncp_gain=float(gain.mean()),
+        ncp_gain_stderr=math.hypot(_stderr_of_mean(gain), shared),
+        importance_samples=settings.importance_samples,
+        group_normalizer_samples=prior.normalizer_samples if prior.per_sample_normalizers else None,
+        ncp_normalizer_bias_estimate=prior.normalizer_bias(log_z),
+        vae_bits_per_dim=bits_per_dim(float(lls["vae"].mean()), dims) if discrete else None,
+        ncp_bits_per_dim=bits_per_dim(float(lls["ncp"].mean()), dims) if discrete else None,
+    )
 
 
 def evaluate(
@@ -169,8 +194,12 @@ def evaluate(
     """Evaluate ``prior`` (with its VAE, ``prior.model``) on ``test``: everything in
     :class:`EvaluationReport`, each part from its own seed (``settings.seed`` + i). FID, with a
     ``fid`` scorer, against ``train`` images; sample grids into ``grids``. ``discrete``: the
-    model gives probabilities of discrete pixels, so bits per dimension are reported too."""
+    model gives probabilities of discrete pixels, so bits per dimension are reported too. Like
+    the CLI, it seeds torch's global generator with ``settings.seed`` and sets
+    ``prior.normalizer_samples`` to ``settings.group_normalizer_samples``."""
     model = prior.model
+    if model is None:
+        raise ConfigError("evaluate needs a prior with its VAE (prior.model): build it on one")
     test = test.head(settings.num_test) if settings.num_test else test
     torch.manual_seed(settings.seed)
     seconds: dict[str, float] = {}
@@ -185,7 +214,7 @@ def evaluate(
         progress=progress,
     )
     seconds["log_normalizer"] = time.perf_counter() - start
-    likelihood: dict[str, Any] = {}
+    likelihood = None
     if model.has_density:
         tick = time.perf_counter()
         likelihood = _likelihood(prior, test, settings, log_z, discrete, progress)

@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ncpvae.checkpoint import atomic_write
 from ncpvae.errors import CheckpointError, ConfigError
+from ncpvae.progress import progress_bar
 
 __all__ = [
     "INCEPTION_SHA256",
@@ -156,8 +156,8 @@ class FID:
         take = images.__getitem__ if isinstance(images, Tensor) else images
         what = "FID reference" if real else "FID samples"
         with torch.no_grad():
-            for start in tqdm(
-                range(0, n, self.batch_size), desc=what, disable=not self.progress, leave=False
+            for start in progress_bar(
+                range(0, n, self.batch_size), what, self.progress, leave=False
             ):
                 batch = take(slice(start, min(start + self.batch_size, n)))
                 self.metric.update(batch.to(self.device), real=real)

@@ -17,13 +17,13 @@ from typing import Protocol
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import sample
 from ncpvae.metrics import log_mean_exp
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
+from ncpvae.progress import progress_bar
 
 __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
 
@@ -76,7 +76,7 @@ def log_likelihoods(
     samples_per_chunk = max(1, chunk // examples_per_chunk)
     results: dict[str, list[Tensor]] = {name: [] for name in priors}
     starts = range(0, len(data), examples_per_chunk)
-    for start in tqdm(starts, desc="log-likelihood", disable=not progress, mininterval=1.0):
+    for start in progress_bar(starts, "log-likelihood", progress):
         x = data.batch(slice(start, start + examples_per_chunk), generator).to(model.device)
         weigh = _hierarchical_weights if hierarchical else _weights
         log_w: dict[str, list[Tensor]] = {name: [] for name in priors}

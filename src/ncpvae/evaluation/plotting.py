@@ -121,3 +121,27 @@ def panel_figure(panels: dict[str, Path], path: Path, columns: int = 0) -> None:
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
+
+
+def training_curves(
+    steps: list[int], curves: dict[str, list[float]], path: Path, title: str
+) -> None:
+    """One panel per logged quantity (the loss and its terms, each classifier's accuracy, the
+    learning rate) against the training step, as a PNG."""
+    names = [name for name in curves if len(curves[name]) == len(steps)]
+    if not names:
+        return
+    cols = min(3, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        ax.plot(steps, curves[name], lw=1)
+        ax.set(title=name, xlabel="step")
+        if name == "lr" and min(curves[name]) > 0:
+            ax.set_yscale("log")
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, dpi=100, format="png"))
+    plt.close(fig)

@@ -32,17 +32,24 @@ def _likelihood_lines(report: dict[str, Any]) -> list[str]:
         row = f"| {label} | {_pm(report, f'{name}_log_likelihood')} |"
         lines.append(row + (f" {report[f'{name}_bits_per_dim']:.4f} |" if bpd else ""))
     lines += ["", f"NCP gain (paired): {_pm(report, 'ncp_gain')} nats."]
-    if "ncp_normalizer_bias_estimate" in report:
+    if "group_normalizer_samples" in report:
         lines.append(
             f"Estimated upward bias of the NCP value from the per-sample Z_k "
             f"({report['group_normalizer_samples']} draws each): "
             f"{report['ncp_normalizer_bias_estimate']:.4f} nats."
         )
+    elif "ncp_normalizer_bias_estimate" in report:
+        lines.append(
+            "Estimated upward bias of the NCP value from the log Z estimate: "
+            f"{report['ncp_normalizer_bias_estimate']:.2g} nats."
+        )
     return lines + [""]
 
 
 def _normalizer_lines(report: dict[str, Any]) -> list[str]:
-    if "log_normalizer" in report:
+    groups = report.get("log_normalizer_groups", [])
+    per_group = len(groups) > 1 or any(g["num_contexts"] > 1 for g in groups)
+    if "log_normalizer" in report and not per_group:
         return [
             "## log Z",
             "",
@@ -50,7 +57,7 @@ def _normalizer_lines(report: dict[str, Any]) -> list[str]:
             f"({report['log_normalizer_samples']} base-prior samples).",
             "",
         ]
-    if "log_normalizer_groups" not in report:
+    if not groups:
         return []
     lines = ["## log Z_k per group (mean over test contexts)", ""]
     lines += [

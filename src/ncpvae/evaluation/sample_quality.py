@@ -70,6 +70,8 @@ def sample_quality(
                 row.update(ess_summary(result.ess), sir_proposals=settings.sir_proposals)
             if result.acceptance_rate is not None:
                 row["acceptance_rate"] = result.acceptance_rate
+            if result.hmc is not None:
+                row["hmc_samples"] = int(result.hmc.sum())
             if grids is not None:
                 image_grid(
                     images[:GRID_IMAGES].cpu(), grids / f"samples_{name}_t{temperature:g}.png"

@@ -204,6 +204,8 @@ class NCPSampler:
             raise CheckpointError(
                 f"no readable sampler_config.json in {str(path)!r} ({err})"
             ) from None
+        if "num_proposals" in saved:  # its name before SamplerSettings
+            saved["sir_proposals"] = saved.pop("num_proposals")
         known = {f.name for f in fields(NCPSamplerConfig)}
         unknown = sorted(set(saved) - known - {"name", "latent_dim"})
         if saved.get("name") != "NCPSampler" or unknown:

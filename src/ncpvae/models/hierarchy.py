@@ -8,7 +8,7 @@ prior p(z_k | z_<k). A model implements two passes: :meth:`~HierarchicalLatentMo
 asking a :data:`ChooseLatent` rule for z_k at every group). Everything else (the ELBO, the
 stage-2 NCE pairs of every group from one encoder pass, ancestral and SIR sampling, Langevin in
 the noise space, the hierarchical likelihood) is a choice rule, so it is written once, here and
-in :mod:`ncpvae.hierarchical_prior`, for every hierarchical model.
+in :mod:`ncpvae.prior.hierarchical`, for every hierarchical model.
 
 The flat :class:`~ncpvae.models.LatentVariableModel` interface sees z as all groups flattened and
 concatenated, shape (N, D).

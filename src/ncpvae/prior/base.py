@@ -67,9 +67,12 @@ class Prior(nn.Module, ABC):
             conditional (r_k = 1).
         model: the frozen VAE the prior belongs to (None for a flat prior fitted on latents). It
             is not a submodule: its weights stay in its own run folder.
-        log_normalizer, log_normalizer_stderr: the last :meth:`estimate_log_normalizer`.
+        log_normalizer, log_normalizer_stderr: the last :meth:`estimate_log_normalizer` (the
+            sum over groups of their mean log Z_k). A flat prior's :meth:`log_prob` uses it; for
+            a hierarchical prior it is a diagnostic (near 0 at the optimum), and its likelihood
+            estimates every Z_k(z_<k) per sample instead.
         normalizer_samples: the draws behind each per-sample estimate of Z_k(z_<k) in the
-            likelihood (a hierarchical prior's; a flat prior's Z is one stored estimate).
+            likelihood (where :attr:`per_sample_normalizers`; unused otherwise).
     """
 
     classifiers: nn.ModuleList
@@ -132,8 +135,10 @@ class Prior(nn.Module, ABC):
         temperature: float = 1.0,
         data: Tensor | None = None,
     ) -> Tensor:
-        """Run ``choose`` over the groups in order for ``num`` rows (with ``data``, the posterior
-        of each step is q(z_k | x, z_<k) and ``num`` is ignored); returns the latents (N, D)."""
+        """Run ``choose`` over the groups in order for ``num`` rows; returns the latents (N, D).
+        A prior whose groups have contexts (hierarchical) walks the posterior contexts of
+        ``data`` when given (``num`` is then ignored, and each step carries q(z_k | x, z_<k));
+        a flat prior has no context and ignores ``data``: its one step has no posterior."""
 
     @abstractmethod
     def proposals(
@@ -145,8 +150,10 @@ class Prior(nn.Module, ABC):
         budget: int,
     ) -> Proposals:
         """``num`` draws z_k ~ p_t(z_k | z_<k) for each of the ``rows`` rows of ``step``, with
-        their log-weights f_k: chunks of shape (rows, m, ...) and (rows, m), at most ``budget``
-        proposals (and a bounded number of latent elements) per chunk."""
+        their log-weights f_k: chunks of shape (rows, m, ...) and (rows, m). A flat prior draws
+        at most ``budget`` proposals per chunk; a hierarchical prior, whose groups can be large
+        feature maps, bounds each chunk by its latent elements (2^24) instead and ignores
+        ``budget``."""
 
     @abstractmethod
     def group_generator(
@@ -249,14 +256,20 @@ class Prior(nn.Module, ABC):
         self.log_normalizer_stderr.fill_(estimate.stderr)
         return estimate
 
-    @abstractmethod
-    def shared_log_normalizer_stderr(self) -> float:
-        """The standard error of a log Z that every example's log-likelihood shares (a flat
-        prior's stored estimate; 0 where each sample estimates its own Z_k)."""
+    per_sample_normalizers: bool = False
+    """True where each Z_k depends on a context, so the likelihood estimates it for every
+    importance sample (``normalizer_samples`` draws); False where one stored log Z serves all."""
 
-    @abstractmethod
+    def shared_log_normalizer_stderr(self) -> float:
+        """The standard error of a log Z that every example's log-likelihood shares: the stored
+        estimate's, or 0 where each sample estimates its own Z_k (its error is then inside the
+        per-example values)."""
+        return 0.0 if self.per_sample_normalizers else float(self.log_normalizer_stderr)
+
     def likelihood_normalizer_draws(self, estimate: LogNormalizer) -> int:
-        """The draws behind each log Z estimate that the likelihood uses."""
+        """The draws behind each log Z estimate the likelihood uses: ``normalizer_samples`` per
+        sample, or those of the stored ``estimate``."""
+        return self.normalizer_samples if self.per_sample_normalizers else estimate.num_samples
 
     def normalizer_bias(self, estimate: LogNormalizer) -> float:
         """The upward bias of log p_NCP(x) from Jensen's inequality in the log Z estimates it

@@ -22,7 +22,6 @@ from ncpvae.distributions import sample, tempered
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
-from ncpvae.prior.normalizer import LogNormalizer
 
 __all__ = ["NCPPrior", "nce_loss"]
 
@@ -114,14 +113,6 @@ class NCPPrior(Prior):
     def num_contexts(self, contexts: Tensor | None) -> int:
         """1: Z does not depend on a context."""
         return 1
-
-    def shared_log_normalizer_stderr(self) -> float:
-        """The stored estimate's: one log Z shifts every example's log-likelihood alike."""
-        return float(self.log_normalizer_stderr)
-
-    def likelihood_normalizer_draws(self, estimate: LogNormalizer) -> int:
-        """The draws of the stored estimate."""
-        return estimate.num_samples
 
     def split(self, z: Tensor) -> list[Tensor]:
         """[z]: one group."""

@@ -23,7 +23,7 @@ from ncpvae.distributions import sample, spawn, standard_normal, tempered
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
 from ncpvae.prior.flat import nce_loss
-from ncpvae.prior.normalizer import LogNormalizer, group_log_normalizer
+from ncpvae.prior.normalizer import group_log_normalizer
 
 __all__ = ["HierarchicalNCPPrior", "merge_priors"]
 
@@ -44,6 +44,8 @@ class HierarchicalNCPPrior(Prior):
     Its sampler state is the noise eps of all groups, z_k = mu_k(z_<k) + sigma_k(z_<k) eps_k
     (NVAE's reparameterisation): eps ~ N(0, t^2 I) is ancestral sampling at temperature t.
     """
+
+    per_sample_normalizers = True  # Z_k(z_<k) depends on the context
 
     def __init__(
         self,
@@ -132,15 +134,6 @@ class HierarchicalNCPPrior(Prior):
             )
         return len(contexts)
 
-    def shared_log_normalizer_stderr(self) -> float:
-        """0: every importance sample estimates its own Z_k(z_<k) (their error is inside the
-        per-example values)."""
-        return 0.0
-
-    def likelihood_normalizer_draws(self, estimate: LogNormalizer) -> int:
-        """``normalizer_samples``, the draws behind each per-sample Z_k."""
-        return self.normalizer_samples
-
     def split(self, z: Tensor) -> list[Tensor]:
         """(N, D) -> [z_k (N, *group_shape)]."""
         return self.model.split_latents(z)
@@ -219,6 +212,8 @@ def merge_priors(parts: Sequence[Prior]) -> Prior:
     if not parts:
         raise ValueError("nothing to merge: pass at least one prior")
     merged = parts[0]
+    if merged.num_groups == 1:
+        raise ValueError("a flat prior has one latent group: there are no groups to merge")
     owner: dict[int, int] = {}
     for i, part in enumerate(parts):
         if part.num_groups != merged.num_groups:

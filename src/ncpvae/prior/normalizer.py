@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ncpvae.distributions import sample
 from ncpvae.metrics import LogWeightSums
 from ncpvae.models.hierarchy import GroupStep
+from ncpvae.progress import progress_bar
 
 __all__ = ["LogNormalizer", "GroupLogNormalizer", "group_log_normalizer", "estimate_log_normalizer"]
 
@@ -96,7 +96,7 @@ def group_log_normalizer(
     sums = LogWeightSums(dim=1)
     local = prior.group_generator(generator, prior.trained.device)
     stream = prior.proposals(step, rows, num, local, budget)
-    for _, log_w in tqdm(stream, desc="log Z", disable=not progress, leave=False):
+    for _, log_w in progress_bar(stream, "log Z", progress, leave=False):
         sums.add(log_w.double())
     return sums.lse - math.log(num), sums.ess()
 
@@ -116,14 +116,17 @@ def estimate_log_normalizer(
     groups: list[GroupLogNormalizer] = []
 
     def choose(step: GroupStep) -> Tensor:
+        # every group draws (an untrained one's weights are 1), so that a group's estimate does
+        # not depend on which others are trained; only the trained ones are reported
+        log_z, ess = group_log_normalizer(
+            prior, step, rows, per_context, generator, LOG_NORMALIZER_CHUNK, progress
+        )
         if bool(prior.trained[step.index]):
-            log_z, ess = group_log_normalizer(
-                prior, step, rows, per_context, generator, LOG_NORMALIZER_CHUNK, progress
-            )
             groups.append(GroupLogNormalizer.from_estimates(step.index, log_z, ess, per_context))
         if step.posterior is None:  # no later group needs this one's latent
             return torch.zeros(0)
         return sample(step.posterior, (), generator)
 
-    prior.walk(choose, rows, data=contexts)
+    data = None if contexts is None else contexts.to(prior.trained.device)
+    prior.walk(choose, rows, data=data)
     return LogNormalizer.from_groups(groups)

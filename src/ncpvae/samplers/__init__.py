@@ -1,6 +1,7 @@
 """Samplers for an NCP prior behind one interface (docs/method.md section 2.3): the base prior,
 SIR (group by group), Langevin dynamics and HMC (in the prior's state space)."""
 
+from ncpvae.samplers.auto import AutoSampler
 from ncpvae.samplers.base import BasePriorSampler, SampleOutput, Sampler, resample_index
 from ncpvae.samplers.decode import decode
 from ncpvae.samplers.mcmc import HMCSampler, LangevinSampler, energy_and_grad
@@ -14,6 +15,7 @@ __all__ = [
     "SIRSampler",
     "LangevinSampler",
     "HMCSampler",
+    "AutoSampler",
     "SamplerSettings",
     "SAMPLERS",
     "build_sampler",

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ncpvae.distributions import generator_on, sample
 from ncpvae.prior import Prior
+from ncpvae.progress import progress_bar
 
 __all__ = ["SampleOutput", "Sampler", "BasePriorSampler", "resample_index"]
 
@@ -29,16 +29,21 @@ class SampleOutput:
         ess: SIR only: effective sample size of the proposals behind each sample, per group,
             (N, K) (K = 1 for a flat prior).
         acceptance_rate: Metropolis-corrected samplers only.
+        hmc: the automatic sampler only: (N,) bool, True where a sample was drawn by HMC
+            because SIR collapsed.
     """
 
     latents: Tensor
     ess: Tensor | None = None
     acceptance_rate: float | None = None
+    hmc: Tensor | None = None
 
     @staticmethod
     def concat(parts: list[SampleOutput]) -> SampleOutput:
-        """Join batches: latents and ESS concatenated, acceptance rates averaged by size."""
+        """Join batches: latents, ESS and sampler flags concatenated, acceptance rates
+        averaged by the samples behind them."""
         ess = [p.ess for p in parts if p.ess is not None]
+        hmc = [p.hmc for p in parts if p.hmc is not None]
         rates = [
             (p.acceptance_rate, len(p.latents)) for p in parts if p.acceptance_rate is not None
         ]
@@ -48,6 +53,7 @@ class SampleOutput:
             acceptance_rate=(
                 sum(r * n for r, n in rates) / sum(n for _, n in rates) if rates else None
             ),
+            hmc=torch.cat(hmc) if hmc else None,
         )
 
 
@@ -59,7 +65,7 @@ class Sampler(ABC):
     progress: bool = False
 
     def _bar(self, iterable, description: str):
-        return tqdm(iterable, desc=description, disable=not self.progress, leave=False)
+        return progress_bar(iterable, description, self.progress, leave=False)
 
     def sample(
         self,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ncpvae.errors import ConfigError
+from ncpvae.samplers.auto import AutoSampler
 from ncpvae.samplers.base import BasePriorSampler, Sampler
 from ncpvae.samplers.mcmc import HMCSampler, LangevinSampler
 from ncpvae.samplers.sir import SIRSampler
@@ -35,15 +36,21 @@ class SamplerSettings:
         check_settings(self)
 
 
+def _hmc(s: SamplerSettings) -> HMCSampler:
+    return HMCSampler(
+        s.hmc_steps, s.hmc_warmup, s.hmc_leapfrog_steps, target_acceptance=s.hmc_target_acceptance
+    )
+
+
 SAMPLERS: dict[str, Callable[[SamplerSettings], Sampler]] = {
     "base": lambda s: BasePriorSampler(),
     "sir": lambda s: SIRSampler(num_proposals=s.sir_proposals),
     "langevin": lambda s: LangevinSampler(s.langevin_steps, s.langevin_step_size),
-    "hmc": lambda s: HMCSampler(
-        s.hmc_steps, s.hmc_warmup, s.hmc_leapfrog_steps, target_acceptance=s.hmc_target_acceptance
-    ),
+    "hmc": lambda s: _hmc(s),
+    "auto": lambda s: AutoSampler(SIRSampler(num_proposals=s.sir_proposals, min_ess=0.0), _hmc(s)),
 }
-"""Sampler name -> builder: ``base`` (the VAE's own prior), ``sir``, ``langevin``, ``hmc``."""
+"""Sampler name -> builder: ``base`` (the VAE's own prior), ``sir``, ``langevin``, ``hmc``,
+``auto`` (SIR, and HMC where SIR collapses)."""
 
 
 def build_sampler(

@@ -6,6 +6,7 @@ never interrupted."""
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 import torch
 
 from ncpvae.checkpoint import atomic_write
-from ncpvae.errors import CheckpointError
+from ncpvae.errors import CheckpointError, first_line
 from ncpvae.training.history import TrainHistory
 
 __all__ = ["Checkpointing", "with_state", "load_checkpoint", "save_checkpoint", "resume"]
@@ -36,6 +37,8 @@ class Checkpointing:
         path: the checkpoint file (``torch.save`` of tensors and plain containers only, read back
             with ``weights_only=True``: loading never runs code).
         every: steps between checkpoints (0: only at the end); one is always written at the end.
+        every_seconds: seconds of training between checkpoints as well (0: by steps only), so
+            that short and long runs alike lose at most a few minutes to a crash.
         resume: continue from ``path`` if it exists (else start afresh).
         state: what else the run's future depends on, by name: the modules being trained (with
             their buffers) and the batch stream.
@@ -46,12 +49,16 @@ class Checkpointing:
     path: Path
     every: int = 1000
     resume: bool = False
+    every_seconds: float = 0.0
     state: Mapping[str, Stateful] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
 
-    def due(self, done: int, total: int) -> bool:
-        """Whether a checkpoint is written after ``done`` of ``total`` steps."""
-        return done == total or (self.every > 0 and done % self.every == 0)
+    def due(self, done: int, total: int, seconds_since_last: float = 0.0) -> bool:
+        """Whether a checkpoint is written after ``done`` of ``total`` steps, the last one
+        ``seconds_since_last`` ago."""
+        by_steps = self.every > 0 and done % self.every == 0
+        by_time = self.every_seconds > 0 and seconds_since_last >= self.every_seconds
+        return done == total or by_steps or by_time
 
 
 def with_state(checkpointing: Checkpointing | None, **state: Stateful) -> Checkpointing | None:
@@ -87,12 +94,13 @@ def _differences(saved: Any, current: Any, prefix: str = "") -> list[str]:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A training checkpoint, read without running code; a clear error if it is unreadable."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old formats before it fails
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, corrupt, or holding objects that would run code
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
-            f"checkpoint {str(path)!r} cannot be loaded safely ({first[:200]}); delete it to "
-            "start afresh"
+            f"checkpoint {str(path)!r} cannot be loaded safely ({first_line(err)}); delete it "
+            "to start afresh"
         ) from None
 
 
@@ -137,9 +145,8 @@ def resume(
         _set_rng_state(saved["rng"])
         history = TrainHistory(**saved["history"])
     except (KeyError, RuntimeError, ValueError, TypeError) as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise CheckpointError(
-            f"checkpoint {str(checkpointing.path)!r} does not fit this model ({first[:200]}); "
-            "delete it to start afresh"
+            f"checkpoint {str(checkpointing.path)!r} does not fit this model "
+            f"({first_line(err)}); delete it to start afresh"
         ) from None
     return saved["step"], history

@@ -9,10 +9,22 @@ __all__ = ["TrainHistory"]
 
 @dataclass
 class TrainHistory:
-    """Loss every ``log_every`` steps, the last logged metrics and the wall time of the run."""
+    """What a run logged every ``log_every`` steps: the steps, the loss, every metric and the
+    learning rate (``curves``: name -> values, one per logged step), the last logged metrics, and
+    the wall time of the run."""
 
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     skipped_steps: int = 0  # steps skipped for a non-finite loss (TrainConfig.skip_nonfinite)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+
+    def log(self, step: int, values: dict[str, float], learning_rate: float) -> None:
+        """Record one logged step: ``values`` holds the loss and the metrics."""
+        values = dict(values)
+        self.steps.append(step)
+        self.losses.append(values.pop("loss"))
+        self.metrics = values
+        for name, value in {"loss": self.losses[-1], **values, "lr": learning_rate}.items():
+            self.curves.setdefault(name, []).append(value)

@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from ncpvae.errors import CheckpointError, ConfigError, NonFiniteLossError
+from ncpvae.progress import progress_bar
 from ncpvae.settings import check_settings, setting
 from ncpvae.training import distributed
 from ncpvae.training.checkpoints import Checkpointing, resume, save_checkpoint
@@ -87,12 +87,15 @@ def train(
     progress: bool = True,
     log_every: int = 100,
     checkpointing: Checkpointing | None = None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainHistory:
     """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate,
     saving and resuming through ``checkpointing`` if given. Under ``torchrun`` the gradients are
     averaged over the ranks by DistributedDataParallel (the objective draws this rank's shard of
     the global batch), the logged loss and metrics are averaged too, and rank 0 alone writes
-    checkpoints and shows progress.
+    checkpoints and shows progress. Every ``log_every`` steps the loss, the metrics and the
+    learning rate are appended to ``history.curves`` and passed to ``on_log(step, values)``
+    (rank 0's; for example TensorBoard events).
 
     Raises :class:`NonFiniteLossError` (and leaves the parameters as they were after the last good
     step; a checkpoint on disk is never one with a non-finite loss) if the loss becomes NaN or
@@ -114,15 +117,14 @@ def train(
             "every machine the same --out on a shared file system"
         )
     elapsed = history.seconds
-    start = time.perf_counter()
+    start = saved = time.perf_counter()
     running = math.nan
     engine = _engine(objective, params)
     main = distributed.is_main()
-    bar = tqdm(
+    bar = progress_bar(
         range(first, config.steps),
-        desc=description,
-        disable=not (progress and main),
-        mininterval=1.0,
+        description,
+        progress and main,
         initial=first,
         total=config.steps,
     )
@@ -154,13 +156,19 @@ def train(
             running = value if math.isnan(running) else 0.98 * running + 0.02 * value
         if skipped_in_a_row == 0 and (step % log_every == 0 or step == config.steps - 1):
             reduced = distributed.all_mean({"loss": value, **metrics})
-            history.steps.append(step)
-            history.losses.append(reduced.pop("loss"))
-            history.metrics = reduced
+            history.log(step, reduced, schedule.get_last_lr()[0])
+            if on_log is not None and main:
+                on_log(step, {**reduced, "lr": schedule.get_last_lr()[0]})
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
         done = step + 1
-        if main and checkpointing is not None and checkpointing.due(done, config.steps):
-            history.seconds = elapsed + time.perf_counter() - start
+        now = time.perf_counter()
+        if (
+            main
+            and checkpointing is not None
+            and checkpointing.due(done, config.steps, now - saved)
+        ):
+            history.seconds = elapsed + now - start
             save_checkpoint(checkpointing, done, optimizer, schedule, history)
+            saved = now
     history.seconds = elapsed + time.perf_counter() - start
     return history

@@ -1,15 +1,17 @@
 """Each rank's share of the global batch's noise under torchrun, for any model.
 
-Every rank has the same RNG state. A distribution over this rank's n rows of a global batch of
-W n rows is expanded to (W, n, ...), sampled, and this rank's block kept: the ranks together draw
-exactly the noise one process draws for the global batch, whatever the distribution (anything
-``torch.distributions`` can ``expand``; a distribution without rows draws W n samples and keeps
-this rank's n). The copy keeps the distribution's type, so ``log_prob`` and
-``kl_divergence`` work on it unchanged.
+Every rank has the same RNG state. Asked for n samples (``sample((n,))``), a rank draws W n and
+keeps its block of n; a distribution over this rank's n rows of a global batch of W n rows
+(sampled with no sample shape) is expanded to (W, n, ...), sampled, and this rank's block kept.
+Either way the ranks together draw exactly the noise one process draws for the global batch,
+whatever the distribution (anything ``torch.distributions`` can ``expand``). The copy keeps the
+distribution's type, so ``log_prob`` and ``kl_divergence`` work on it unchanged.
 
 Stage 1 routes a model's posterior (a flat model's :meth:`posterior`, every group step of a
 hierarchical model's :meth:`walk`) through :func:`sharded_model`; stage 2 passes
-:func:`shard_noise` to the prior's ``nce_loss``.
+:func:`shard_noise` to the prior's ``nce_loss``. A model whose training loss draws noise from
+anything else (a ``forward`` that builds its own distribution) draws the same noise on every
+rank: correct gradients, but not those of one process with the global batch.
 """
 
 from __future__ import annotations
@@ -34,16 +36,16 @@ __all__ = ["shard_noise", "sharded", "sharded_model"]
 def _draw(dist: Distribution, method: str, rank: int, world: int, sample_shape=()) -> Tensor:
     shape = torch.Size(sample_shape)
     draw = getattr(dist, method)
-    if len(dist.batch_shape) > 0:  # rows are the leading batch dimension
-        try:
-            whole = dist.expand(torch.Size([world]) + dist.batch_shape)
-        except NotImplementedError:  # no expand (a point mass): no noise to shard
-            return draw(shape)
-        return getattr(whole, method)(shape).select(len(shape), rank)
-    if len(shape) == 0:
+    if len(shape) > 0:  # rows are the leading sample dimension
+        n = shape[0]
+        return draw(torch.Size([world * n]) + shape[1:])[rank * n : (rank + 1) * n]
+    if len(dist.batch_shape) == 0:  # one draw, no rows: nothing to shard
         return draw(shape)
-    n = shape[0]  # rows are the leading sample dimension
-    return draw(torch.Size([world * n]) + shape[1:])[rank * n : (rank + 1) * n]
+    try:  # rows are the leading batch dimension
+        whole = dist.expand(torch.Size([world]) + dist.batch_shape)
+    except NotImplementedError:  # no expand (a point mass): no noise to shard
+        return draw(shape)
+    return getattr(whole, method)(shape)[rank]
 
 
 def sharded(dist: Distribution, rank: int, world: int) -> Distribution:

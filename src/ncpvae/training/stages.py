@@ -38,13 +38,14 @@ def train_vae(
     progress: bool = True,
     generator: torch.Generator | None = None,
     checkpointing: Checkpointing | None = None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainHistory:
     """Stage 1: minimise the model's training loss (for a VAE, the negative ELBO with the KL
     weight warmed up over the first ``kl_warmup_fraction`` of the steps; this avoids posterior
     collapse on 25 Gaussians). Calls the model's :meth:`init_from_data` first and
     :meth:`fit_base_prior` last (the RAE fits its Gaussian mixture there). With
     ``checkpointing``, the model and the batch stream are saved with the optimiser's state and
-    resumed from it."""
+    resumed from it; ``on_log(step, values)`` receives what is logged (see :func:`train`)."""
     data = as_data(data)
     model.init_from_data(data)
     batches = Minibatches(data, config.batch_size, generator)
@@ -64,6 +65,7 @@ def train_vae(
                 description="train VAE",
                 progress=progress,
                 checkpointing=with_state(checkpointing, model=model, batches=batches),
+                on_log=on_log,
             )
     finally:
         model.eval()
@@ -104,13 +106,14 @@ def train_prior(
     progress: bool = True,
     generator: torch.Generator | None = None,
     checkpointing: Checkpointing | None = None,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainHistory:
     """Stage 2: fit the classifiers of ``groups`` (default: all) of ``prior`` by NCE and mark
     them trained; the others are left untouched. ``data`` are the VAE's training data (drawn in
     random minibatches of ``config.batch_size``, encoded by the frozen ``prior.model``), or, for
     a flat prior without a model, aggregate-posterior latents. Invalidates the stored log Z
     (estimate it again). With ``checkpointing``, the classifiers and the batch stream are saved
-    and resumed."""
+    and resumed; ``on_log(step, values)`` receives what is logged (see :func:`train`)."""
     config = config or TrainConfig(lr_final=1e-7)
     groups = prior.check_groups(groups)
     if prior.model is not None:
@@ -127,6 +130,7 @@ def train_prior(
             description=f"fit NCP prior ({len(groups)} of {prior.num_groups} groups)",
             progress=progress,
             checkpointing=with_state(checkpointing, prior=prior, batches=batches),
+            on_log=on_log,
         )
     finally:
         prior.eval()
