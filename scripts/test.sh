@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check src tests benchmarks examples
-.venv/bin/ruff format --check tests
+.venv/bin/ruff format --check src tests benchmarks examples
 .venv/bin/python -m pytest -q "$@"

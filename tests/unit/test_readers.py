@@ -92,12 +92,32 @@ def test_cifar_reads_python2_pickles(tmp_path: Path) -> None:
     np.testing.assert_array_equal(train[: len(rows)].numpy(), expected_images(0, len(rows)))
 
 
-def test_cifar_missing_or_not_a_directory(tmp_path: Path) -> None:
+def test_cifar_missing_or_not_a_folder_or_archive(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="does not exist"):
         read_cifar10(tmp_path / "nope")
     (tmp_path / "file").write_text("x")
-    with pytest.raises(DataError, match="not a directory"):
+    with pytest.raises(DataError, match="neither a folder nor a readable tar archive"):
         read_cifar10(tmp_path / "file")
+
+
+def test_cifar_is_read_from_its_archive_as_from_its_folder(tmp_path: Path) -> None:
+    """The standard archive (cifar-10-batches-py/ inside a .tar.gz) gives the same images as the
+    extracted folder, and nothing is extracted."""
+    folder = write_test_cifar(tmp_path / "cifar-10-batches-py")
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname="cifar-10-batches-py")
+    from_folder, from_archive = read_cifar10(folder), read_cifar10(archive)
+    for a, b in zip(from_folder, from_archive, strict=True):
+        assert a.shape == b.shape and bool((a == b).all())
+    np.testing.assert_array_equal(from_archive[1].numpy(), expected_images(9, TEST_SIZE))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([archive.name, folder.name])
+    # an archive without the test batch names what is missing
+    partial = tmp_path / "partial.tar"
+    with tarfile.open(partial, "w") as tar:
+        tar.add(folder / TRAIN_FILES[0], arcname=f"cifar-10-batches-py/{TRAIN_FILES[0]}")
+    with pytest.raises(DataError, match=f"has no {TRAIN_FILES[1]}"):
+        read_cifar10(partial)
 
 
 @pytest.mark.parametrize("name", [TRAIN_FILES[2], TEST_FILE])

@@ -1,0 +1,111 @@
+"""Unit tests of the additions: noise sharding of a batch-shaped base, the automatic sampler,
+the 25-Gaussians knobs, threads, checkpoints by time, merge of a flat prior."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from helpers import QuadraticLogRatio, gaussian_moments_error
+from torch.distributions import Normal
+
+import ncpvae
+from ncpvae.data import GRID_25, DataConfig, load_data
+from ncpvae.errors import ConfigError
+from ncpvae.threads import free_cores, set_threads
+from ncpvae.training.checkpoints import Checkpointing
+from ncpvae.training.sharding import sharded
+
+
+def test_a_batch_shaped_base_is_sharded_by_its_sample_rows():
+    """Normal(zeros(D), ones(D)) has batch shape (D,): sample((n,)) must shard the n rows, not
+    the D coordinates."""
+    base = Normal(torch.zeros(3), torch.ones(3))
+    torch.manual_seed(0)
+    expected = base.sample((8,))
+    parts = []
+    for rank in range(2):
+        torch.manual_seed(0)
+        parts.append(sharded(base, rank, 2).sample((4,)))
+    torch.testing.assert_close(torch.cat(parts), expected, rtol=0, atol=0)
+
+
+def _far_target():
+    f = QuadraticLogRatio(torch.eye(2) * 30.0, torch.tensor([60.0, -45.0]))
+    return ncpvae.NCPPrior(ncpvae.standard_normal((2,)), f), f
+
+
+def test_the_automatic_sampler_replaces_collapsed_sir_draws_by_hmc():
+    prior, f = _far_target()  # N(1.9, -1.5) with std 0.18: SIR with 50 proposals collapses
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        sir = prior.sample(400, ncpvae.SIRSampler(num_proposals=50), generator=_g(0))
+    auto = ncpvae.AutoSampler(
+        ncpvae.SIRSampler(num_proposals=50, min_ess=0),
+        ncpvae.HMCSampler(num_steps=50, num_warmup=100),
+    )
+    out = prior.sample(400, auto, generator=_g(0))
+    assert float(sir.ess.mean()) < 5  # the case auto is for
+    sir_error = gaussian_moments_error(sir.latents, f.target())[0]
+    auto_error = gaussian_moments_error(out.latents, f.target())[0]
+    assert auto_error < 0.05 < 0.2 < sir_error
+    assert out.hmc.shape == (400,) and bool(out.hmc.all())  # every draw collapsed: all by HMC
+    # where SIR is healthy it keeps SIR's draw
+    easy = ncpvae.NCPPrior(ncpvae.standard_normal((2,)), QuadraticLogRatioZero())
+    kept = easy.sample(50, auto, generator=_g(1))
+    assert not bool(kept.hmc.any()) and kept.acceptance_rate is None
+
+
+class QuadraticLogRatioZero(torch.nn.Module):
+    """f = 0: the NCP prior is the base prior, SIR's ESS is M."""
+
+    def forward(self, z):
+        return torch.zeros(len(z))
+
+
+def _g(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_gaussians25_knobs_change_the_data_and_the_defaults_are_the_paper_s():
+    default = DataConfig(num_train=20_000, num_test=10)
+    train, _ = load_data(default)
+    nearest = torch.cdist(train.values, GRID_25).min(1).values
+    assert abs(float(nearest.pow(2).mean() / 2) ** 0.5 - 0.05) < 0.002  # std 0.05 per axis
+    knobs = DataConfig(num_train=20_000, num_test=10, mode_std=0.2, grid_size=3, grid_spacing=4.0)
+    wide = load_data(knobs)[0]
+    assert wide.values.abs().max() > 4.0 and wide.values.abs().max() < 6.0
+    centres = torch.tensor([[a, b] for a in (-4.0, 0.0, 4.0) for b in (-4.0, 0.0, 4.0)])
+    spread = torch.cdist(wide.values, centres).min(1).values.pow(2).mean() / 2
+    assert abs(float(spread) ** 0.5 - 0.2) < 0.01
+    with pytest.raises(ConfigError, match="data.mode_std must be above 0"):
+        DataConfig(mode_std=0.0)
+
+
+def test_threads_follow_the_request_and_the_environment(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert set_threads("auto") == 2
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert 1 <= set_threads("auto") == free_cores()
+        with pytest.raises(ValueError, match="at least 1"):
+            set_threads(0)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_checkpoints_are_due_by_steps_by_time_and_at_the_end(tmp_path):
+    by_time = Checkpointing(tmp_path / "c.pt", every=0, every_seconds=60)
+    assert not by_time.due(5, 100, seconds_since_last=59.0)
+    assert by_time.due(5, 100, seconds_since_last=61.0) and by_time.due(100, 100)
+    by_steps = Checkpointing(tmp_path / "c.pt", every=10)
+    assert by_steps.due(20, 100) and not by_steps.due(21, 100, seconds_since_last=1e9)
+
+
+def test_a_flat_prior_has_no_groups_to_merge():
+    prior, _ = _far_target()
+    with pytest.raises(ValueError, match="flat prior has one latent group"):
+        ncpvae.merge_priors([prior, prior])
