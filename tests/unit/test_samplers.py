@@ -17,6 +17,7 @@ from ncpvae import (
     SIRSampler,
     standard_normal,
 )
+from ncpvae.errors import SamplingError
 from ncpvae.metrics import effective_sample_size, mmd2
 from ncpvae.samplers import energy_and_grad
 
@@ -127,10 +128,12 @@ def test_mmd_is_near_zero_for_one_distribution_and_positive_for_two():
     torch.testing.assert_close(mmd2(x, y, bandwidth=1.0), expected)
 
 
-def test_diverging_langevin_warns_and_hmc_rejects_non_finite_proposals(quadratic_prior):
+def test_diverging_langevin_warns_or_stops_and_hmc_rejects_non_finite_proposals(quadratic_prior):
     prior, _ = quadratic_prior
-    with pytest.warns(RuntimeWarning, match="Langevin dynamics diverged"):
-        prior.sample(50, LangevinSampler(num_steps=50, step_size=50.0))
+    with pytest.warns(RuntimeWarning, match="Langevin dynamics diverged"):  # far, finite
+        prior.sample(50, LangevinSampler(num_steps=50, step_size=2.5), generator=seeded(0))
+    with pytest.raises(SamplingError, match="diverged to NaN or infinite values"):
+        prior.sample(50, LangevinSampler(num_steps=50, step_size=50.0), generator=seeded(0))
     z = torch.tensor([[0.0, 0.0], [math.nan, 1.0]])
     energy, grad = energy_and_grad(prior, z, 1.0)
     assert torch.isfinite(energy[0]) and energy[1] == math.inf and torch.all(grad[1] == 0)

@@ -64,7 +64,12 @@ def _tensor_file(cfg: DataConfig) -> Splits:
             array = torch.from_numpy(np.load(path, allow_pickle=False))
         else:
             array = torch.load(path, map_location="cpu", weights_only=True)
-    except (ValueError, TypeError, OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+    except pickle.UnpicklingError:  # torch's weights-only loader met a Python object
+        raise DataError(
+            f"data file {cfg.path!r} holds pickled Python objects, which ncpvae does not load "
+            "(loading them could run code); save one tensor with torch.save or numpy.save"
+        ) from None
+    except (ValueError, TypeError, OSError, RuntimeError, EOFError) as err:
         raise DataError(
             f"data file {cfg.path!r} could not be read as an array ({first_line(err)}); save "
             "one tensor with torch.save or numpy.save"

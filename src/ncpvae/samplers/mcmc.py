@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ncpvae.distributions import generator_on, sample
+from ncpvae.errors import SamplingError
 from ncpvae.prior import Prior
 from ncpvae.samplers.base import SampleOutput, Sampler
 
@@ -45,7 +46,12 @@ class LangevinSampler(Sampler):
             _, grad = energy_and_grad(prior, z, temperature)
             z = z - 0.5 * self.step_size * grad + noise_scale * _randn_like(z, generator)
         spread = (z - start_mean).abs().max()
-        if not torch.isfinite(spread) or spread > 50 * start_scale:
+        if not torch.isfinite(spread):
+            raise SamplingError(
+                "Langevin dynamics diverged to NaN or infinite values; lower the step size "
+                f"(--langevin_step_size, now {self.step_size:g}) or use --sampler sir"
+            )
+        if spread > 50 * start_scale:
             warnings.warn(
                 f"Langevin dynamics diverged (samples {float(spread):.3g} from the prior's mean, "
                 f"50x its scale); lower step_size ({self.step_size:g})",
