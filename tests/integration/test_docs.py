@@ -176,3 +176,15 @@ def test_quoted_config_files_are_as_they_are():
     assert quoted
     for path, text in quoted:
         assert json.loads(text) == json.loads((ROOT / path).read_text()), path
+
+
+def test_the_cli_reference_page_is_generated_from_the_flags_help():
+    """docs/cli-reference.md is what the parser's help text gives (regenerate it with
+    ``python -m ncpvae.cli.reference > docs/cli-reference.md``), and it has a sentence for every
+    flag of every verb."""
+    from ncpvae.cli.reference import markdown
+
+    page = (ROOT / "docs" / "cli-reference.md").read_text()
+    assert page == markdown()
+    rows = [line for line in page.splitlines() if line.startswith("| `--")]
+    assert len(rows) > 100 and all(len(row.split(" | ")[1]) > 10 for row in rows)
