@@ -144,7 +144,8 @@ class HierarchicalLatentModel(LatentVariableModel):
 
     def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
         """Negative ELBO with a weight on the KL (warm-up), batch mean. The KL of every group is
-        analytic at the sampled z_<k: KL(q(z_k | x, z_<k) || p(z_k | z_<k))."""
+        analytic at the sampled z_<k: KL(q(z_k | x, z_<k) || p(z_k | z_<k)); each group's is
+        logged too (``kl0``, ``kl1``, ...: the training curves show which groups are used)."""
         kls: list[Tensor] = []
 
         def choose(step: GroupStep) -> Tensor:
@@ -152,8 +153,10 @@ class HierarchicalLatentModel(LatentVariableModel):
             return step.posterior.rsample()
 
         reconstruction = self.walk(choose, len(x), self.encode(x)).log_prob(x)
-        kl = torch.stack(kls, dim=1).sum(1)
-        return TrainingOutput.from_elbo(reconstruction, kl, kl_weight)
+        kl = torch.stack(kls, dim=1)
+        out = TrainingOutput.from_elbo(reconstruction, kl.sum(1), kl_weight)
+        out.terms.update({f"kl{k}": group.mean() for k, group in enumerate(kl.unbind(1))})
+        return out
 
 
 def repeat_rows(features: list[Tensor], times: int) -> list[Tensor]:
