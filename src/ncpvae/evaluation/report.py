@@ -91,6 +91,14 @@ def _prior_hole_lines(report: dict[str, Any]) -> list[str]:
         )
     ):
         lines.append(f"| group {k} | {base:.5f} | {ncp:.5f} |")
+    scales = report.get("mmd_bandwidth_scales", [])
+    for scale, base, ncp in zip(
+        scales,
+        report.get("mmd2_posterior_base_scales", []),
+        report.get("mmd2_posterior_ncp_scales", []),
+        strict=False,
+    ):
+        lines.append(f"| all, bandwidth {scale:g} x median | {base:.5f} | {ncp:.5f} |")
     return lines + [""]
 
 
