@@ -95,10 +95,14 @@ def _read_config(folder: Path, expect: str | None = None) -> dict[str, Any]:
     return data
 
 
+def _kind(data: dict[str, Any]) -> str:
+    """``vae`` or ``prior``: the kind of run a config.json's contents describe."""
+    return "prior" if "classifier" in data else "vae"
+
+
 def run_kind(folder: str | Path) -> str:
     """``vae`` or ``prior``: the kind of finished run in ``folder``."""
-    data = _read_config(Path(folder))
-    return "prior" if "classifier" in data else "vae"
+    return _kind(_read_config(Path(folder)))
 
 
 def load_run(folder: str | Path, expect: str | None = None) -> Any:
@@ -106,7 +110,7 @@ def load_run(folder: str | Path, expect: str | None = None) -> Any:
     :class:`PriorRunConfig`); with ``expect``, refuses a folder of another kind in one line."""
     folder = Path(folder)
     data = _read_config(folder, expect)
-    kind = "prior" if "classifier" in data else "vae"
+    kind = _kind(data)
     if expect is not None and kind != expect:
         raise CheckpointError(
             f"{str(folder)!r} is a {VERB_OF_KIND[kind]} run; this needs a {VERB_OF_KIND[expect]} "
