@@ -74,12 +74,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="runs at once, one thread each")
     parser.add_argument("--out", default="runs/gaussians25_robustness")
     parser.add_argument("--results", default="benchmarks/results/gaussians25_robustness.json")
+    parser.add_argument(
+        "--finished-only", action="store_true", help="tabulate finished runs, start none"
+    )
     args = parser.parse_args()
     jobs = [
         (Path(args.out) / f"std{std}_seed{seed}", int(seed), float(std))
         for std in args.stds.split(",")
         for seed in args.seeds.split(",")
     ]
+    if args.finished_only:
+        jobs = [job for job in jobs if (job[0] / "evaluate" / "report.json").is_file()]
     torch.set_num_threads(1)  # what each worker runs with, as the results file records
     with ThreadPoolExecutor(args.workers) as pool:
         rows = list(pool.map(lambda job: run_one(*job, args.steps), jobs))
