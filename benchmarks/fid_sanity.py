@@ -25,7 +25,7 @@ from ncpvae.runs import resolve_device
 
 def halves(data_cfg: DataConfig, num: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Two disjoint random sets of ``num`` images (pixel intensities in [0, 1])."""
-    train, _ = load_data(data_cfg)
+    train = load_data(data_cfg).train
     if len(train) < 2 * num:
         raise SystemExit(f"{data_cfg.name}: {len(train)} images, fewer than 2 x {num}")
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))

@@ -42,7 +42,7 @@ def main() -> None:
     prior = load_prior(args.prior, device)
     model = prior.model
     vae_cfg = load_run(load_run(args.prior, expect="prior").vae, expect="vae")
-    _, test = load_data(vae_cfg.data)
+    test = load_data(vae_cfg.data).test
     test = test.head(args.num_test)
 
     x = test.batch(slice(0, args.contexts), torch.Generator().manual_seed(0)).to(device)

@@ -71,7 +71,7 @@ def main() -> None:
         prior = load_prior(path, device)
         model = prior.model
         vae_cfg = load_run(load_run(path, expect="prior").vae, expect="vae")
-        train, _ = load_data(vae_cfg.data)
+        train = load_data(vae_cfg.data).train
         fid = FID(device=device)
         name = f"{Path(path).parent.name}/{Path(path).name}"
         reference = fid_reference(fid, train, args.num, args.fid_cache)

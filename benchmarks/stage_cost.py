@@ -54,7 +54,7 @@ def main() -> None:
     vae_cfg = load_config(VAERunConfig, args.vae_config)
     vae_cfg.data.path = args.data
     prior_cfg = load_config(PriorRunConfig, args.prior_config)
-    train_data, _ = load_data(vae_cfg.data)
+    train_data = load_data(vae_cfg.data).train
     model_cfg = fit_model_to_data(train_data, vae_cfg.model)
     torch.manual_seed(0)
     model = build_model(model_cfg).to(device)

@@ -103,6 +103,11 @@ class PriorRunConfig:
     log_normalizer_samples: int = setting(
         1_000_000, "Base-prior draws behind the estimate of the normalising constant Z.", min=1
     )
+    select_best: bool = setting(
+        True,
+        "Keep the classifiers of the validation pass with the lowest NCE loss (with the VAE's "
+        "data.num_validation > 0); false: the last step's.",
+    )
     groups: list[int] = setting(
         help="Hierarchical VAE: indices of the latent groups this run trains (empty: all).",
         default_factory=list,

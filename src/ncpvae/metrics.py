@@ -26,6 +26,7 @@ class LogWeightSums:
         self.dim = dim
         self.lse: Tensor | None = None
         self.lse_sq: Tensor | None = None
+        self.count = 0
 
     def add(self, log_weights: Tensor) -> None:
         """Add a chunk of log-weights (summed along ``dim``)."""
@@ -33,10 +34,12 @@ class LogWeightSums:
         b = torch.logsumexp(2 * log_weights, self.dim)
         self.lse = a if self.lse is None else torch.logaddexp(self.lse, a)
         self.lse_sq = b if self.lse_sq is None else torch.logaddexp(self.lse_sq, b)
+        self.count += log_weights.shape[self.dim]
 
     def ess(self) -> Tensor:
-        """(sum w)^2 / sum w^2 of the weights added so far."""
-        return torch.exp(2 * self.lse - self.lse_sq)
+        """(sum w)^2 / sum w^2 of the weights added so far; at most their count (Cauchy-Schwarz),
+        which rounding could otherwise exceed when the weights are equal."""
+        return torch.exp(2 * self.lse - self.lse_sq).clamp(max=self.count)
 
 
 def log_mean_exp(x: Tensor, dim: int = 0) -> Tensor:

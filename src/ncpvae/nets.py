@@ -12,6 +12,7 @@ __all__ = [
     "ResidualBlock",
     "ResidualConvClassifier",
     "ResidualMLPClassifier",
+    "spectral_normalize",
 ]
 
 
@@ -36,6 +37,18 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+def spectral_normalize(module: nn.Module) -> nn.Module:
+    """``module`` with every linear and convolutional weight spectrally normalised (Miyato et
+    al., ICLR 2018): each layer's Lipschitz constant bounded by 1, one power iteration per
+    training forward. A regulariser for density-ratio classifiers. Returns ``module``."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for layer in list(module.modules()):
+        if isinstance(layer, nn.Linear | nn.Conv2d):
+            spectral_norm(layer)
+    return module
+
+
 class SqueezeExcitation(nn.Module):
     """Squeeze-and-excitation gating (Hu et al., CVPR 2018): x * sigmoid(W2 swish(W1 s(x))),
     where s averages a feature map (N, C, H, W) over space and is the identity on vectors."""
@@ -58,7 +71,8 @@ class ResidualBlock(nn.Module):
     """Pre-activation residual block: x + SE(L2 swish(BN(L1 swish(BN(x))))), the NCP paper's
     classifier cell and NVAE's residual cell. The layers L are linear on vectors
     (``spatial=False``) or 3x3 convolutions on feature maps (``spatial=True``); batch norm and
-    squeeze-and-excitation can be switched off."""
+    squeeze-and-excitation can be switched off; ``dropout`` (a probability) drops features
+    before L2."""
 
     def __init__(
         self,
@@ -67,6 +81,7 @@ class ResidualBlock(nn.Module):
         squeeze_excitation: bool = True,
         *,
         spatial: bool = False,
+        dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if spatial:
@@ -81,6 +96,7 @@ class ResidualBlock(nn.Module):
             layer(),
             norm(),
             nn.SiLU(),
+            nn.Dropout(dropout) if dropout > 0 else nn.Identity(),
             layer(),
             SqueezeExcitation(width) if squeeze_excitation else nn.Identity(),
         )
@@ -96,7 +112,8 @@ class ResidualMLPClassifier(nn.Module):
 
     ``forward(z, context)`` takes a batch of latents of any event shape (flattened here) and an
     optional context feature (the frozen prior network's c_k in a hierarchical VAE,
-    docs/method.md section 2.2); it returns one logit per row.
+    docs/method.md section 2.2); it returns one logit per row. ``dropout`` and
+    ``spectral_norm`` regularise the ratio it learns (see :func:`spectral_normalize`).
     """
 
     def __init__(
@@ -108,14 +125,21 @@ class ResidualMLPClassifier(nn.Module):
         *,
         batch_norm: bool = True,
         squeeze_excitation: bool = True,
+        dropout: float = 0.0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.context_dim = context_dim
         self.stem = nn.Linear(latent_dim + context_dim, hidden_dim)
         self.blocks = nn.Sequential(
-            *(ResidualBlock(hidden_dim, batch_norm, squeeze_excitation) for _ in range(num_blocks))
+            *(
+                ResidualBlock(hidden_dim, batch_norm, squeeze_excitation, dropout=dropout)
+                for _ in range(num_blocks)
+            )
         )
         self.head = nn.Sequential(nn.SiLU(), nn.Linear(hidden_dim, 1))
+        if spectral_norm:
+            spectral_normalize(self)
 
     def forward(self, z: Tensor, context: Tensor | None = None) -> Tensor:
         """Logits f(z) of shape (N,) for latents (N, ...) and an optional context (N, ...)."""
@@ -135,7 +159,8 @@ class ResidualConvClassifier(nn.Module):
     blocks (Swish, batch norm, squeeze-and-excitation), Swish, global average pooling and a
     linear head. The stem is split into a part on z_k and a part on c_k (the same linear map as
     one convolution of the concatenation), so that :meth:`context_features` can be computed once
-    and shared by many proposals z_k of one context.
+    and shared by many proposals z_k of one context. ``dropout`` and ``spectral_norm`` as in
+    :class:`ResidualMLPClassifier`.
     """
 
     def __init__(
@@ -147,6 +172,8 @@ class ResidualConvClassifier(nn.Module):
         *,
         batch_norm: bool = True,
         squeeze_excitation: bool = True,
+        dropout: float = 0.0,
+        spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.latent_stem = nn.Conv2d(latent_channels, hidden_dim, 3, stride=2, padding=1)
@@ -155,13 +182,17 @@ class ResidualConvClassifier(nn.Module):
         )
         self.blocks = nn.Sequential(
             *(
-                ResidualBlock(hidden_dim, batch_norm, squeeze_excitation, spatial=True)
+                ResidualBlock(
+                    hidden_dim, batch_norm, squeeze_excitation, spatial=True, dropout=dropout
+                )
                 for _ in range(num_blocks)
             )
         )
         self.head = nn.Sequential(
             nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden_dim, 1)
         )
+        if spectral_norm:
+            spectral_normalize(self)
 
     def context_features(self, context: Tensor) -> Tensor:
         """The context's share of the stem, (N, hidden, s/2, s/2)."""

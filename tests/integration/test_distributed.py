@@ -1,9 +1,12 @@
 """torchrun with 2 processes on CPU (gloo): a few steps of each stage give the weights of one
 process with the same global batch, up to floating-point rounding (the ranks draw their shards of
-the same global batch and of its noise; DDP averages their gradients)."""
+the same global batch and of its noise; DDP averages their gradients). Both stages validate on
+held-out data every 10 steps, and stage 2 keeps its best classifier: every rank must choose the
+same one."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,8 +15,8 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-DATA = "--data.num_train 2000 --data.num_test 100"
-COMMON = "--train.steps 30 --train.batch_size 64 --device cpu --quiet"
+DATA = "--data.num_train 2000 --data.num_test 100 --data.num_validation 300"
+COMMON = "--train.steps 30 --train.batch_size 64 --train.validate_every 10 --device cpu --quiet"
 PRIOR = (
     "--classifier.hidden_dim 32 --classifier.num_blocks 1 --classifier.batch_norm false "
     "--log_normalizer_samples 1000"
@@ -57,6 +60,9 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path):
     assert largest_difference(tmp_path / "vae1" / model, tmp_path / "vae2" / model) < 1e-5
     prior = "prior.safetensors"
     assert largest_difference(tmp_path / "prior1" / prior, tmp_path / "prior2" / prior) < 1e-5
+    kept = [json.loads((tmp_path / f"prior{p}" / "history.json").read_text()) for p in (1, 2)]
+    assert kept[0]["selected_step"] == kept[1]["selected_step"] in (9, 19, 29)
+    assert kept[0]["validation_steps"] == kept[1]["validation_steps"] == [9, 19, 29]
     # a base prior that is not a Normal (the RAE's Gaussian mixture): its fake samples are
     # sharded too
     ncpvae(f"train-vae --out {tmp_path / 'rae'} --model.kind rae {DATA} {COMMON}", 1)

@@ -171,9 +171,17 @@ def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+# the configs scripts/image_fid.sh pairs with the image configs (too slow for this test's runs)
+IMAGE_FID_PRIOR_CONFIGS = ["hvae_image_prior.json"]
+IMAGE_FID_EVALUATE_CONFIGS = ["celeba64_evaluate.json", "cifar10_evaluate.json"]
+
+
 def test_every_paired_prior_and_evaluate_config_is_a_config_of_its_verb() -> None:
-    for name in [*PRIOR_CONFIG.values(), HIERARCHICAL_PRIOR_CONFIG, "image_prior.json"]:
+    prior_configs = [*PRIOR_CONFIG.values(), HIERARCHICAL_PRIOR_CONFIG, "image_prior.json"]
+    for name in [*prior_configs, *IMAGE_FID_PRIOR_CONFIGS]:
         assert load_config(PriorRunConfig, CONFIG_DIR / name).train.steps > 0, name
+    for name in IMAGE_FID_EVALUATE_CONFIGS:
+        assert load_config(EvaluateConfig, CONFIG_DIR / name).fid_seeds >= 2, name
     for name in EVALUATE_CONFIG.values():
         assert load_config(EvaluateConfig, CONFIG_DIR / name).importance_samples > 0, name
 
@@ -204,6 +212,8 @@ def test_config_runs_end_to_end(
         "data.num_train": fake.num_train,
         "data.num_test": fake.num_test,
     }
+    if cfg.data.num_validation:  # a size: 2 of the fake training images
+        overrides["data.num_validation"] = 2
     ncpvae("train-vae", "--config", config, "--out", vae, *flags(overrides))
     saved = read_json(vae / "config.json")
     assert saved["model"]["data_shape"] == data_shape
@@ -261,6 +271,9 @@ def test_config_runs_end_to_end(
         assert all(math.isfinite(g["mean"]) for g in groups)
     else:
         assert math.isfinite(prior_history["log_normalizer"])
+    if cfg.data.num_validation:  # the classifier of the better of the two validation passes
+        assert prior_history["selected_step"] in (0, 1)
+        assert prior_history["classifier_fit"]["validation"]["loss"] > 0
 
     # ---- samples
     channels, height, width = data_shape

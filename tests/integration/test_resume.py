@@ -25,14 +25,16 @@ RESUME = "train-vae --out {} --train.steps 20 --resume " + DATA
 # 400 steps, a checkpoint every 50: the run is killed after step 50 with 350 steps to go (about
 # a second of training), long after the 5 ms poll sees the checkpoint
 STEPS = 400
+# validation passes every 30 steps (both stages), and stage 2 keeps the best classifier: what the
+# checkpoint holds of them must resume too
 VAE = (
     f"train-vae --out {{}} --train.steps {STEPS} --train.batch_size 128 --checkpoint_every 50 "
-    + DATA
+    "--data.num_validation 300 --train.validate_every 30 " + DATA
 )
 PRIOR = (
     f"train-prior --vae {{}} --out {{}} --train.steps {STEPS} --train.batch_size 128 "
     "--classifier.hidden_dim 32 --classifier.num_blocks 1 --log_normalizer_samples 2000 "
-    "--checkpoint_every 50 --device cpu --quiet"
+    "--checkpoint_every 50 --train.validate_every 30 --device cpu --quiet"
 )
 
 
@@ -83,6 +85,9 @@ def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path: Path):
     kill_after_first_checkpoint(PRIOR, prior_cut, whole, prior_cut)
     run(PRIOR + " --resume", whole, prior_cut)
     same_weights(prior_whole / "prior.safetensors", prior_cut / "prior.safetensors")
+    kept = [json.loads((p / "history.json").read_text()) for p in (prior_whole, prior_cut)]
+    assert kept[0]["selected_step"] == kept[1]["selected_step"] is not None
+    assert kept[0]["validation"] == kept[1]["validation"]
 
 
 def unfinished_run(tmp_path: Path) -> Path:

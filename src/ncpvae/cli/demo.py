@@ -36,7 +36,7 @@ def run(
     report = evaluate.run(cfg.evaluate, out / "evaluate", progress, overwrite)
 
     prior = load_prior(out / "prior", resolve_device(cfg.sample.device))
-    _, test = load_data(load_run(out / "vae", expect="vae").data)
+    test = load_data(load_run(out / "vae", expect="vae").data).test
     generator = torch.Generator(prior.model.device).manual_seed(cfg.sample.seed)
     n = cfg.sample.num_samples
     samplers = {

@@ -9,6 +9,7 @@ from ncpvae.cli.summary import log_z, seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
+from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
@@ -25,7 +26,7 @@ def run(
     vae_cfg = load_run(load_run(cfg.prior, expect="prior").vae, expect="vae")
     prior = load_prior(cfg.prior, device)
     trained = check_trained(prior, cfg.prior)
-    train, test = load_data(vae_cfg.data)
+    train, validation, test = load_data(vae_cfg.data)
     fid = fid_scorer(cfg, test, device, progress)
     out = claim_run_dir(out, overwrite)
     report = evaluate(
@@ -39,6 +40,7 @@ def run(
         progress=progress,
     )
     result = {"prior": str(cfg.prior), **report.to_dict(), "trained_groups": trained}
+    result["classifier_fit"] = classifier_fit(prior, train, validation, seed=cfg.seed)
     save_config(cfg, out / "config.json")
     write_report(result, out)
     return result
@@ -54,13 +56,15 @@ def describe(result: dict[str, Any], out: Path) -> str:
             f"+- {result['ncp_gain_stderr']:.3f}"
         )
     lines.append(f"  {log_z(result)}")
+    lines += describe_fit(result.get("classifier_fit", {}))
     lines.append(
         f"  mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']} (smallest group)"
     )
     for row in result.get("sample_quality", []):
         lines.append(
-            f"  FID {row['sampler']} (t = {row['temperature']:g}): {row['fid']:.2f} "
-            f"({row['fid_samples']:,} samples)"
+            f"  FID {row['sampler']} (t = {row['temperature']:g}, seed {row['sampling_seed']}): "
+            f"{row['fid']:.2f} ({row['fid_samples']:,} samples, against "
+            f"{result['fid_reference_samples']:,} training images)"
         )
     lines.append(f"  took {seconds(result['seconds']['total'])}")
     lines.append(wrote(out, "report.md", "report.json", "report.png", "config.json"))

@@ -11,18 +11,30 @@ __all__ = ["training_summary", "history_file", "wrote", "seconds", "log_z"]
 
 
 def training_summary(history: TrainHistory) -> dict[str, Any]:
-    """Wall time, skipped steps, process count and the final metrics of a training stage."""
-    return {
+    """Wall time, skipped steps, process count, the final metrics of a training stage, and
+    where it validated, the last validation pass (``val_<name>``) and the selected step."""
+    summary: dict[str, Any] = {
         "seconds": history.seconds,
         "skipped_steps": history.skipped_steps,
         "processes": distributed.world_size(),
         **history.metrics,
     }
+    summary.update({f"val_{k}": v[-1] for k, v in history.validation.items()})
+    if history.selected_step is not None:
+        summary["selected_step"] = history.selected_step
+    return summary
 
 
 def history_file(summary: dict[str, Any], history: TrainHistory) -> dict[str, Any]:
-    """``history.json``: the summary and the logged loss curve."""
-    return {**summary, "steps": history.steps, "loss": history.losses}
+    """``history.json``: the summary, the logged curves and the validation passes."""
+    return {
+        **summary,
+        "steps": history.steps,
+        "loss": history.losses,
+        "curves": history.curves,
+        "validation_steps": history.validation_steps,
+        "validation": history.validation,
+    }
 
 
 def wrote(out: Path, *names: str) -> str:

@@ -16,6 +16,7 @@ from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation import estimate_log_normalizer, log_normalizer_summary
+from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.plotting import training_curves
 from ncpvae.prior import build_prior
 from ncpvae.runs import (
@@ -50,7 +51,7 @@ def run(
         groups = prior.check_groups(cfg.groups)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    train_data, _ = load_data(vae_cfg.data)
+    train_data, validation, _ = load_data(vae_cfg.data)
     out = claim_run_dir(out, overwrite, resume)
     # the VAE folder as an absolute path, so the prior folder works from any directory
     cfg = dataclasses.replace(cfg, vae=str(Path(cfg.vae).resolve()))
@@ -66,10 +67,15 @@ def run(
             generator=torch.Generator().manual_seed(cfg.train.seed),
             checkpointing=checkpointing,
             on_log=events,
+            validation=validation,
+            select_best=cfg.select_best,
         )
     summary = training_summary(history)
     if not distributed.is_main():  # log Z and the files: rank 0's work
         return summary
+    summary["classifier_fit"] = classifier_fit(
+        prior, train_data, validation, cfg.train.batch_size, cfg.train.seed
+    )
     start = time.perf_counter()
     estimate = estimate_log_normalizer(
         prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
@@ -78,16 +84,22 @@ def run(
     summary["log_normalizer_seconds"] = time.perf_counter() - start
     save_prior(prior, out, vae=cfg.vae, config=cfg)
     write_json(out / "history.json", history_file(summary, history))
-    training_curves(history.steps, history.curves, out / "curves.png", "train-prior")
+    training_curves(history, out / "curves.png", "train-prior")
     return summary
 
 
 def describe(result: dict[str, Any], out: Path) -> str:
     """The lines a person reads at the end: accuracy, log Z, wall times, files, what next."""
     accuracy = ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k.startswith("acc"))
+    selected = (
+        f"; kept step {result['selected_step']} (lowest validation NCE loss)"
+        if "selected_step" in result
+        else ""
+    )
     return "\n".join(
         [
-            f"train-prior: classifier accuracy (last logged batch) {accuracy}",
+            f"train-prior: classifier accuracy (last logged batch) {accuracy}{selected}",
+            *describe_fit(result.get("classifier_fit", {})),
             f"  {log_z(result)}",
             f"  training {seconds(result['seconds'])}, "
             f"log Z {seconds(result['log_normalizer_seconds'])}",

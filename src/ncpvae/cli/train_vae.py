@@ -37,8 +37,8 @@ def run(
     """Train, then write the run folder; returns the final ELBO parts. Saves ``checkpoint.pt``
     every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
     device = distributed.setup(resolve_device(cfg.device))
-    train_data, _ = load_data(cfg.data)
-    cfg = dataclasses.replace(cfg, model=fit_model_to_data(train_data, cfg.model))
+    splits = load_data(cfg.data)
+    cfg = dataclasses.replace(cfg, model=fit_model_to_data(splits.train, cfg.model))
     out = claim_run_dir(out, overwrite, resume)
     checkpointing = checkpointing_for(cfg, out, resume)
     torch.manual_seed(cfg.train.seed)
@@ -46,28 +46,33 @@ def run(
     with EventFile(out / "tensorboard", "vae", enabled=distributed.is_main()) as events:
         history = train_vae(
             model,
-            train_data,
+            splits.train,
             cfg.train,
             kl_warmup_fraction=cfg.kl_warmup_fraction,
             progress=progress,
             generator=torch.Generator().manual_seed(cfg.train.seed),
             checkpointing=checkpointing,
             on_log=events,
+            validation=splits.validation,
         )
     summary = training_summary(history)
     if distributed.is_main():
         save_vae(model, out, cfg)
         write_json(out / "history.json", history_file(summary, history))
-        training_curves(history.steps, history.curves, out / "curves.png", "train-vae")
+        training_curves(history, out / "curves.png", "train-vae")
     return summary
 
 
 def describe(result: dict[str, Any], out: Path) -> str:
     """The lines a person reads at the end: the last ELBO, wall time, files, what next."""
     terms = ", ".join(f"{k} {result[k]:.4g}" for k in ("elbo", "rec", "kl") if k in result)
+    held_out = ", ".join(
+        f"{k} {result['val_' + k]:.4g}" for k in ("elbo", "rec", "kl") if "val_" + k in result
+    )
     return "\n".join(
         [
-            f"train-vae: done in {seconds(result['seconds'])}; last logged {terms or 'loss'}",
+            f"train-vae: done in {seconds(result['seconds'])}; last logged {terms or 'loss'}"
+            + (f"; validation {held_out}" if held_out else ""),
             wrote(out, "config.json", "model.safetensors", "history.json", "curves.png"),
             f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",
         ]

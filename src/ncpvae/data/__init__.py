@@ -1,7 +1,8 @@
 """Data sets: built-in synthetic ones and readers for files the user names.
 
-:func:`load_data` maps a :class:`DataConfig` (the ``data`` section of a run config) to (train,
-test) :class:`TensorData` through the ``DATASETS`` registry; add a reader by adding an entry.
+:func:`load_data` maps a :class:`DataConfig` (the ``data`` section of a run config) to
+:class:`DataSplits` of :class:`TensorData` (train, validation, test) through the ``DATASETS``
+registry; add a reader by adding an entry.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,13 +27,23 @@ __all__ = [
     "gaussians25_log_prob",
     "GRID_25",
     "load_data",
+    "DataSplits",
+    "hold_out_validation",
     "DATASETS",
     "TensorData",
     "as_data",
     "DataLike",
 ]
 
-Splits = tuple[TensorData, TensorData]
+Splits = tuple[TensorData, TensorData]  # (train, test) of a data set without its own validation
+
+
+class DataSplits(NamedTuple):
+    """A data set's splits. ``validation`` is None where ``data.num_validation`` is 0."""
+
+    train: TensorData
+    validation: TensorData | None
+    test: TensorData
 
 
 def _gaussians25(cfg: DataConfig) -> Splits:
@@ -80,13 +92,12 @@ def _tensor_file(cfg: DataConfig) -> Splits:
     return _hold_out_last(replace(data, binarize=cfg.binarize), cfg, "examples")
 
 
-def _mnist(cfg: DataConfig) -> Splits:
+def _mnist(cfg: DataConfig) -> DataSplits:
     from ncpvae.data.mnist import read_mnist
 
     splits = read_mnist(cfg.path)
-    return (
-        TensorData.images(splits["train"], cfg.binarize),
-        TensorData.images(splits["test"], cfg.binarize),
+    return DataSplits(
+        *(TensorData.images(splits[name], cfg.binarize) for name in ("train", "validation", "test"))
     )
 
 
@@ -104,7 +115,7 @@ def _folder(cfg: DataConfig) -> Splits:
     return _hold_out_last(TensorData.images(images, cfg.binarize), cfg, "images")
 
 
-DATASETS: dict[str, Callable[[DataConfig], Splits]] = {
+DATASETS: dict[str, Callable[[DataConfig], Splits | DataSplits]] = {
     "gaussians25": _gaussians25,
     "file": _tensor_file,
     "mnist": _mnist,
@@ -113,14 +124,45 @@ DATASETS: dict[str, Callable[[DataConfig], Splits]] = {
 }
 
 
-def load_data(cfg: DataConfig) -> Splits:
-    """(train, test) for a data config: the first ``num_train`` training examples and the first
-    ``num_test`` test examples of the data set."""
+def hold_out_validation(
+    train: TensorData, num_validation: int, seed: int
+) -> tuple[TensorData, TensorData | None]:
+    """(the rest, ``num_validation`` examples chosen at random by ``seed``) of ``train``, both
+    in their original order; (train, None) if ``num_validation`` is 0."""
+    if num_validation == 0:
+        return train, None
+    if num_validation >= len(train):
+        raise DataError(
+            f"data.num_validation={num_validation} must be below the {len(train)} training "
+            "examples used (data.num_train)"
+        )
+    chosen = torch.zeros(len(train), dtype=torch.bool)
+    generator = torch.Generator().manual_seed(seed)
+    chosen[torch.randperm(len(train), generator=generator)[:num_validation]] = True
+    return replace(train, values=train.values[~chosen]), replace(train, values=train.values[chosen])
+
+
+def load_data(cfg: DataConfig) -> DataSplits:
+    """The splits of a data config: the first ``num_train`` training examples and the first
+    ``num_test`` test examples; ``num_validation`` validation examples, the first of the data
+    set's own validation split where it has one (MNIST), else held out at random (by
+    ``split_seed``) from the ``num_train`` training examples."""
     if cfg.name not in DATASETS:
         raise DataError(f"unknown data set {cfg.name!r}; choose one of {sorted(DATASETS)}")
     if cfg.name != "gaussians25" and not cfg.path:
         raise DataError(f"data set {cfg.name!r} is read from files: set --data.path")
-    train, test = DATASETS[cfg.name](cfg)
+    splits = DATASETS[cfg.name](cfg)
+    train, test = splits[0], splits[-1]
+    own = splits.validation if isinstance(splits, DataSplits) else None
     train = train.head(cfg.num_train).check(f"the {cfg.name} training data")
     test = test.head(cfg.num_test).check(f"the {cfg.name} test data")
-    return train, test
+    if own is None:
+        train, validation = hold_out_validation(train, cfg.num_validation, cfg.split_seed)
+    elif cfg.num_validation > len(own):
+        raise DataError(
+            f"data.num_validation={cfg.num_validation} is more than the {len(own)} examples of "
+            f"the {cfg.name} validation split"
+        )
+    else:
+        validation = own.head(cfg.num_validation) if cfg.num_validation else None
+    return DataSplits(train, validation, test)

@@ -24,7 +24,10 @@ class DataConfig:
     * ``folder``: JPEG/PNG images in the folder (or .tar) ``path``, centre-cropped to ``crop``
       (0: the largest square) and resized to ``image_size``; the last ``num_test`` for testing.
 
-    Readers keep the first ``num_train`` training and ``num_test`` test examples. ``binarize``:
+    Readers keep the first ``num_train`` training and ``num_test`` test examples.
+    ``num_validation`` examples are kept for validation, never trained on by either stage: the
+    first of the data set's own validation split where it has one (MNIST), else chosen at
+    random (by ``split_seed``) among the ``num_train`` and held out. ``binarize``:
     dynamic binarization, a fresh x ~ Bernoulli(pixel) every time an image is used.
     """
 
@@ -43,6 +46,14 @@ class DataConfig:
         "Test examples used; for file and folder data, the last num_test examples are held out.",
         min=1,
     )
+    num_validation: int = setting(
+        0,
+        "Validation examples (MNIST: from its validation split; others: held out at random "
+        "from the training examples by data.split_seed); stage 2 keeps its classifier by "
+        "them. 0: none.",
+        min=0,
+    )
+    split_seed: int = setting(0, "Seed of the random choice of the validation examples.")
     binarize: bool = setting(
         False,
         "Dynamic binarization: a fresh x ~ Bernoulli(pixel) every time an image is used.",

@@ -234,7 +234,8 @@ def evaluate(
     quality: dict[str, Any] = {}
     if fid is not None:
         tick = time.perf_counter()
-        quality = fid_reference(fid, train, settings.fid_samples, settings.fid_cache)
+        reference = settings.fid_reference_samples or settings.fid_samples
+        quality = fid_reference(fid, train, reference, settings.fid_cache)
         quality["sample_quality"] = sample_quality(prior, fid, settings, grids, progress)
         seconds["fid"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start

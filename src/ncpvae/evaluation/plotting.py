@@ -14,6 +14,7 @@ from torch import Tensor  # noqa: E402
 
 from ncpvae.checkpoint import atomic_write  # noqa: E402
 from ncpvae.prior import Prior  # noqa: E402
+from ncpvae.training.history import TrainHistory  # noqa: E402
 
 __all__ = ["scatter", "gaussians25_figure", "image_grid", "image_files", "panel_figure"]
 
@@ -123,11 +124,12 @@ def panel_figure(panels: dict[str, Path], path: Path, columns: int = 0) -> None:
     plt.close(fig)
 
 
-def training_curves(
-    steps: list[int], curves: dict[str, list[float]], path: Path, title: str
-) -> None:
-    """One panel per logged quantity (the loss and its terms, each classifier's accuracy, the
-    learning rate) against the training step, as a PNG."""
+def training_curves(history: TrainHistory, path: Path, title: str) -> None:
+    """One panel per logged quantity (the loss and its terms, each classifier's NCE loss,
+    accuracy and log Z_k, the learning rate) against the training step, as a PNG; validation
+    passes drawn over the training values of the same name, and the kept step (the best
+    validation loss) marked."""
+    steps, curves = history.steps, history.curves
     names = [name for name in curves if len(curves[name]) == len(steps)]
     if not names:
         return
@@ -135,13 +137,32 @@ def training_curves(
     rows = -(-len(names) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     for ax, name in zip(axes.ravel(), names, strict=False):
-        ax.plot(steps, curves[name], lw=1)
+        ax.plot(steps, curves[name], lw=1, label="train")
+        if name in history.validation:
+            ax.plot(
+                history.validation_steps,
+                history.validation[name],
+                "o-",
+                ms=3,
+                lw=1,
+                label="validation",
+            )
+            ax.legend(fontsize=7)
+        if history.selected_step is not None:
+            ax.axvline(history.selected_step, color="grey", ls=":", lw=1)
         ax.set(title=name, xlabel="step")
         if name == "lr" and min(curves[name]) > 0:
             ax.set_yscale("log")
+        else:  # the first few logged steps (an untrained model) would flatten the rest
+            shown = curves[name][len(steps) // 20 :] + history.validation.get(name, [])
+            low, high = min(shown), max(shown)
+            if math.isfinite(low) and math.isfinite(high) and high > low:
+                pad = 0.05 * (high - low)
+                ax.set_ylim(low - pad, high + pad)
     for ax in axes.ravel()[len(names) :]:
         ax.axis("off")
-    fig.suptitle(title)
+    kept = f" (kept: step {history.selected_step})" if history.selected_step is not None else ""
+    fig.suptitle(title + kept)
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, dpi=100, format="png"))
     plt.close(fig)

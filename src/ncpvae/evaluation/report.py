@@ -111,6 +111,25 @@ def _ess_lines(report: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _classifier_lines(report: dict[str, Any]) -> list[str]:
+    fit = report.get("classifier_fit")
+    if not fit:
+        return []
+    train, val = fit["train"], fit["validation"]
+    groups = sorted(int(k[3:]) for k in train if k.startswith("acc"))
+    lines = [
+        "## Classifiers on training and validation data",
+        "",
+        "| group | NCE loss (train / validation) | accuracy (train / validation) | "
+        "one-pass log Z_k (train / validation) |",
+        "|---|---|---|---|",
+    ]
+    for k in groups:
+        cells = [f"{train[f'{m}{k}']:.4f} / {val[f'{m}{k}']:.4f}" for m in ("nce", "acc", "logz")]
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def _fid_lines(report: dict[str, Any]) -> list[str]:
     rows = report.get("sample_quality")
     if not rows:
@@ -119,8 +138,8 @@ def _fid_lines(report: dict[str, Any]) -> list[str]:
         f"## Sample quality: FID against {report['fid_reference_samples']} "
         f"{report['fid_reference']} images",
         "",
-        "| sampler | t | FID | samples | ms / sample | ESS or acceptance |",
-        "|---|---|---|---|---|---|",
+        "| sampler | t | seed | FID | samples | ms / sample | ESS or acceptance |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         extra = ""
@@ -129,7 +148,8 @@ def _fid_lines(report: dict[str, Any]) -> list[str]:
         elif "acceptance_rate" in r:
             extra = f"acceptance {r['acceptance_rate']:.2f}"
         lines.append(
-            f"| {r['sampler']} | {r['temperature']:g} | {r['fid']:.2f} | {r['fid_samples']} | "
+            f"| {r['sampler']} | {r['temperature']:g} | {r.get('sampling_seed', '')} | "
+            f"{r['fid']:.2f} | {r['fid_samples']} | "
             f"{1e3 * r['seconds_per_sample']:.3f} | {extra} |"
         )
     return lines + [""]
@@ -140,7 +160,14 @@ def markdown_report(report: dict[str, Any]) -> str:
     lines = [f"# ncpvae evaluation of `{report['prior']}`", ""]
     if "trained_groups" in report:
         lines += [f"Trained groups: {report['trained_groups']}.", ""]
-    sections = (_likelihood_lines, _normalizer_lines, _prior_hole_lines, _ess_lines, _fid_lines)
+    sections = (
+        _likelihood_lines,
+        _normalizer_lines,
+        _classifier_lines,
+        _prior_hole_lines,
+        _ess_lines,
+        _fid_lines,
+    )
     for section in sections:
         lines += section(report)
     seconds = report.get("seconds", {})

@@ -43,40 +43,44 @@ def fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") ->
 def sample_quality(
     prior: Prior, fid: FID, settings: EvaluationSettings, grids: Path | None, progress: bool
 ) -> list[dict[str, Any]]:
-    """For each sampler at each temperature: ``fid_samples`` images (decoder means), their FID,
-    seconds per sample, ESS or acceptance rate, and a sample grid in ``grids``."""
+    """For each sampler at each temperature and each of ``fid_seeds`` sampling seeds:
+    ``fid_samples`` images (decoder means), their FID, seconds per sample, ESS or acceptance
+    rate, and (for the first seed) a sample grid in ``grids``."""
     from ncpvae.evaluation.plotting import image_grid
 
     rows = []
     for temperature in settings.temperatures:
         for name in settings.samplers:
-            generator = torch.Generator(prior.model.device).manual_seed(settings.seed + 5)
-            start = time.perf_counter()
-            result = prior.sample(
-                settings.fid_samples,
-                build_sampler(name, settings, progress),
-                temperature=temperature,
-                generator=generator,
-            )
-            _, images = decode(prior.model, result.latents, generator)
-            row: dict[str, Any] = {
-                "sampler": name,
-                "temperature": temperature,
-                "fid": fid(images),
-                "fid_samples": len(images),
-                "seconds_per_sample": (time.perf_counter() - start) / len(images),
-            }
-            if result.ess is not None:
-                row.update(ess_summary(result.ess), sir_proposals=settings.sir_proposals)
-            if result.acceptance_rate is not None:
-                row["acceptance_rate"] = result.acceptance_rate
-            if result.hmc is not None:
-                row["hmc_samples"] = int(result.hmc.sum())
-            if grids is not None:
-                image_grid(
-                    images[:GRID_IMAGES].cpu(), grids / f"samples_{name}_t{temperature:g}.png"
+            for repeat in range(settings.fid_seeds):
+                seed = settings.seed + 5 + 1000 * repeat
+                generator = torch.Generator(prior.model.device).manual_seed(seed)
+                start = time.perf_counter()
+                result = prior.sample(
+                    settings.fid_samples,
+                    build_sampler(name, settings, progress),
+                    temperature=temperature,
+                    generator=generator,
                 )
-            rows.append(row)
+                _, images = decode(prior.model, result.latents, generator)
+                row: dict[str, Any] = {
+                    "sampler": name,
+                    "temperature": temperature,
+                    "sampling_seed": seed,
+                    "fid": fid(images),
+                    "fid_samples": len(images),
+                    "seconds_per_sample": (time.perf_counter() - start) / len(images),
+                }
+                if result.ess is not None:
+                    row.update(ess_summary(result.ess), sir_proposals=settings.sir_proposals)
+                if result.acceptance_rate is not None:
+                    row["acceptance_rate"] = result.acceptance_rate
+                if result.hmc is not None:
+                    row["hmc_samples"] = int(result.hmc.sum())
+                if grids is not None and repeat == 0:
+                    image_grid(
+                        images[:GRID_IMAGES].cpu(), grids / f"samples_{name}_t{temperature:g}.png"
+                    )
+                rows.append(row)
     return rows
 
 

@@ -36,6 +36,15 @@ class EvaluationSettings(SamplerSettings):
     fid_samples: int = setting(
         0, "Generated and reference images per FID score (0: no FID; else at least 2).", min=0
     )
+    fid_reference_samples: int = setting(
+        0,
+        "Training images behind FID's reference statistics (0: as many as fid_samples; the "
+        "statistics are cached).",
+        min=0,
+    )
+    fid_seeds: int = setting(
+        1, "Sampling seeds per sampler and temperature, to show FID's spread over seeds.", min=1
+    )
     samplers: list[str] = setting(
         help="Samplers scored by FID (base, sir, langevin, hmc).",
         default_factory=lambda: ["base", "sir"],

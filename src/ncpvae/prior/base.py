@@ -195,7 +195,8 @@ class Prior(nn.Module, ABC):
         noise: Noise = NO_SHARDING,
     ) -> tuple[Tensor, dict[str, float]]:
         """The NCE loss summed over ``groups`` (default: all) for one batch (data for a prior
-        with a model, latents for one without) and the accuracy of each group (``acc<k>``):
+        with a model, latents for one without) and each group's metrics (``nce<k>``, ``acc<k>``,
+        ``logz<k>``; see :func:`ncpvae.prior.nce_loss`):
         BCE(f_k(real), 1) + BCE(f_k(fake), 0) (docs/method.md section 2.1). ``noise`` shards the
         draws under torchrun."""
 

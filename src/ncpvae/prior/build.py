@@ -29,6 +29,12 @@ class ClassifierConfig:
     num_blocks: int = setting(3, "Residual blocks (0: a linear classifier).", min=0)
     batch_norm: bool = setting(True, "Batch norm in every block.")
     squeeze_excitation: bool = setting(True, "Squeeze-and-excitation in every block.")
+    dropout: float = setting(
+        0.0, "Dropout probability inside every block (a regulariser of the ratio).", min=0, below=1
+    )
+    spectral_norm: bool = setting(
+        False, "Spectral normalisation of every layer (a regulariser of the ratio)."
+    )
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -37,7 +43,12 @@ class ClassifierConfig:
 def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = None) -> Prior:
     """An NCP prior on ``model``'s base prior with fresh classifiers (on the model's device)."""
     cfg = config or ClassifierConfig()
-    options = dict(batch_norm=cfg.batch_norm, squeeze_excitation=cfg.squeeze_excitation)
+    options = dict(
+        batch_norm=cfg.batch_norm,
+        squeeze_excitation=cfg.squeeze_excitation,
+        dropout=cfg.dropout,
+        spectral_norm=cfg.spectral_norm,
+    )
     if isinstance(model, HierarchicalLatentModel):
         classifiers = [
             ResidualConvClassifier(z[0], c[0], cfg.hidden_dim, cfg.num_blocks, **options)

@@ -11,6 +11,7 @@ context; it needs no VAE: any base ``Distribution`` and any source of "real" lat
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -26,14 +27,25 @@ from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
 __all__ = ["NCPPrior", "nce_loss"]
 
 
-def nce_loss(real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, float]:
-    """BCEWithLogits(f(z_q), 1) + BCEWithLogits(f(z_p), 0) for a balanced batch of logits, and
-    the classifier's accuracy (docs/method.md section 2.1)."""
+def nce_loss(
+    real_logits: Tensor, fake_logits: Tensor, group: int = 0
+) -> tuple[Tensor, dict[str, float]]:
+    """BCEWithLogits(f(z_q), 1) + BCEWithLogits(f(z_p), 0) for a balanced batch of logits
+    (docs/method.md section 2.1), and the group's metrics: the loss (``nce<k>``), the
+    classifier's accuracy (``acc<k>``) and log of the mean of exp f over the base-prior draws
+    (``logz<k>``, a one-batch estimate of log Z_k, near 0 at the optimum)."""
     loss = F.binary_cross_entropy_with_logits(
         real_logits, torch.ones_like(real_logits)
     ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits <= 0).float().mean())
-    return loss, float(accuracy)
+    with torch.no_grad():
+        accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits <= 0).float().mean())
+        log_z = torch.logsumexp(fake_logits.float(), 0) - math.log(len(fake_logits))
+    metrics = {
+        f"nce{group}": float(loss.detach()),
+        f"acc{group}": float(accuracy),
+        f"logz{group}": float(log_z),
+    }
+    return loss, metrics
 
 
 class NCPPrior(Prior):
@@ -150,5 +162,4 @@ class NCPPrior(Prior):
                 real = noise(self.model.posterior(batch.to(self.model.device))).sample()
         fake = noise(self.base).sample((real.shape[0],))
         logits = self.classifier(torch.cat([real.to(fake.device), fake]))
-        loss, accuracy = nce_loss(*logits.split(real.shape[0]))
-        return loss, {"acc0": accuracy}
+        return nce_loss(*logits.split(real.shape[0]))

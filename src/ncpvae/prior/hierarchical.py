@@ -200,7 +200,8 @@ class HierarchicalNCPPrior(Prior):
         for k in groups:
             real, fake, context = pairs[k]
             logits = self.classifiers[k](torch.cat([real, fake]), torch.cat([context, context]))
-            loss, metrics[f"acc{k}"] = nce_loss(*logits.split(len(real)))
+            loss, group_metrics = nce_loss(*logits.split(len(real)), k)
+            metrics.update(group_metrics)
             total = total + loss
         return total, metrics
 

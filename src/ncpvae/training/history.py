@@ -11,7 +11,9 @@ __all__ = ["TrainHistory"]
 class TrainHistory:
     """What a run logged every ``log_every`` steps: the steps, the loss, every metric and the
     learning rate (``curves``: name -> values, one per logged step), the last logged metrics, and
-    the wall time of the run."""
+    the wall time of the run; the validation measurements (``validation``: name -> values, one
+    per ``validation_steps``), and the step whose classifier a run kept (``selected_step``:
+    the best validation loss; None where the last step's weights were kept)."""
 
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
@@ -19,6 +21,9 @@ class TrainHistory:
     seconds: float = 0.0
     skipped_steps: int = 0  # steps skipped for a non-finite loss (TrainConfig.skip_nonfinite)
     curves: dict[str, list[float]] = field(default_factory=dict)
+    validation_steps: list[int] = field(default_factory=list)
+    validation: dict[str, list[float]] = field(default_factory=dict)
+    selected_step: int | None = None
 
     def log(self, step: int, values: dict[str, float], learning_rate: float) -> None:
         """Record one logged step: ``values`` holds the loss and the metrics."""
@@ -28,3 +33,9 @@ class TrainHistory:
         self.metrics = values
         for name, value in {"loss": self.losses[-1], **values, "lr": learning_rate}.items():
             self.curves.setdefault(name, []).append(value)
+
+    def log_validation(self, step: int, values: dict[str, float]) -> None:
+        """Record one validation pass after ``step``."""
+        self.validation_steps.append(step)
+        for name, value in values.items():
+            self.validation.setdefault(name, []).append(value)

@@ -1,8 +1,9 @@
 """One optimisation loop for both stages (the VAE's ELBO and the prior's NCE loss).
 
 The loop knows nothing about VAEs or priors: it calls ``objective(step)``, which draws its own
-batch and returns ``(loss, metrics)``. Adam with cosine annealing of the learning rate from
-``lr`` to ``lr_final`` (the paper's classifier schedule: 1e-3 to 1e-7). With a
+batch and returns ``(loss, metrics)``. Adam (AdamW with ``weight_decay``) with cosine annealing of
+the learning rate from ``lr`` to ``lr_final`` (the paper's classifier schedule: 1e-3 to 1e-7).
+An optional ``validate(step)`` measures held-out data every ``validate_every`` steps. With a
 :class:`Checkpointing`, the loop saves everything a run's future depends on (weights, optimiser,
 schedule, step, history, the batch stream and the RNGs) every few steps, atomically, and can
 resume from it to reach the same result as a run that was never interrupted.
@@ -44,6 +45,12 @@ class TrainConfig:
     lr: float = setting(1e-3, "Adam's initial learning rate.", above=0)
     lr_final: float = setting(0.0, "Learning rate at the last step (cosine schedule).", min=0)
     grad_clip: float = setting(0.0, "Clip the gradient norm to this (0: no clipping).", min=0)
+    weight_decay: float = setting(
+        0.0, "Decoupled weight decay (AdamW; 0: plain Adam), a regulariser.", min=0
+    )
+    validate_every: int = setting(
+        500, "Steps between validation passes (with data.num_validation > 0).", min=1
+    )
     skip_nonfinite: bool = setting(
         False, "Skip steps whose loss is NaN or infinite instead of stopping."
     )
@@ -88,6 +95,7 @@ def train(
     log_every: int = 100,
     checkpointing: Checkpointing | None = None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    validate: Callable[[int], dict[str, float]] | None = None,
 ) -> TrainHistory:
     """Minimise ``objective`` for ``config.steps`` steps of Adam with a cosine learning rate,
     saving and resuming through ``checkpointing`` if given. Under ``torchrun`` the gradients are
@@ -95,7 +103,11 @@ def train(
     the global batch), the logged loss and metrics are averaged too, and rank 0 alone writes
     checkpoints and shows progress. Every ``log_every`` steps the loss, the metrics and the
     learning rate are appended to ``history.curves`` and passed to ``on_log(step, values)``
-    (rank 0's; for example TensorBoard events).
+    (rank 0's; for example TensorBoard events). After every ``config.validate_every`` steps and
+    the last, ``validate(step)`` (if given) returns held-out metrics, which go to
+    ``history.validation`` and to ``on_log`` with a ``val_`` prefix; it must leave the random
+    streams as it found them (every rank computes the same values), so that a resumed run
+    repeats an uninterrupted one.
 
     Raises :class:`NonFiniteLossError` (and leaves the parameters as they were after the last good
     step; a checkpoint on disk is never one with a non-finite loss) if the loss becomes NaN or
@@ -104,7 +116,7 @@ def train(
     params = [p for p in parameters if p.requires_grad]
     if not params:
         raise ValueError(f"{description}: no trainable parameters (all have requires_grad=False)")
-    optimizer = torch.optim.Adam(params, lr=config.lr)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
         optimizer, T_max=max(config.steps, 1), eta_min=config.lr_final
     )
@@ -161,6 +173,11 @@ def train(
                 on_log(step, {**reduced, "lr": schedule.get_last_lr()[0]})
             bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
         done = step + 1
+        if validate is not None and (done % config.validate_every == 0 or done == config.steps):
+            measured = validate(step)
+            history.log_validation(step, measured)
+            if on_log is not None and main:
+                on_log(step, {f"val_{k}": v for k, v in measured.items()})
         now = time.perf_counter()
         if (
             main

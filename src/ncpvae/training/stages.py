@@ -2,7 +2,9 @@
 
 Stage 1 trains the VAE by the ELBO with a linear KL warm-up. Stage 2 freezes it and fits an NCP
 prior (any :class:`~ncpvae.prior.Prior`, flat or hierarchical) by its NCE loss, with fresh data
-and fresh reparameterised noise every step (docs/method.md section 2.1).
+and fresh reparameterised noise every step (docs/method.md section 2.1). Given held-out data,
+both stages measure them every ``validate_every`` steps, and stage 2 keeps the classifiers of the
+step with the lowest validation NCE loss.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ncpvae.training.checkpoints import Checkpointing, with_state
 from ncpvae.training.history import TrainHistory
 from ncpvae.training.loop import TrainConfig, train
 from ncpvae.training.sharding import shard_noise, sharded_model
+from ncpvae.training.validation import BestWeights, measure
 
 __all__ = ["train_vae", "train_prior", "posterior_latents", "freeze", "kl_warmup"]
 
@@ -39,13 +42,16 @@ def train_vae(
     generator: torch.Generator | None = None,
     checkpointing: Checkpointing | None = None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    validation: DataLike | None = None,
 ) -> TrainHistory:
     """Stage 1: minimise the model's training loss (for a VAE, the negative ELBO with the KL
     weight warmed up over the first ``kl_warmup_fraction`` of the steps; this avoids posterior
     collapse on 25 Gaussians). Calls the model's :meth:`init_from_data` first and
     :meth:`fit_base_prior` last (the RAE fits its Gaussian mixture there). With
     ``checkpointing``, the model and the batch stream are saved with the optimiser's state and
-    resumed from it; ``on_log(step, values)`` receives what is logged (see :func:`train`)."""
+    resumed from it; ``on_log(step, values)`` receives what is logged (see :func:`train`). With
+    ``validation`` data, their loss at full KL weight (the negative ELBO) and its terms are
+    measured every ``config.validate_every`` steps (``history.validation``)."""
     data = as_data(data)
     model.init_from_data(data)
     batches = Minibatches(data, config.batch_size, generator)
@@ -54,6 +60,17 @@ def train_vae(
     def objective(step: int) -> tuple[Tensor, dict[str, float]]:
         out = model(next(batches).to(model.device), kl_weight=kl_warmup(step, warmup_steps))
         return out.loss, out.metrics()
+
+    def elbo(batch: Tensor) -> tuple[Tensor, dict[str, float]]:
+        out = model(batch.to(model.device))
+        return out.loss, out.metrics()
+
+    validate = None
+    if validation is not None:
+        held_out = as_data(validation)
+        validate = lambda step: measure(  # noqa: E731
+            model, elbo, held_out, config.batch_size, config.seed, model.device
+        )
 
     model.train()
     try:
@@ -66,6 +83,7 @@ def train_vae(
                 progress=progress,
                 checkpointing=with_state(checkpointing, model=model, batches=batches),
                 on_log=on_log,
+                validate=validate,
             )
     finally:
         model.eval()
@@ -107,13 +125,21 @@ def train_prior(
     generator: torch.Generator | None = None,
     checkpointing: Checkpointing | None = None,
     on_log: Callable[[int, dict[str, float]], None] | None = None,
+    validation: DataLike | None = None,
+    select_best: bool = True,
 ) -> TrainHistory:
     """Stage 2: fit the classifiers of ``groups`` (default: all) of ``prior`` by NCE and mark
     them trained; the others are left untouched. ``data`` are the VAE's training data (drawn in
     random minibatches of ``config.batch_size``, encoded by the frozen ``prior.model``), or, for
     a flat prior without a model, aggregate-posterior latents. Invalidates the stored log Z
     (estimate it again). With ``checkpointing``, the classifiers and the batch stream are saved
-    and resumed; ``on_log(step, values)`` receives what is logged (see :func:`train`)."""
+    and resumed; ``on_log(step, values)`` receives what is logged (see :func:`train`).
+
+    With ``validation`` data (held-out images, or latents without a model), the NCE loss,
+    accuracy and one-pass log Z of every group on them are measured every
+    ``config.validate_every`` steps and at the end, each time with the same random draws
+    (``history.validation``); with ``select_best`` the classifiers of the pass with the lowest
+    validation loss are kept (``history.selected_step``), else the last step's."""
     config = config or TrainConfig(lr_final=1e-7)
     groups = prior.check_groups(groups)
     if prior.model is not None:
@@ -121,6 +147,24 @@ def train_prior(
     batches = Minibatches(data, config.batch_size, generator)
     noise = shard_noise()
     params = [p for k in groups for p in prior.classifiers[k].parameters()]
+    best = BestWeights(prior.classifiers)
+    validate = None
+    if validation is not None:
+        held_out = as_data(validation)
+        device = prior.trained.device
+
+        def validate(step: int) -> dict[str, float]:
+            values = measure(
+                prior,
+                lambda batch: prior.nce_loss(batch, groups),
+                held_out,
+                config.batch_size,
+                config.seed,
+                device,
+            )
+            best.offer(step, values["loss"])
+            return values
+
     prior.train()
     try:
         history = train(
@@ -129,9 +173,12 @@ def train_prior(
             config,
             description=f"fit NCP prior ({len(groups)} of {prior.num_groups} groups)",
             progress=progress,
-            checkpointing=with_state(checkpointing, prior=prior, batches=batches),
+            checkpointing=with_state(checkpointing, prior=prior, batches=batches, best=best),
             on_log=on_log,
+            validate=validate,
         )
+        if validation is not None and select_best:
+            history.selected_step = best.restore()
     finally:
         prior.eval()
         prior.log_normalizer.fill_(float("nan"))
