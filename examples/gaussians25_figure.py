@@ -1,11 +1,12 @@
-"""Reproduce the 25-Gaussians figure and table (README, "Results: 25 Gaussians").
+"""Reproduce the 25-Gaussians table (README, "Results: 25 Gaussians").
 
 For each seed, the paper's debugging benchmark end to end (docs/method.md section 3), as
-``ncpvae demo`` runs it: stage 1 (the VAE), stage 2 (the NCP classifier), the evaluation
-(importance-weighted test log-likelihood under both priors, log Z, SIR's ESS) and the figure
-(data, samples of the VAE's prior and of NCP by SIR and Langevin, log r over the latent space,
-encoder samples of q(z)). Then the table's rows, as Markdown, in ``OUT/table.md``. Seed 0's
-``figure.png`` is the README's ``docs/gaussians25.png``.
+``ncpvae demo --config gaussians25_full`` runs it (10,000 steps per stage; ``--config demo``: the
+one-minute defaults of ``ncpvae demo``): stage 1 (the VAE), stage 2 (the NCP classifier), the
+evaluation (importance-weighted test log-likelihood under both priors, log Z, SIR's ESS) and
+the figure (data, samples of the VAE's prior and of NCP by SIR and Langevin, log r over the
+latent space, encoder samples of q(z)). Then the table's rows, as Markdown, in
+``OUT/table.md``.
 
     python examples/gaussians25_figure.py                    # 3 seeds, about 5 minutes each
     python examples/gaussians25_figure.py --seeds 0 --quick  # 1,500 steps per stage, 30 s
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ncpvae.cli import demo
-from ncpvae.config import DemoConfig, apply_overrides
+from ncpvae.config import DemoConfig, apply_overrides, load_config
 
 QUICK = {  # small enough for a test, large enough that NCP still closes most of the hole
     "vae.train.steps": 1500,
@@ -35,14 +36,16 @@ QUICK = {  # small enough for a test, large enough that NCP still closes most of
 }
 
 
-def seeded(seed: int, quick: bool) -> DemoConfig:
-    """The ``ncpvae demo`` defaults with every seed set to ``seed``."""
+def seeded(seed: int, quick: bool, config: str = "gaussians25_full") -> DemoConfig:
+    """The demo config ``config`` (a file or a ready config; ``demo``: the defaults of ``ncpvae
+    demo``) with every seed set to ``seed``."""
     overrides: dict[str, Any] = {
         "vae.train.seed": seed,
         "vae.data.seed": seed,
         "prior.train.seed": seed,
     }
-    return apply_overrides(DemoConfig(), {**overrides, **(QUICK if quick else {})})
+    base = DemoConfig() if config == "demo" else load_config(DemoConfig, config)
+    return apply_overrides(base, {**overrides, **(QUICK if quick else {})})
 
 
 def table_row(seed: int, r: dict[str, Any]) -> str:
@@ -60,11 +63,15 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each")
     parser.add_argument("--out", default="runs/gaussians25")
     parser.add_argument("--quick", action="store_true", help="short runs, for a first look")
+    parser.add_argument(
+        "--config", default="gaussians25_full", help="demo config (demo: ncpvae demo's defaults)"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     reports, rows = [], []
     for seed in (int(s) for s in args.seeds.split(",")):
-        report = demo.run(seeded(seed, args.quick), out / f"seed{seed}", progress=not args.quick)
+        config = seeded(seed, args.quick, args.config)
+        report = demo.run(config, out / f"seed{seed}", progress=not args.quick)
         reports.append(report)
         rows.append(table_row(seed, report))
         print(f"seed {seed}: figure in {out / f'seed{seed}' / 'figure.png'}")

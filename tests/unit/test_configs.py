@@ -78,10 +78,10 @@ def test_every_config_file_loads_strictly(path: Path) -> None:
     """Each file is a valid config of some verb (strict reading: no unknown keys, right types);
     that every paired prior/evaluate config exists: tests/integration/test_ready_configs.py."""
     loaded = []
-    for cls in (VAERunConfig, PriorRunConfig, EvaluateConfig):
+    for cls in (VAERunConfig, PriorRunConfig, EvaluateConfig, DemoConfig):
         with contextlib.suppress(ConfigError):
             loaded.append(load_config(cls, path))
-    assert loaded, f"{path.name} is not a valid config of train-vae, train-prior or evaluate"
+    assert loaded, f"{path.name} is not a valid config of train-vae, train-prior, evaluate or demo"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Every verb on CUDA on tiny configs, then two timings: hierarchical group-wise SIR at M = 5000
+# (seconds per image) and FID features (seconds per image), in one go, in under 8 minutes.
+#   bash scripts/gpu_check.sh [OUT]
+# For a GPU machine with PyTorch installed but no network: it runs from the source tree
+# (PYTHONPATH=src) with that machine's python3 and makes its own tiny data. What it printed is
+# what docs/benchmarks.md quotes; it also writes OUT/gpu_check.json.
+set -euo pipefail
+OUT="${1:-runs/gpu_check}"
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+PY="${PYTHON:-python3}"
+"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.__version__, torch.cuda.get_device_name())"
+mkdir -p "$OUT"
+NCPVAE=("$PY" -m ncpvae.cli)
+COMMON=(--device cuda --quiet --overwrite)
+start=$(date +%s)
+
+# tiny data: 2,000 random 28x28 "digits" (uint8) in the .npy format of --data.name file
+"$PY" - "$OUT/digits.npy" <<'EOF'
+import sys
+import numpy as np
+rng = np.random.default_rng(0)
+blobs = rng.random((2000, 1, 28, 28)) < np.linspace(0.1, 0.6, 2000)[:, None, None, None]
+np.save(sys.argv[1], (blobs * 255).astype(np.uint8))
+EOF
+DATA=(--data.name file --data.path "$OUT/digits.npy" --data.num_test 200 --data.num_validation 200)
+
+echo "== flat conv VAE: train-vae, train-prior, sample (base, sir, hmc, auto), evaluate"
+"${NCPVAE[@]}" train-vae --config mnist_conv_vae "${DATA[@]}" --train.steps 200 \
+    --out "$OUT/flat/vae" "${COMMON[@]}"
+"${NCPVAE[@]}" train-prior --config mnist_prior --vae "$OUT/flat/vae" --train.steps 200 \
+    --train.validate_every 100 --out "$OUT/flat/prior" "${COMMON[@]}"
+for sampler in base sir hmc auto; do
+    "${NCPVAE[@]}" sample --prior "$OUT/flat/prior" --sampler "$sampler" --num_samples 64 \
+        --hmc_steps 20 --hmc_warmup 20 --out "$OUT/flat/samples_$sampler" "${COMMON[@]}"
+done
+"${NCPVAE[@]}" evaluate --prior "$OUT/flat/prior" --num_test 100 --importance_samples 100 \
+    --out "$OUT/flat/evaluate" "${COMMON[@]}"
+
+echo "== hierarchical VAE: train-vae, train-prior on two group sets, merge-priors, evaluate"
+"${NCPVAE[@]}" train-vae --config mnist_hvae "${DATA[@]}" --model.likelihood bernoulli \
+    --train.steps 200 --out "$OUT/hvae/vae" "${COMMON[@]}"
+"${NCPVAE[@]}" train-prior --config hvae_prior --vae "$OUT/hvae/vae" --train.steps 200 \
+    --groups 0,1 --out "$OUT/hvae/prior_a" "${COMMON[@]}"
+"${NCPVAE[@]}" train-prior --config hvae_prior --vae "$OUT/hvae/vae" --train.steps 200 \
+    --groups 2,3 --out "$OUT/hvae/prior_b" "${COMMON[@]}"
+"${NCPVAE[@]}" merge-priors --priors "$OUT/hvae/prior_a,$OUT/hvae/prior_b" \
+    --out "$OUT/hvae/prior" --device cuda --quiet --overwrite
+"${NCPVAE[@]}" evaluate --prior "$OUT/hvae/prior" --num_test 50 --importance_samples 50 \
+    --group_normalizer_samples 20 --out "$OUT/hvae/evaluate" "${COMMON[@]}"
+
+echo "== timings"
+"$PY" - "$OUT" <<'EOF'
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ncpvae.runs import load_prior
+from ncpvae.samplers import SIRSampler
+
+out = Path(sys.argv[1])
+device = torch.device("cuda")
+result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+
+prior = load_prior(out / "hvae" / "prior", device)
+sampler = SIRSampler(num_proposals=5000)
+generator = torch.Generator(device).manual_seed(0)
+prior.sample(8, sampler, generator=generator)  # warm-up
+torch.cuda.synchronize()
+start, n = time.perf_counter(), 64
+prior.sample(n, sampler, generator=generator)
+torch.cuda.synchronize()
+result["hierarchical_sir_m5000_seconds_per_image"] = (time.perf_counter() - start) / n
+
+from ncpvae.evaluation.fid import DEFAULT_INCEPTION_PATH  # noqa: E402
+
+weights = Path(DEFAULT_INCEPTION_PATH).expanduser()
+if weights.is_file():
+    from ncpvae.evaluation.fid import InceptionFeatures
+
+    network = InceptionFeatures(str(weights)).to(device)
+    kind = "TF-FID Inception (the real weights)"
+    features = lambda x: network(x)  # noqa: E731
+else:  # no network here to fetch the weights: the same architecture, untrained, for timing
+    import torchvision
+
+    model = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+    model = model.eval().to(device)
+    kind = "torchvision inception_v3, random weights (timing only: the same architecture)"
+    features = lambda x: model(torch.nn.functional.interpolate(x, size=299))  # noqa: E731
+images = torch.rand(500, 3, 64, 64, device=device)
+with torch.no_grad():
+    features(images[:50])
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in images.split(250):
+        features(batch)
+    torch.cuda.synchronize()
+result["fid_features_seconds_per_image"] = (time.perf_counter() - start) / len(images)
+result["fid_network"] = kind
+print(json.dumps(result, indent=2))
+(out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
+EOF
+echo "gpu_check: every verb ran on CUDA; took $(( $(date +%s) - start )) s"
