@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every verb on CUDA on tiny configs, then two timings: hierarchical group-wise SIR at M = 5000
 # (seconds per image) and FID features (seconds per image), in one go, in under 8 minutes.
-#   bash scripts/gpu_check.sh [OUT]
+#   bash scripts/gpu_check.sh [OUT]        (DEVICE=cpu for a dry run of the same steps here)
 # For a GPU machine with PyTorch installed but no network: it runs from the source tree
 # (PYTHONPATH=src) with that machine's python3 and makes its own tiny data. What it printed is
 # what docs/benchmarks.md quotes; it also writes OUT/gpu_check.json.
@@ -10,10 +10,11 @@ OUT="${1:-runs/gpu_check}"
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY="${PYTHON:-python3}"
-"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.__version__, torch.cuda.get_device_name())"
+DEVICE="${DEVICE:-cuda}"
+"$PY" -c "import torch; print(torch.__version__, torch.cuda.get_device_name() if '$DEVICE' == 'cuda' else 'cpu')"
 mkdir -p "$OUT"
 NCPVAE=("$PY" -m ncpvae.cli)
-COMMON=(--device cuda --quiet --overwrite)
+COMMON=(--device "$DEVICE" --quiet --overwrite)
 start=$(date +%s)
 
 # tiny data: 2,000 random 28x28 "digits" (uint8) in the .npy format of --data.name file
@@ -46,12 +47,12 @@ echo "== hierarchical VAE: train-vae, train-prior on two group sets, merge-prior
 "${NCPVAE[@]}" train-prior --config hvae_prior --vae "$OUT/hvae/vae" --train.steps 200 \
     --groups 2,3 --out "$OUT/hvae/prior_b" "${COMMON[@]}"
 "${NCPVAE[@]}" merge-priors --priors "$OUT/hvae/prior_a,$OUT/hvae/prior_b" \
-    --out "$OUT/hvae/prior" --device cuda --quiet --overwrite
+    --out "$OUT/hvae/prior" "${COMMON[@]}"
 "${NCPVAE[@]}" evaluate --prior "$OUT/hvae/prior" --num_test 50 --importance_samples 50 \
     --group_normalizer_samples 20 --out "$OUT/hvae/evaluate" "${COMMON[@]}"
 
 echo "== timings"
-"$PY" - "$OUT" <<'EOF'
+"$PY" - "$OUT" "$DEVICE" <<'EOF'
 import json
 import sys
 import time
@@ -62,18 +63,20 @@ import torch
 from ncpvae.runs import load_prior
 from ncpvae.samplers import SIRSampler
 
-out = Path(sys.argv[1])
-device = torch.device("cuda")
-result = {"device": torch.cuda.get_device_name(), "torch": torch.__version__}
+out, device = Path(sys.argv[1]), torch.device(sys.argv[2])
+cuda = device.type == "cuda"
+sync = torch.cuda.synchronize if cuda else (lambda: None)
+name = torch.cuda.get_device_name() if cuda else "cpu"
+result = {"device": name, "torch": torch.__version__}
 
 prior = load_prior(out / "hvae" / "prior", device)
 sampler = SIRSampler(num_proposals=5000)
 generator = torch.Generator(device).manual_seed(0)
 prior.sample(8, sampler, generator=generator)  # warm-up
-torch.cuda.synchronize()
-start, n = time.perf_counter(), 64
+sync()
+start, n = time.perf_counter(), 64 if cuda else 4
 prior.sample(n, sampler, generator=generator)
-torch.cuda.synchronize()
+sync()
 result["hierarchical_sir_m5000_seconds_per_image"] = (time.perf_counter() - start) / n
 
 from ncpvae.evaluation.fid import DEFAULT_INCEPTION_PATH  # noqa: E402
@@ -92,17 +95,17 @@ else:  # no network here to fetch the weights: the same architecture, untrained,
     model = model.eval().to(device)
     kind = "torchvision inception_v3, random weights (timing only: the same architecture)"
     features = lambda x: model(torch.nn.functional.interpolate(x, size=299))  # noqa: E731
-images = torch.rand(500, 3, 64, 64, device=device)
+images = torch.rand(500 if cuda else 20, 3, 64, 64, device=device)
 with torch.no_grad():
-    features(images[:50])
-    torch.cuda.synchronize()
+    features(images[:10])
+    sync()
     start = time.perf_counter()
     for batch in images.split(250):
         features(batch)
-    torch.cuda.synchronize()
+    sync()
 result["fid_features_seconds_per_image"] = (time.perf_counter() - start) / len(images)
 result["fid_network"] = kind
 print(json.dumps(result, indent=2))
 (out / "gpu_check.json").write_text(json.dumps(result, indent=2) + "\n")
 EOF
-echo "gpu_check: every verb ran on CUDA; took $(( $(date +%s) - start )) s"
+echo "gpu_check: every verb ran on $DEVICE; took $(( $(date +%s) - start )) s"

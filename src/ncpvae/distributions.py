@@ -16,6 +16,7 @@ import functools
 import torch
 from torch import Tensor
 from torch.distributions import (
+    Categorical,
     Distribution,
     Independent,
     MixtureSameFamily,
@@ -24,6 +25,7 @@ from torch.distributions import (
 )
 
 __all__ = [
+    "GaussianMixture",
     "standard_normal",
     "tempered",
     "sample",
@@ -81,9 +83,34 @@ def _(dist: Independent, temperature: float) -> Distribution:
 def _(dist: MixtureSameFamily, temperature: float) -> Distribution:
     if temperature == 1.0:
         return dist
-    return MixtureSameFamily(
-        dist.mixture_distribution, tempered(dist.component_distribution, temperature)
-    )
+    return type(dist)(dist.mixture_distribution, tempered(dist.component_distribution, temperature))
+
+
+class GaussianMixture(MixtureSameFamily):
+    """A mixture of K full-covariance Gaussians (the RAE's base prior) whose :meth:`sample` draws
+    each sample from its chosen component only: ``MixtureSameFamily`` draws from all K and keeps
+    one, K times the memory (and, with a full covariance, a (N, K, d, d) broadcast). The
+    mixture weights are ``logits`` (K,), the components ``MultivariateNormal(means, scale_tril)``
+    of shape (K, d) and (K, d, d); no batch shape."""
+
+    def __init__(
+        self, mixture_distribution: Categorical, component_distribution: MultivariateNormal
+    ) -> None:
+        super().__init__(mixture_distribution, component_distribution, validate_args=False)
+
+    @torch.no_grad()
+    def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        """Samples (*sample_shape, d): a component index each, then loc_k + L_k eps."""
+        shape = torch.Size(sample_shape)
+        components = self.component_distribution
+        loc, scale_tril = components.loc, components.scale_tril
+        index = self.mixture_distribution.sample(shape).reshape(-1)
+        eps = torch.randn(len(index), loc.shape[-1], device=loc.device, dtype=loc.dtype)
+        out = torch.empty_like(eps)
+        for k in range(loc.shape[0]):
+            rows = (index == k).nonzero().squeeze(1)
+            out[rows] = loc[k] + eps[rows] @ scale_tril[k].T
+        return out.view(*shape, loc.shape[-1])
 
 
 class PointMass(Distribution):

@@ -15,7 +15,7 @@ from torch.distributions import (
 )
 
 from ncpvae.config import PriorRunConfig, from_dict, to_dict
-from ncpvae.distributions import sample, standard_normal, tempered
+from ncpvae.distributions import GaussianMixture, sample, standard_normal, tempered
 from ncpvae.errors import ConfigError
 
 
@@ -61,3 +61,31 @@ def test_config_round_trip_and_strictness():
         from_dict(PriorRunConfig, {"classifier": {"width": 3}})
     with pytest.raises(ConfigError, match="must be float"):
         from_dict(PriorRunConfig, {"train": {"lr": "fast"}})
+
+
+def test_gaussian_mixture_samples_have_the_mixtures_mean_and_covariance():
+    torch.manual_seed(0)
+    k, d = 3, 4
+    loc = torch.randn(k, d, dtype=torch.float64) * 3
+    a = torch.randn(k, d, d, dtype=torch.float64) * 0.3
+    scale_tril = torch.linalg.cholesky(a @ a.transpose(1, 2) + 0.5 * torch.eye(d))
+    logits = torch.tensor([0.0, 1.0, -1.0], dtype=torch.float64)
+    mixture = GaussianMixture(
+        Categorical(logits=logits), MultivariateNormal(loc, scale_tril=scale_tril)
+    )
+    weights = logits.softmax(0)
+    mean = (weights[:, None] * loc).sum(0)
+    second = (
+        weights[:, None, None]
+        * (scale_tril @ scale_tril.transpose(1, 2) + loc[:, :, None] * loc[:, None, :])
+    ).sum(0)
+    covariance = second - mean[:, None] * mean[None, :]
+    x = sample(mixture, (100_000,), torch.Generator().manual_seed(1))
+    assert x.shape == (100_000, d)
+    torch.testing.assert_close(x.mean(0), mean, atol=0.05, rtol=0)
+    torch.testing.assert_close(torch.cov(x.T), covariance, atol=0.15, rtol=0.02)
+    # its density is the mixture's, and a temperature keeps the type (and so the sampler)
+    reference = MixtureSameFamily(mixture.mixture_distribution, mixture.component_distribution)
+    torch.testing.assert_close(mixture.log_prob(x[:50]), reference.log_prob(x[:50]))
+    assert isinstance(tempered(mixture, 0.5), GaussianMixture)
+    assert sample(mixture, (2, 5), torch.Generator().manual_seed(1)).shape == (2, 5, d)

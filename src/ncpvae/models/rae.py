@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
-from torch.distributions import Categorical, Distribution, MixtureSameFamily, MultivariateNormal
+from torch.distributions import Categorical, Distribution, MultivariateNormal
 
 from ncpvae.data.arrays import TensorData
-from ncpvae.distributions import PointMass, tempered
+from ncpvae.distributions import GaussianMixture, PointMass, tempered
 from ncpvae.models.base import TrainingOutput
 from ncpvae.models.config import RAEConfig
 from ncpvae.models.vae import VAE
@@ -46,7 +46,7 @@ class RAE(VAE):
 
     def base_prior(self, temperature: float = 1.0) -> Distribution:
         """The fitted Gaussian mixture, every component's scale times ``temperature``."""
-        mixture = MixtureSameFamily(
+        mixture = GaussianMixture(
             Categorical(logits=self.gmm_logits),
             MultivariateNormal(self.gmm_means, scale_tril=self.gmm_scale_tril),
         )
