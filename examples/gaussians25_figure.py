@@ -2,7 +2,7 @@
 
 For each seed, the paper's debugging benchmark end to end (docs/method.md section 3), as
 ``ncpvae demo --config gaussians25_full`` runs it (10,000 steps per stage; ``--config demo``: the
-one-minute defaults of ``ncpvae demo``): stage 1 (the VAE), stage 2 (the NCP classifier), the
+faster defaults of ``ncpvae demo``): stage 1 (the VAE), stage 2 (the NCP classifier), the
 evaluation (importance-weighted test log-likelihood under both priors, log Z, SIR's ESS) and
 the figure (data, samples of the VAE's prior and of NCP by SIR and Langevin, log r over the
 latent space, encoder samples of q(z)). Then the table's rows, as Markdown, in

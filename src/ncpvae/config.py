@@ -183,7 +183,7 @@ class MergeConfig:
 def _demo_vae() -> VAERunConfig:
     # A long KL warm-up (90 % of the steps) leaves the aggregate posterior with clear holes
     # between the 25 modes: the case NCP is for (README, "25 Gaussians"). 2,000 steps of batch 512
-    # at 3e-3: the demo runs in about a minute (configs/gaussians25_full.json: the README's
+    # at 3e-3: the demo runs in about 90 s on 2 cores (configs/gaussians25_full.json: the README's
     # table, 10,000 steps per stage).
     return VAERunConfig(
         data=DataConfig(num_test=2_000),
