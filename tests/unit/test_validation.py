@@ -20,7 +20,7 @@ from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior, build_prior, nce_loss
 from ncpvae.training import TrainConfig, train_prior
-from ncpvae.training.validation import _combine, measure
+from ncpvae.training.validation import _combine, measure_nce
 
 DIM = 16
 
@@ -114,7 +114,7 @@ def test_hierarchical_validation_measures_every_group_at_known_values():
     prior.classifiers = nn.ModuleList(_ZeroLogits(c) for c in prior.classifiers)
     prior.trained.fill_(True)
     data = TensorData.images(torch.randint(0, 256, (50, 1, 12, 12), dtype=torch.uint8))
-    values = measure(prior, lambda b: prior.nce_loss(b), data, batch_size=16)
+    values = measure_nce(prior, data, range(prior.num_groups), batch_size=16)
     # f = 0: each group's loss is 2 log 2, accuracy 1/2 (fakes right, reals wrong), log Z_k 0
     for k in range(prior.num_groups):
         assert math.isclose(values[f"nce{k}"], 2 * math.log(2), rel_tol=1e-6)

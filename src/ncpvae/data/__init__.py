@@ -152,8 +152,9 @@ def load_data(cfg: DataConfig) -> DataSplits:
     if cfg.name != "gaussians25" and not cfg.path:
         raise DataError(f"data set {cfg.name!r} is read from files: set --data.path")
     splits = DATASETS[cfg.name](cfg)
-    train, test = splits[0], splits[-1]
-    own = splits.validation if isinstance(splits, DataSplits) else None
+    if not isinstance(splits, DataSplits):  # (train, test): no validation split of its own
+        splits = DataSplits(splits[0], None, splits[1])
+    train, own, test = splits
     train = train.head(cfg.num_train).check(f"the {cfg.name} training data")
     test = test.head(cfg.num_test).check(f"the {cfg.name} test data")
     if own is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ncpvae.data.arrays import TensorData
 from ncpvae.prior import Prior
-from ncpvae.training.validation import measure
+from ncpvae.training.validation import measure_nce
 
 __all__ = ["classifier_fit", "describe_fit"]
 
@@ -29,14 +29,7 @@ def classifier_fit(
     groups = prior.trained_groups
 
     def metrics(data: TensorData) -> dict[str, float]:
-        return measure(
-            prior,
-            lambda batch: prior.nce_loss(batch, groups),
-            data,
-            batch_size,
-            seed,
-            prior.trained.device,
-        )
+        return measure_nce(prior, data, groups, batch_size, seed)
 
     return {"train": metrics(train.head(len(validation))), "validation": metrics(validation)}
 

@@ -22,7 +22,7 @@ from ncpvae.training.checkpoints import Checkpointing, with_state
 from ncpvae.training.history import TrainHistory
 from ncpvae.training.loop import TrainConfig, train
 from ncpvae.training.sharding import shard_noise, sharded_model
-from ncpvae.training.validation import BestWeights, measure
+from ncpvae.training.validation import BestWeights, measure, measure_nce
 
 __all__ = ["train_vae", "train_prior", "posterior_latents", "freeze", "kl_warmup"]
 
@@ -69,7 +69,7 @@ def train_vae(
     if validation is not None:
         held_out = as_data(validation)
         validate = lambda step: measure(  # noqa: E731
-            model, elbo, held_out, config.batch_size, config.seed, model.device
+            model, elbo, held_out, config.batch_size, config.seed
         )
 
     model.train()
@@ -151,18 +151,11 @@ def train_prior(
     validate = None
     if validation is not None:
         held_out = as_data(validation)
-        device = prior.trained.device
 
         def validate(step: int) -> dict[str, float]:
-            values = measure(
-                prior,
-                lambda batch: prior.nce_loss(batch, groups),
-                held_out,
-                config.batch_size,
-                config.seed,
-                device,
-            )
-            best.offer(step, values["loss"])
+            values = measure_nce(prior, held_out, groups, config.batch_size, config.seed)
+            if select_best:  # the last step's weights need no copy
+                best.offer(step, values["loss"])
             return values
 
     prior.train()

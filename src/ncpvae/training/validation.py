@@ -9,16 +9,18 @@ classifier with the lowest one.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ncpvae.data.arrays import TensorData
+from ncpvae.prior import Prior
 
-__all__ = ["BestWeights", "measure"]
+__all__ = ["BestWeights", "measure", "measure_nce"]
 
 Metrics = Callable[[Tensor], tuple[Tensor, dict[str, float]]]
 
@@ -45,15 +47,15 @@ def measure(
     data: TensorData,
     batch_size: int,
     seed: int = 0,
-    device: torch.device | None = None,
 ) -> dict[str, float]:
     """``metrics(batch)`` -> (loss, values) over all of ``data`` in order, in batches of
     ``batch_size``, with ``module`` in eval mode, combined over batches (``loss`` and the
     values). Its random draws (posterior and prior noise, binarization) come from ``seed``
-    every time, so two passes differ only by the weights; the caller's random streams are left
-    as they were."""
+    every time, so two passes differ only by the weights; the caller's random streams (on the
+    CPU and on ``module``'s device) are left as they were."""
     was_training = module.training
-    devices = [device.index or 0] if device is not None and device.type == "cuda" else []
+    device = next(itertools.chain(module.parameters(), module.buffers())).device
+    devices = [device.index or 0] if device.type == "cuda" else []
     parts: list[tuple[int, dict[str, float]]] = []
     module.eval()
     try:
@@ -67,6 +69,14 @@ def measure(
     finally:
         module.train(was_training)
     return _combine(parts)
+
+
+def measure_nce(
+    prior: Prior, data: TensorData, groups: Sequence[int], batch_size: int, seed: int = 0
+) -> dict[str, float]:
+    """:func:`measure` of the prior's NCE loss summed over ``groups`` on ``data``, with each
+    group's ``nce<k>``, ``acc<k>`` and one-pass ``logz<k>``."""
+    return measure(prior, lambda batch: prior.nce_loss(batch, groups), data, batch_size, seed)
 
 
 class BestWeights:
