@@ -1,34 +1,37 @@
-"""Is stage 2 cheap? The wall time of fitting all K per-group NCP classifiers next to the wall
-time of training the hierarchical VAE they sit on, on the same hardware, in one process.
+"""Is stage 2 cheap? The wall time of fitting the NCP classifiers next to the wall time of
+training the VAE they sit on, for each experiment, on the same hardware, in one process.
 
-For each stage the training loop of the library runs ``--steps`` timed steps (after a few
-untimed ones) with the batch size of its config, on the real data; the time of the whole stage
-is that rate times the config's number of steps. Stage 2 is also timed with one group only
-(what one worker of a group-parallel run pays per step: the frozen encoder pass is shared by all
-groups, so it is paid by every worker). With ``--runs`` the measured wall times of finished run
-folders (their ``history.json``) are reported as well.
+For each stage the library's training loop runs ``--steps`` timed steps (after 3 untimed ones)
+with the batch size of its config, on the real data (the VAE is untrained: a step's cost does
+not depend on the weights); a stage's projected time is that rate times its configured steps.
+Stage 2 is timed twice: encoding every batch with the frozen encoder, and drawing the batches
+from encoder outputs computed once (``reuse_encodings``, the default where the data are not
+binarized afresh; the one-time encoding is timed and added). The hierarchical model is also
+timed with one group only (what one worker of a group-parallel run pays per step). Validation
+passes are not counted.
 
-    python benchmarks/stage_cost.py --data ../shared/data/mnist [--steps 100] \
-        [--vae-config configs/mnist_hvae.json] [--prior-config configs/hvae_prior.json] \
-        [--runs runs/mnist_hvae] [--out benchmarks/results/stage_cost.json]
+    CELEBA=../shared/data/celeba/celeba_align_89x109_first10k_jpg.tar
+    python benchmarks/stage_cost.py --experiment mnist_mlp_vae:mnist_prior:../shared/data/mnist \
+        --experiment celeba64_conv_vae:image_prior:$CELEBA \
+        --experiment mnist_hvae:hvae_prior:../shared/data/mnist [--steps 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
+import time
 from pathlib import Path
 
 import torch
+from _results import write_results
 
 from ncpvae.config import PriorRunConfig, VAERunConfig, load_config
 from ncpvae.data import load_data
 from ncpvae.models import build_model
 from ncpvae.prior import build_prior
 from ncpvae.runs import fit_model_to_data, resolve_device
-from ncpvae.training import TrainConfig, freeze, train_prior, train_vae
+from ncpvae.training import TrainConfig, encode_once, freeze, train_prior, train_vae
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,83 +42,98 @@ def seconds_per_step(run, config: TrainConfig, steps: int) -> float:
     return run(dataclasses.replace(config, steps=steps)).seconds / steps
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, help="the data path of the VAE config")
-    parser.add_argument("--vae-config", default=str(ROOT / "configs/mnist_hvae.json"))
-    parser.add_argument("--prior-config", default=str(ROOT / "configs/hvae_prior.json"))
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--runs", default="", help="a folder with vae/ and prior/ runs")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/stage_cost.json"))
-    args = parser.parse_args()
-    device = resolve_device(args.device)
-
-    vae_cfg = load_config(VAERunConfig, args.vae_config)
-    vae_cfg.data.path = args.data
-    prior_cfg = load_config(PriorRunConfig, args.prior_config)
+def experiment_rows(spec: str, steps: int, device: torch.device) -> dict:
+    """The stages of one ``VAE_CONFIG:PRIOR_CONFIG:DATA`` experiment, timed."""
+    vae_name, prior_name, data_path = spec.split(":", 2)
+    vae_cfg = load_config(VAERunConfig, ROOT / f"configs/{vae_name}.json")
+    vae_cfg.data.path = data_path
+    prior_cfg = load_config(PriorRunConfig, ROOT / f"configs/{prior_name}.json")
     train_data = load_data(vae_cfg.data).train
-    model_cfg = fit_model_to_data(train_data, vae_cfg.model)
     torch.manual_seed(0)
-    model = build_model(model_cfg).to(device)
+    model = build_model(fit_model_to_data(train_data, vae_cfg.model)).to(device)
     generator = torch.Generator().manual_seed(0)
 
     def stage1(cfg: TrainConfig):
         return train_vae(model, train_data, cfg, progress=False, generator=generator)
 
-    vae_step = seconds_per_step(stage1, vae_cfg.train, args.steps)
+    rows = [
+        (
+            "stage 1: train the VAE",
+            vae_cfg.train,
+            seconds_per_step(stage1, vae_cfg.train, steps),
+            0.0,
+        )
+    ]
     freeze(model)
-    rows = [("stage 1: train the VAE", vae_cfg.train, vae_step)]
-    num_groups = model.num_groups
-    for groups, label in (
-        (None, f"stage 2: all {num_groups} classifiers"),
-        ([0], "stage 2: 1 group"),
-    ):
+    start = time.perf_counter()
+    reusable = encode_once(model, train_data) is not None
+    encode_seconds = time.perf_counter() - start if reusable else 0.0
+    groups = getattr(model, "num_groups", 1)
+    variants = [(None, False, f"stage 2: {groups} classifier(s), encoder every batch")]
+    if reusable:
+        variants.append((None, True, f"stage 2: {groups} classifier(s), data encoded once"))
+    if groups > 1:
+        variants.append(([0], reusable, "stage 2: 1 group"))
+    for chosen, reuse, label in variants:
         prior = build_prior(model, prior_cfg.classifier)
 
-        def stage2(cfg: TrainConfig, prior=prior, groups=groups):
+        def stage2(cfg: TrainConfig, prior=prior, chosen=chosen, reuse=reuse):
             return train_prior(
-                prior, train_data, cfg, groups=groups, progress=False, generator=generator
+                prior,
+                train_data,
+                cfg,
+                groups=chosen,
+                progress=False,
+                generator=generator,
+                reuse_encodings=reuse,
             )
 
-        rows.append((label, prior_cfg.train, seconds_per_step(stage2, prior_cfg.train, args.steps)))
-
-    results = {
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, {device}",
-        "torch": torch.__version__,
-        "vae_config": Path(args.vae_config).name,
-        "prior_config": Path(args.prior_config).name,
-        "num_groups": num_groups,
-        "timed_steps": args.steps,
+        step = seconds_per_step(stage2, prior_cfg.train, steps)
+        rows.append((label, prior_cfg.train, step, encode_seconds if reuse else 0.0))
+    stage1_seconds = rows[0][2] * rows[0][1].steps
+    return {
+        "vae_config": vae_name,
+        "prior_config": prior_name,
+        "binarized": vae_cfg.data.binarize,
+        "training_examples": len(train_data),
+        "encode_once_seconds": encode_seconds,
         "stages": [
             {
                 "stage": label,
                 "batch_size": cfg.batch_size,
                 "seconds_per_step": step,
                 "steps": cfg.steps,
-                "projected_seconds": step * cfg.steps,
+                "projected_seconds": step * cfg.steps + once,
+                "fraction_of_stage1": (step * cfg.steps + once) / stage1_seconds,
             }
-            for label, cfg, step in rows
+            for label, cfg, step, once in rows
         ],
     }
-    if args.runs:
-        for stage in ("vae", "prior"):
-            history = json.loads((Path(args.runs) / stage / "history.json").read_text())
-            results[f"measured_{stage}_seconds"] = history["seconds"]
-    total_vae, total_prior = rows[0][2] * rows[0][1].steps, rows[1][2] * rows[1][1].steps
-    results["stage2_over_stage1"] = total_prior / total_vae
 
-    print(f"{'stage':<32} {'batch':>6} {'s/step':>8} {'steps':>7} {'projected':>10}")
-    for label, cfg, step in rows:
-        print(
-            f"{label:<32} {cfg.batch_size:>6} {step:>8.4f} {cfg.steps:>7} {step * cfg.steps:>9.0f}s"
-        )
-    print(f"stage 2 / stage 1 wall time: {results['stage2_over_stage1']:.2f}")
-    for stage in ("vae", "prior"):
-        if f"measured_{stage}_seconds" in results:
-            print(f"measured {stage} run: {results[f'measured_{stage}_seconds']:.0f}s")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--experiment",
+        action="append",
+        required=True,
+        help="VAE_CONFIG:PRIOR_CONFIG:DATA_PATH (config names in configs/), repeatable",
+    )
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/stage_cost.json"))
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    experiments = [experiment_rows(spec, args.steps, device) for spec in args.experiment]
+
+    header = ("experiment", "stage", "s/step", "steps", "projected (s)", "/ stage 1")
+    print("{:<18} {:<52} {:>8} {:>7} {:>13} {:>9}".format(*header))
+    for experiment in experiments:
+        for row in experiment["stages"]:
+            cells = (experiment["vae_config"], row["stage"], row["seconds_per_step"], row["steps"])
+            cells += (row["projected_seconds"], row["fraction_of_stage1"])
+            print("{:<18} {:<52} {:>8.4f} {:>7} {:>13.0f} {:>9.3f}".format(*cells))
+    write_results(args.out, device, timed_steps=args.steps, experiments=experiments)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ MODELS = {  # stage 1, stage 2 and evaluation configs
     "hvae": ("mnist_hvae.json", "hvae_prior.json", "mnist_hvae_evaluate.json"),
 }
 QUICK = {  # the same pipeline in minutes: short stages, few test digits and samples
-    "vae": {"train.steps": 300, "checkpoint_every": 0},
+    "vae": {"train.steps": 300, "checkpoint_every": 0, "data.num_validation": 100},
     "prior": {"train.steps": 300, "log_normalizer_samples": 100_000, "checkpoint_every": 0},
     "evaluate": {
         "num_test": 100,

@@ -59,6 +59,20 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
+def read_json(path: Path, missing: str) -> dict[str, Any]:
+    """The JSON object in ``path``; a one-line :class:`CheckpointError` if the file is absent
+    (``missing`` says what to do), not JSON or not an object."""
+    if not path.is_file():
+        raise CheckpointError(missing)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{str(path)!r} is not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{str(path)!r} does not hold what ncpvae writes there")
+    return data
+
+
 def make_run_dir(path: str | Path) -> Path:
     """Create the output folder (and parents); a clear error if it cannot be written."""
     path = Path(path)

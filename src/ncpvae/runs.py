@@ -16,7 +16,6 @@ folder it was fitted on. :func:`save_vae`/:func:`load_vae` and :func:`save_prior
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from ncpvae.checkpoint import (
     file_sha256,
     load_weights,
     make_run_dir,
+    read_json,
     save_weights,
     weights_metadata,
 )
@@ -79,20 +79,11 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
 
 
 def _read_config(folder: Path, expect: str | None = None) -> dict[str, Any]:
-    path = folder / CONFIG
-    if not path.is_file():
-        verb = VERB_OF_KIND.get(expect or "", "train-vae or train-prior")
-        raise CheckpointError(
-            f"{str(folder)!r} is not a {verb} run folder (no {CONFIG}); run ncpvae {verb} "
-            "to make one"
-        )
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{str(path)!r} is not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{str(path)!r} does not hold a run config")
-    return data
+    verb = VERB_OF_KIND.get(expect or "", "train-vae or train-prior")
+    missing = (
+        f"{str(folder)!r} is not a {verb} run folder (no {CONFIG}); run ncpvae {verb} to make one"
+    )
+    return read_json(folder / CONFIG, missing)
 
 
 def _kind(data: dict[str, Any]) -> str:

@@ -137,6 +137,8 @@ def test_ready_configs_are_found_by_name(tmp_path, capsys, mnist_dir):
         mnist_dir,
         "--train.steps",
         "2",
+        "--data.num_validation",
+        "2",
         "--out",
         tmp_path / "v",
     )

@@ -20,8 +20,12 @@ def test_iwae_matches_exact_marginal_with_base_prior():
     exact = model.marginal().log_prob(x)
     error = log_likelihood(model, x, num_samples=1000, chunk=4096) - exact
     assert error.mean().abs() < 5e-3 and error.abs().max() < 0.06
-    # one importance sample is the ELBO, clearly below: the comparison has power
-    assert (exact - log_likelihood(model, x, num_samples=1)).mean() > 0.05
+    # one importance sample is the ELBO, clearly below (by E KL(q || posterior), about 0.09
+    # nats; 2,000 examples make its estimate's error 0.01): the comparison has power
+    with torch.no_grad():
+        x = model.marginal().sample((2000,))
+    elbo = log_likelihood(model, x, num_samples=1, generator=seeded(1))
+    assert (model.marginal().log_prob(x) - elbo).mean() > 0.05
 
 
 def test_iwae_matches_exact_marginal_with_ncp_prior():

@@ -24,7 +24,7 @@ from ncpvae.evaluation import log_likelihoods, prior_hole
 from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier
-from ncpvae.prior import HierarchicalNCPPrior, merge_priors
+from ncpvae.prior import HierarchicalNCPPrior, hierarchical, merge_priors
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, SIRSampler
 from ncpvae.training import TrainConfig, train_prior
 
@@ -160,7 +160,9 @@ def _moments(z: torch.Tensor) -> torch.Tensor:
     return z.T @ z / len(z)
 
 
-def test_hierarchical_sir_reproduces_the_aggregate_posterior_and_its_ess():
+@pytest.mark.parametrize("elements", [1 << 24, 1 << 12], ids=["one-chunk", "many-chunks"])
+def test_hierarchical_sir_reproduces_the_aggregate_posterior_and_its_ess(elements, monkeypatch):
+    monkeypatch.setattr(hierarchical, "CPU_PROPOSAL_ELEMENTS", elements)
     prior = exact_prior(LinearGaussianHierarchy(), context_offset=True)
     m = 1000
     out = SIRSampler(num_proposals=m).sample(
@@ -215,7 +217,13 @@ def _gaussian_log_marginal(x: torch.Tensor, latent_cov: torch.Tensor) -> torch.T
     return MultivariateNormal(torch.zeros(2), cov).log_prob(x)
 
 
-def test_hierarchical_likelihood_matches_the_closed_form_with_per_sample_normalizers():
+@pytest.mark.parametrize("elements", [1 << 24, 1 << 12], ids=["one-chunk", "many-chunks"])
+def test_hierarchical_likelihood_matches_the_closed_form_with_per_sample_normalizers(
+    elements, monkeypatch
+):
+    # the Z_k draws come in chunks of at most ``elements`` latent elements (a CPU's cache): the
+    # chunking changes the order of the draws, not the estimate
+    monkeypatch.setattr(hierarchical, "CPU_PROPOSAL_ELEMENTS", elements)
     model = LinearGaussianHierarchy()
     # the classifiers carry an arbitrary offset g(z1): only a per-sample Z_2(z1) removes it
     prior = exact_prior(model, context_offset=True, normalizer_samples=500)

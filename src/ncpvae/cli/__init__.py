@@ -1,6 +1,6 @@
-"""Command-line interface: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate}``,
-one small module per verb on top of the library (:mod:`ncpvae.runs`, :mod:`ncpvae.training`,
-:mod:`ncpvae.evaluation`)."""
+"""Command-line interface: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate,
+merge-evaluations}``, one small module per verb on top of the library (:mod:`ncpvae.runs`,
+:mod:`ncpvae.training`, :mod:`ncpvae.evaluation`)."""
 
 from ncpvae.cli.main import build_parser, main
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ncpvae.checkpoint import write_json
 from ncpvae.cli.summary import log_z, seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
@@ -15,7 +16,9 @@ from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
 from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
 
-__all__ = ["run", "describe"]
+__all__ = ["run", "describe", "PER_EXAMPLE_FILE"]
+
+PER_EXAMPLE_FILE = "log_likelihoods.json"  # the per-example values a merge joins
 
 
 def run(
@@ -42,6 +45,8 @@ def run(
     result = {"prior": str(cfg.prior), **report.to_dict(), "trained_groups": trained}
     result["classifier_fit"] = classifier_fit(prior, train, validation, seed=cfg.seed)
     save_config(cfg, out / "config.json")
+    if report.per_example is not None:
+        write_json(out / PER_EXAMPLE_FILE, report.per_example.to_dict())
     write_report(result, out)
     return result
 
@@ -49,6 +54,12 @@ def run(
 def describe(result: dict[str, Any], out: Path) -> str:
     """The lines a person reads at the end: the headline figures, wall time, files."""
     lines = [f"evaluate: {result['num_test']:,} test examples"]
+    if "shard" in result:
+        first, stop = result["shard_examples"]
+        lines[0] += (
+            f" (shard {result['shard']} of {result['num_shards']}: examples {first} to "
+            f"{stop - 1}; join the shards with ncpvae merge-evaluations)"
+        )
     if "ncp_log_likelihood" in result:
         lines.append(
             f"  log-likelihood (nats): VAE {result['vae_log_likelihood']:.3f}, NCP "

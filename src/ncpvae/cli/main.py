@@ -1,4 +1,5 @@
-"""The ``ncpvae`` command: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate}``.
+"""The ``ncpvae`` command: ``ncpvae {demo,train-vae,train-prior,merge-priors,sample,evaluate,
+merge-evaluations}``.
 
 Each verb is driven by a run config (see :mod:`ncpvae.config`): defaults, then ``--config FILE``,
 then one flag per config field (``--train.steps 5000``; ``ncpvae VERB --help`` lists them all).
@@ -21,6 +22,7 @@ from ncpvae.config import (
     DemoConfig,
     EvaluateConfig,
     MergeConfig,
+    MergeEvaluationsConfig,
     PriorRunConfig,
     SampleConfig,
     VAERunConfig,
@@ -51,7 +53,15 @@ class Verb:
 
 
 def _verbs() -> dict[str, Verb]:
-    from ncpvae.cli import demo, evaluate, merge_priors, sample, train_prior, train_vae
+    from ncpvae.cli import (
+        demo,
+        evaluate,
+        merge_evaluations,
+        merge_priors,
+        sample,
+        train_prior,
+        train_vae,
+    )
 
     return {
         "demo": Verb(
@@ -95,6 +105,13 @@ def _verbs() -> dict[str, Verb]:
             evaluate.describe,
             "runs/evaluate",
             "log-likelihood under both priors, log Z, SIR ESS, prior hole, FID",
+        ),
+        "merge-evaluations": Verb(
+            MergeEvaluationsConfig,
+            merge_evaluations.run,
+            merge_evaluations.describe,
+            "runs/evaluate",
+            "join evaluate runs that computed shards of the test-set likelihood into one report",
         ),
     }
 

@@ -12,7 +12,8 @@ __all__ = ["training_summary", "history_file", "wrote", "seconds", "log_z"]
 
 def training_summary(history: TrainHistory) -> dict[str, Any]:
     """Wall time, skipped steps, process count, the final metrics of a training stage, and
-    where it validated, the last validation pass (``val_<name>``) and the selected step."""
+    where it validated, the last validation pass (``val_<name>``) and the selected step, and
+    whether stage 2 encoded its data once (``reused_encodings``)."""
     summary: dict[str, Any] = {
         "seconds": history.seconds,
         "skipped_steps": history.skipped_steps,
@@ -22,6 +23,8 @@ def training_summary(history: TrainHistory) -> dict[str, Any]:
     summary.update({f"val_{k}": v[-1] for k, v in history.validation.items()})
     if history.selected_step is not None:
         summary["selected_step"] = history.selected_step
+    if history.reused_encodings:
+        summary["reused_encodings"] = True
     return summary
 
 

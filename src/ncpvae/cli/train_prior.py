@@ -101,7 +101,8 @@ def describe(result: dict[str, Any], out: Path) -> str:
             f"train-prior: classifier accuracy (last logged batch) {accuracy}{selected}",
             *describe_fit(result.get("classifier_fit", {})),
             f"  {log_z(result)}",
-            f"  training {seconds(result['seconds'])}, "
+            f"  training {seconds(result['seconds'])}"
+            f"{' (data encoded once)' if result.get('reused_encodings') else ''}, "
             f"log Z {seconds(result['log_normalizer_seconds'])}",
             wrote(out, "config.json", "prior.safetensors", "history.json", "curves.png"),
             f"  next: ncpvae sample --prior {out} --out SAMPLES_FOLDER, or ncpvae evaluate "

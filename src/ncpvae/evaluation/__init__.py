@@ -3,13 +3,13 @@ of them all."""
 
 from ncpvae.evaluation.evaluate import (
     EvaluationReport,
-    LikelihoodReport,
     check_trained,
     estimate_log_normalizer,
     evaluate,
     log_normalizer_summary,
 )
 from ncpvae.evaluation.likelihood import LogDensity, bits_per_dim, log_likelihood, log_likelihoods
+from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample, join_shards
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.settings import EvaluationSettings
 
@@ -17,6 +17,8 @@ __all__ = [
     "EvaluationSettings",
     "EvaluationReport",
     "LikelihoodReport",
+    "PerExample",
+    "join_shards",
     "evaluate",
     "estimate_log_normalizer",
     "log_normalizer_summary",

@@ -18,7 +18,8 @@ import torch
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
-from ncpvae.evaluation.likelihood import bits_per_dim, log_likelihoods
+from ncpvae.evaluation.likelihood import log_likelihoods, plan
+from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.sample_quality import ess_summary, fid_reference, sample_quality
 from ncpvae.evaluation.settings import EvaluationSettings
@@ -39,31 +40,6 @@ MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
 
 
 @dataclass
-class LikelihoodReport:
-    """Test log-likelihood (nats per example, importance-weighted) under the base prior and the
-    NCP prior from one set of ``importance_samples`` samples per example, with the standard
-    errors of the means, the paired gain, and bits per dimension for discrete pixels. The NCP
-    values include a flat prior's log Z error; ``ncp_normalizer_bias_estimate`` is their
-    expected upward bias from the log Z estimates (Jensen)."""
-
-    vae_log_likelihood: float
-    vae_log_likelihood_stderr: float
-    ncp_log_likelihood: float
-    ncp_log_likelihood_stderr: float
-    ncp_gain: float
-    ncp_gain_stderr: float
-    importance_samples: int
-    ncp_normalizer_bias_estimate: float
-    group_normalizer_samples: int | None = None  # draws behind each per-sample Z_k
-    vae_bits_per_dim: float | None = None
-    ncp_bits_per_dim: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report's entries (bits per dimension only where defined)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-
-@dataclass
 class EvaluationReport:
     """An evaluation's figures. :meth:`to_dict` gives ``report.json`` (fields that do not
     apply, such as the likelihood of a model without a density, are left out)."""
@@ -79,11 +55,23 @@ class EvaluationReport:
     likelihood: LikelihoodReport | None = None
     fid: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    per_example: PerExample | None = None  # the log-likelihoods behind ``likelihood``
+    shard: tuple[int, int] = (0, 1)  # (this run's shard, number of shards) of the likelihood
 
     def to_dict(self) -> dict[str, Any]:
-        """The flat, JSON-ready form that ``report.json`` holds."""
+        """The flat, JSON-ready form that ``report.json`` holds (without the per-example
+        values; a shard's report says which examples it holds)."""
+        sharded = {}
+        if self.shard[1] > 1 and self.per_example is not None:
+            first = self.per_example.first
+            sharded = {
+                "shard": self.shard[0],
+                "num_shards": self.shard[1],
+                "shard_examples": [first, first + len(self.per_example.vae)],
+            }
         return {
             "num_test": self.num_test,
+            **sharded,
             "trained_groups": self.trained_groups,
             **(self.likelihood.to_dict() if self.likelihood else {}),
             **log_normalizer_summary(self.log_normalizer),
@@ -139,44 +127,39 @@ def log_normalizer_summary(estimate: LogNormalizer) -> dict[str, Any]:
     }
 
 
-def _stderr_of_mean(values: torch.Tensor) -> float:
-    return float(values.std() / math.sqrt(len(values))) if len(values) > 1 else 0.0
-
-
-def _likelihood(
+def _per_example(
     prior: Prior,
     test: TensorData,
     settings: EvaluationSettings,
     log_z: LogNormalizer,
     discrete: bool,
     progress: bool,
-) -> LikelihoodReport:
-    """Test log-likelihood under both priors from one set of importance samples (and bits per
-    dimension when the model gives probabilities of discrete pixels), with the paired gain."""
+) -> PerExample:
+    """Test log-likelihoods of this run's shard of ``test`` under both priors, from one set of
+    importance samples (bits per dimension where the model gives probabilities of discrete
+    pixels)."""
     model = prior.model
+    examples = plan(model, test.shape, settings.importance_samples).shard(
+        len(test), settings.shard, settings.num_shards
+    )
     lls = log_likelihoods(
         model,
         test,
         {"vae": model.base_prior(), "ncp": prior},
         num_samples=settings.importance_samples,
         generator=torch.Generator().manual_seed(settings.seed + 3),
+        examples=examples,
         progress=progress,
     )
-    shared = prior.shared_log_normalizer_stderr()  # shifts every example alike
-    gain = lls["ncp"] - lls["vae"]  # paired: the same importance samples for both priors
-    dims = math.prod(test.shape)
-    return LikelihoodReport(
-        vae_log_likelihood=float(lls["vae"].mean()),
-        vae_log_likelihood_stderr=_stderr_of_mean(lls["vae"]),
-        ncp_log_likelihood=float(lls["ncp"].mean()),
-        ncp_log_likelihood_stderr=math.hypot(_stderr_of_mean(lls["ncp"]), shared),
-        ncp_gain=float(gain.mean()),
-        ncp_gain_stderr=math.hypot(_stderr_of_mean(gain), shared),
+    return PerExample(
+        first=examples.start,
+        vae=lls["vae"].tolist(),
+        ncp=lls["ncp"].tolist(),
         importance_samples=settings.importance_samples,
+        shared_log_normalizer_stderr=prior.shared_log_normalizer_stderr(),
+        normalizer_bias_estimate=prior.normalizer_bias(log_z),
         group_normalizer_samples=prior.normalizer_samples if prior.per_sample_normalizers else None,
-        ncp_normalizer_bias_estimate=prior.normalizer_bias(log_z),
-        vae_bits_per_dim=bits_per_dim(float(lls["vae"].mean()), dims) if discrete else None,
-        ncp_bits_per_dim=bits_per_dim(float(lls["ncp"].mean()), dims) if discrete else None,
+        discrete_dims=math.prod(test.shape) if discrete else None,
     )
 
 
@@ -214,10 +197,11 @@ def evaluate(
         progress=progress,
     )
     seconds["log_normalizer"] = time.perf_counter() - start
-    likelihood = None
+    likelihood, per_example = None, None
     if model.has_density:
         tick = time.perf_counter()
-        likelihood = _likelihood(prior, test, settings, log_z, discrete, progress)
+        per_example = _per_example(prior, test, settings, log_z, discrete, progress)
+        likelihood = LikelihoodReport.of(per_example)
         seconds["likelihood"] = time.perf_counter() - tick
     tick = time.perf_counter()
     generator = torch.Generator(model.device).manual_seed(settings.seed + 2)
@@ -240,7 +224,7 @@ def evaluate(
         seconds["fid"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start
     return EvaluationReport(
-        num_test=len(test),
+        num_test=len(test) if per_example is None else len(per_example.vae),
         trained_groups=prior.trained_groups,
         log_normalizer=log_z,
         sir_ess=ess["sir_ess_mean"],
@@ -251,4 +235,6 @@ def evaluate(
         likelihood=likelihood,
         fid=quality,
         seconds=seconds,
+        per_example=per_example,
+        shard=(settings.shard, settings.num_shards),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -25,7 +26,7 @@ from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
 from ncpvae.progress import progress_bar
 
-__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity"]
+__all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity", "Plan", "plan"]
 
 MAX_ELEMENTS_PER_PASS = 1 << 24
 # a CPU runs the elementwise work of a pass (activations, the likelihood) faster when it stays in
@@ -45,6 +46,42 @@ class LogDensity(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How :func:`log_likelihoods` batches its work: ``examples_per_chunk`` examples at a time,
+    ``samples_per_chunk`` of their importance samples per pass. Each chunk of examples draws
+    from its own generator, seeded in turn from the caller's, so that a shard (a range of whole
+    chunks) draws what it would have drawn in one run over all examples."""
+
+    examples_per_chunk: int
+    samples_per_chunk: int
+
+    def shard(self, num_examples: int, index: int, count: int) -> range:
+        """The examples of shard ``index`` of ``count``: whole chunks, about as many each."""
+        if not 0 <= index < count:
+            raise ValueError(f"shard {index} of {count} does not exist (0 <= shard < count)")
+        chunks = math.ceil(num_examples / self.examples_per_chunk)
+        first, last = (chunks * index) // count, (chunks * (index + 1)) // count
+        step = self.examples_per_chunk
+        return range(first * step, min(last * step, num_examples))
+
+
+def plan(
+    model: LatentVariableModel, data_shape: tuple[int, ...], num_samples: int, chunk: int = 1 << 16
+) -> Plan:
+    """The batching of :func:`log_likelihoods` for ``model`` on examples of ``data_shape``: at
+    most ``chunk`` rows and about 2^24 (CPU: 2^22) data elements per decoder pass (a
+    convolutional decoder's activations are many times the size of its output)."""
+    elements = MAX_ELEMENTS_PER_PASS
+    if model.device.type == "cpu":
+        elements = min(elements, CPU_ELEMENTS_PER_PASS)
+    chunk = max(1, min(chunk, elements // math.prod(data_shape)))
+    if isinstance(model, HierarchicalLatentModel):  # many wide feature maps per row
+        chunk = min(chunk, HIERARCHICAL_ROWS_PER_PASS)
+    examples_per_chunk = max(1, chunk // num_samples)
+    return Plan(examples_per_chunk, max(1, chunk // examples_per_chunk))
+
+
 @torch.no_grad()
 def log_likelihoods(
     model: LatentVariableModel,
@@ -54,35 +91,38 @@ def log_likelihoods(
     num_samples: int = 1000,
     chunk: int = 1 << 16,
     generator: torch.Generator | None = None,
+    examples: range | None = None,
     progress: bool = False,
 ) -> dict[str, Tensor]:
     """Per-example importance-weighted estimates of log p(x) (nats), one tensor of shape (N,)
     per named prior, all from the same ``num_samples`` samples of q(z|x) per example.
 
-    Dynamically binarized data are binarized once, from ``generator``. For a hierarchical model
-    each importance sample takes one top-down pass that sums, per prior, the group terms
-    log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample]."""
+    Dynamically binarized data are binarized once. For a hierarchical model each importance
+    sample takes one top-down pass that sums, per prior, the group terms
+    log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample].
+
+    Every chunk of examples (see :func:`plan`) draws from a generator of its own, seeded in turn
+    from ``generator``; ``examples`` (a range of whole chunks, :meth:`Plan.shard`) evaluates
+    those examples only, with the draws a run over all of ``data`` gives them."""
     data = as_data(data)
-    hierarchical = isinstance(model, HierarchicalLatentModel)
-    # at most ``chunk`` rows and about 2^24 (CPU: 2^22) data elements per decoder pass: a
-    # convolutional decoder's activations are many times the size of its output
-    elements = MAX_ELEMENTS_PER_PASS
-    if model.device.type == "cpu":
-        elements = min(elements, CPU_ELEMENTS_PER_PASS)
-    chunk = max(1, min(chunk, elements // math.prod(data.shape)))
-    if hierarchical:  # its decoder keeps many wide feature maps per row
-        chunk = min(chunk, HIERARCHICAL_ROWS_PER_PASS)
-    examples_per_chunk = max(1, chunk // num_samples)
-    samples_per_chunk = max(1, chunk // examples_per_chunk)
+    batching = plan(model, data.shape, num_samples, chunk)
+    step = batching.examples_per_chunk
+    examples = examples if examples is not None else range(len(data))
+    if examples.start % step or (examples.stop % step and examples.stop != len(data)):
+        raise ValueError(f"examples {examples} are not whole chunks of {step}: use Plan.shard")
+    if generator is None:
+        generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
+    seeds = torch.randint(2**62, (math.ceil(examples.stop / step),), generator=generator)
+    weigh = _hierarchical_weights if isinstance(model, HierarchicalLatentModel) else _weights
     results: dict[str, list[Tensor]] = {name: [] for name in priors}
-    starts = range(0, len(data), examples_per_chunk)
+    starts = range(examples.start, examples.stop, step)
     for start in progress_bar(starts, "log-likelihood", progress):
-        x = data.batch(slice(start, start + examples_per_chunk), generator).to(model.device)
-        weigh = _hierarchical_weights if hierarchical else _weights
+        draws = torch.Generator(generator.device).manual_seed(int(seeds[start // step]))
+        x = data.batch(slice(start, min(start + step, examples.stop)), draws).to(model.device)
         log_w: dict[str, list[Tensor]] = {name: [] for name in priors}
-        for batch_weights in weigh(model, x, priors, num_samples, samples_per_chunk, generator):
+        for weights in weigh(model, x, priors, num_samples, batching.samples_per_chunk, draws):
             for name in priors:
-                log_w[name].append(batch_weights[name])
+                log_w[name].append(weights[name])
         for name in priors:
             results[name].append(log_mean_exp(torch.cat(log_w[name]), dim=0))
     return {name: torch.cat(parts) for name, parts in results.items()}

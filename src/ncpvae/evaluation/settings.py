@@ -61,6 +61,18 @@ class EvaluationSettings(SamplerSettings):
     )
     fid_batch_size: int = setting(50, "Images per batch through the Inception network.", min=1)
     seed: int = setting(0, "Seed of the random draws.")
+    shard: int = setting(
+        0,
+        "This run's part of the test-set likelihood, 0 <= shard < num_shards (the sampling "
+        "figures are taken from shard 0's run when the parts are merged).",
+        min=0,
+    )
+    num_shards: int = setting(
+        1,
+        "Split the test-set likelihood over this many runs (same settings, shard = 0, 1, ...), "
+        "then join their reports with ncpvae merge-evaluations.",
+        min=1,
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -69,5 +81,10 @@ class EvaluationSettings(SamplerSettings):
             raise ConfigError("fid_samples must be 0 or at least 2, got 1")
         if any(t <= 0 for t in self.temperatures):
             raise ConfigError("temperatures must be positive")
+        if self.shard >= self.num_shards:
+            raise ConfigError(
+                f"shard {self.shard} does not exist for num_shards {self.num_shards}: "
+                "use 0 <= shard < num_shards"
+            )
         if self.fid_samples and not (self.samplers and self.temperatures):
             raise ConfigError("FID needs at least one of samplers and one of temperatures")

@@ -62,6 +62,16 @@ class LatentVariableModel(nn.Module, ABC):
     def posterior(self, x: Tensor) -> Distribution:
         """The approximate posterior q(z | x)."""
 
+    def encoder_output(self, x: Tensor) -> Tensor:
+        """The deterministic part of q(z | x): a tensor (N, ...) with one row per example from
+        which :meth:`posterior_from` builds q(z | x). Stage 2 computes it once for data that do
+        not change between epochs and reuses it. Default: x itself (nothing to reuse)."""
+        return x
+
+    def posterior_from(self, output: Tensor) -> Distribution:
+        """q(z | x) from ``encoder_output(x)``: ``posterior(x)`` without the encoder pass."""
+        return self.posterior(output)
+
     @abstractmethod
     def likelihood(self, z: Tensor) -> Distribution:
         """The decoder's distribution p(x | z)."""

@@ -127,6 +127,24 @@ class HierarchicalLatentModel(LatentVariableModel):
         """q(z | x) over the flattened groups (sampling and log_prob each take a top-down pass)."""
         return HierarchicalPosterior(self, self.encode(x))
 
+    def encoder_output(self, x: Tensor) -> Tensor:
+        """The bottom-up features of :meth:`encode`, flattened and concatenated: (N, F)."""
+        features = self.encode(x)
+        self._feature_shapes = [tuple(f.shape[1:]) for f in features]
+        return torch.cat([f.flatten(1) for f in features], dim=1)
+
+    def features_from(self, output: Tensor) -> list[Tensor]:
+        """:meth:`encode`'s features from an :meth:`encoder_output` of this model."""
+        shapes = getattr(self, "_feature_shapes", None)
+        if shapes is None:
+            raise RuntimeError("features_from() needs an encoder_output() of this model first")
+        parts = output.split([math.prod(shape) for shape in shapes], dim=1)
+        return [p.reshape(len(output), *shape) for p, shape in zip(parts, shapes, strict=True)]
+
+    def posterior_from(self, output: Tensor) -> HierarchicalPosterior:
+        """q(z | x) from an :meth:`encoder_output`."""
+        return HierarchicalPosterior(self, self.features_from(output))
+
     def base_prior(self, temperature: float = 1.0) -> HierarchicalPrior:  # type: ignore[override]
         """p_t(z) = prod_k p_t(z_k | z_<k) over the flattened groups."""
         return HierarchicalPrior(self, temperature)

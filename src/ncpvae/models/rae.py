@@ -40,9 +40,9 @@ class RAE(VAE):
         self.register_buffer("gmm_means", torch.zeros(k, d))
         self.register_buffer("gmm_scale_tril", torch.eye(d).repeat(k, 1, 1))
 
-    def posterior(self, x: Tensor) -> Distribution:
-        """The point mass at E(x)."""
-        return PointMass(self.encoder(x))
+    def posterior_from(self, output: Tensor) -> Distribution:
+        """The point mass at the code E(x)."""
+        return PointMass(output)
 
     def base_prior(self, temperature: float = 1.0) -> Distribution:
         """The fitted Gaussian mixture, every component's scale times ``temperature``."""
@@ -66,7 +66,7 @@ class RAE(VAE):
         return TrainingOutput(loss, {"rec": reconstruction, "latent": latent, "dec_l2": decoder})
 
     @torch.no_grad()
-    def encode(self, data: TensorData, batch_size: int = 1024) -> Tensor:
+    def codes(self, data: TensorData, batch_size: int = 1024) -> Tensor:
         """The codes E(x) of every example of ``data`` (in eval mode)."""
         was_training = self.training
         self.eval()
@@ -82,7 +82,7 @@ class RAE(VAE):
         """Fit the Gaussian mixture on the codes of ``data`` (expectation-maximisation)."""
         from sklearn.mixture import GaussianMixture
 
-        codes = self.encode(data).double().cpu().numpy()
+        codes = self.codes(data).double().cpu().numpy()
         gmm = GaussianMixture(
             self.config.gmm_components, covariance_type="full", reg_covar=1e-6, random_state=0
         ).fit(codes)

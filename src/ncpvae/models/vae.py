@@ -48,7 +48,15 @@ class VAE(LatentVariableModel):
 
     def posterior(self, x: Tensor) -> Distribution:
         """q(z|x) = N(mu(x), diag sigma(x)^2), log-scale soft-clamped to (-7, 7)."""
-        mu, raw_log_scale = self.encoder(x).chunk(2, dim=-1)
+        return self.posterior_from(self.encoder_output(x))
+
+    def encoder_output(self, x: Tensor) -> Tensor:
+        """The encoder network's output (N, 2 L): mu and the raw log-scale."""
+        return self.encoder(x)
+
+    def posterior_from(self, output: Tensor) -> Distribution:
+        """N(mu, diag sigma^2) from the encoder's output."""
+        mu, raw_log_scale = output.chunk(2, dim=-1)
         return Independent(Normal(mu, soft_clamp(raw_log_scale, MAX_ABS_LOG_SCALE).exp()), 1)
 
     def likelihood(self, z: Tensor) -> Distribution:

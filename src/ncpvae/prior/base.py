@@ -193,12 +193,15 @@ class Prior(nn.Module, ABC):
         batch: Tensor,
         groups: Sequence[int] | None = None,
         noise: Noise = NO_SHARDING,
+        *,
+        encoded: bool = False,
     ) -> tuple[Tensor, dict[str, float]]:
         """The NCE loss summed over ``groups`` (default: all) for one batch (data for a prior
         with a model, latents for one without) and each group's metrics (``nce<k>``, ``acc<k>``,
         ``logz<k>``; see :func:`ncpvae.prior.nce_loss`):
         BCE(f_k(real), 1) + BCE(f_k(fake), 0) (docs/method.md section 2.1). ``noise`` shards the
-        draws under torchrun."""
+        draws under torchrun. With ``encoded`` the batch holds the frozen model's
+        ``encoder_output`` of the data instead (see :func:`ncpvae.training.encode_once`)."""
 
     # ---------------------------------------------------------------------------- densities
 

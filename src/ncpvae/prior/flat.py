@@ -151,15 +151,20 @@ class NCPPrior(Prior):
         batch: Tensor,
         groups: Sequence[int] | None = None,
         noise: Noise = NO_SHARDING,
+        *,
+        encoded: bool = False,
     ) -> tuple[Tensor, dict[str, float]]:
         """BCE(f(z_q), 1) + BCE(f(z_p), 0) on a balanced batch: z_q ~ q(z|x) for a data batch
-        (latents as given without a model), z_p ~ p(z) drawn fresh, as many."""
+        (for the model's ``encoder_output`` of one when ``encoded``; latents as given without a
+        model), z_p ~ p(z) drawn fresh, as many."""
         self.check_groups(groups)
         if self.model is None:
             real = batch
         else:
             with torch.no_grad():
-                real = noise(self.model.posterior(batch.to(self.model.device))).sample()
+                x = batch.to(self.model.device)
+                output = x if encoded else self.model.encoder_output(x)
+                real = noise(self.model.posterior_from(output)).sample()
         fake = noise(self.base).sample((real.shape[0],))
         logits = self.classifier(torch.cat([real.to(fake.device), fake]))
         return nce_loss(*logits.split(real.shape[0]))

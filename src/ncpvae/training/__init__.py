@@ -3,6 +3,7 @@ with exact resumption, sharded batch streams and noise, and the two stages."""
 
 from ncpvae.training.batches import Minibatches
 from ncpvae.training.checkpoints import Checkpointing, load_checkpoint, with_state
+from ncpvae.training.encodings import encode_once
 from ncpvae.training.history import TrainHistory
 from ncpvae.training.loop import TrainConfig, train
 from ncpvae.training.stages import freeze, kl_warmup, posterior_latents, train_prior, train_vae
@@ -20,4 +21,5 @@ __all__ = [
     "posterior_latents",
     "freeze",
     "kl_warmup",
+    "encode_once",
 ]

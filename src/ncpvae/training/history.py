@@ -13,7 +13,8 @@ class TrainHistory:
     learning rate (``curves``: name -> values, one per logged step), the last logged metrics, and
     the wall time of the run; the validation measurements (``validation``: name -> values, one
     per ``validation_steps``), and the step whose classifier a run kept (``selected_step``:
-    the best validation loss; None where the last step's weights were kept)."""
+    the best validation loss; None where the last step's weights were kept) and whether stage 2
+    encoded its data once (``reused_encodings``)."""
 
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
@@ -24,6 +25,7 @@ class TrainHistory:
     validation_steps: list[int] = field(default_factory=list)
     validation: dict[str, list[float]] = field(default_factory=dict)
     selected_step: int | None = None
+    reused_encodings: bool = False  # stage 2 drew its batches from encoder outputs computed once
 
     def log(self, step: int, values: dict[str, float], learning_rate: float) -> None:
         """Record one logged step: ``values`` holds the loss and the metrics."""

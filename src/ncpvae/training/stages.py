@@ -19,6 +19,7 @@ from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import Prior
 from ncpvae.training.batches import Minibatches
 from ncpvae.training.checkpoints import Checkpointing, with_state
+from ncpvae.training.encodings import encode_once
 from ncpvae.training.history import TrainHistory
 from ncpvae.training.loop import TrainConfig, train
 from ncpvae.training.sharding import shard_noise, sharded_model
@@ -127,6 +128,7 @@ def train_prior(
     on_log: Callable[[int, dict[str, float]], None] | None = None,
     validation: DataLike | None = None,
     select_best: bool = True,
+    reuse_encodings: bool = True,
 ) -> TrainHistory:
     """Stage 2: fit the classifiers of ``groups`` (default: all) of ``prior`` by NCE and mark
     them trained; the others are left untouched. ``data`` are the VAE's training data (drawn in
@@ -139,21 +141,35 @@ def train_prior(
     accuracy and one-pass log Z of every group on them are measured every
     ``config.validate_every`` steps and at the end, each time with the same random draws
     (``history.validation``); with ``select_best`` the classifiers of the pass with the lowest
-    validation loss are kept (``history.selected_step``), else the last step's."""
+    validation loss are kept (``history.selected_step``), else the last step's.
+
+    With ``reuse_encodings``, data that are not binarized afresh are encoded once by the frozen
+    model and the minibatches drawn from its outputs (:func:`~ncpvae.training.encode_once`; the
+    same draws up to float rounding, without an encoder pass per step);
+    ``history.reused_encodings`` says whether it was done."""
     config = config or TrainConfig(lr_final=1e-7)
     groups = prior.check_groups(groups)
+    data = as_data(data)
+    held_out = None if validation is None else as_data(validation)
+    encoded = False
     if prior.model is not None:
         freeze(prior.model)
+        outputs = encode_once(prior.model, data) if reuse_encodings else None
+        if outputs is not None:
+            encoded, data = True, outputs
+            if held_out is not None:
+                held_out = encode_once(prior.model, held_out, max_bytes=2**62)
     batches = Minibatches(data, config.batch_size, generator)
     noise = shard_noise()
     params = [p for k in groups for p in prior.classifiers[k].parameters()]
     best = BestWeights(prior.classifiers)
     validate = None
-    if validation is not None:
-        held_out = as_data(validation)
+    if held_out is not None:
 
         def validate(step: int) -> dict[str, float]:
-            values = measure_nce(prior, held_out, groups, config.batch_size, config.seed)
+            values = measure_nce(
+                prior, held_out, groups, config.batch_size, config.seed, encoded=encoded
+            )
             if select_best:  # the last step's weights need no copy
                 best.offer(step, values["loss"])
             return values
@@ -161,7 +177,7 @@ def train_prior(
     prior.train()
     try:
         history = train(
-            lambda step: prior.nce_loss(next(batches), groups, noise),
+            lambda step: prior.nce_loss(next(batches), groups, noise, encoded=encoded),
             params,
             config,
             description=f"fit NCP prior ({len(groups)} of {prior.num_groups} groups)",
@@ -170,8 +186,9 @@ def train_prior(
             on_log=on_log,
             validate=validate,
         )
-        if validation is not None and select_best:
+        if held_out is not None and select_best:
             history.selected_step = best.restore()
+        history.reused_encodings = encoded
     finally:
         prior.eval()
         prior.log_normalizer.fill_(float("nan"))

@@ -72,11 +72,24 @@ def measure(
 
 
 def measure_nce(
-    prior: Prior, data: TensorData, groups: Sequence[int], batch_size: int, seed: int = 0
+    prior: Prior,
+    data: TensorData,
+    groups: Sequence[int],
+    batch_size: int,
+    seed: int = 0,
+    *,
+    encoded: bool = False,
 ) -> dict[str, float]:
-    """:func:`measure` of the prior's NCE loss summed over ``groups`` on ``data``, with each
-    group's ``nce<k>``, ``acc<k>`` and one-pass ``logz<k>``."""
-    return measure(prior, lambda batch: prior.nce_loss(batch, groups), data, batch_size, seed)
+    """:func:`measure` of the prior's NCE loss summed over ``groups`` on ``data`` (the model's
+    encoder outputs of them if ``encoded``), with each group's ``nce<k>``, ``acc<k>`` and
+    one-pass ``logz<k>``."""
+    return measure(
+        prior,
+        lambda batch: prior.nce_loss(batch, groups, encoded=encoded),
+        data,
+        batch_size,
+        seed,
+    )
 
 
 class BestWeights:

@@ -1,0 +1,207 @@
+"""Evaluation costs beside their floors: for each workload, the FLOPs of the matrix products and
+convolutions it must run (counted by torch's ``FlopCounterMode`` on the real computation) at
+the rate this machine reaches on such operations, next to its measured wall time.
+
+Workloads (untrained networks of the committed configs: the cost does not depend on weights):
+
+* ``mlp_nll``, ``mlp_nll_ncp``: importance-weighted log-likelihood of binary 28x28 images,
+  K = 1000, the Lawson MLP VAE (``configs/mnist_mlp_vae.json``), under the base prior and under
+  both priors (the classifier of ``configs/mnist_prior.json``), per image;
+* ``hvae_nll``: the same for the hierarchical VAE (``configs/mnist_hvae.json``, the classifiers
+  of ``configs/hvae_prior.json``, ``configs/mnist_hvae_evaluate.json``: K = 1000, 50 draws per
+  Z_k(z_<k)), both priors, per image;
+* ``hvae_sir``: group-wise SIR of that prior with M = 500 (and ``--sir-proposals``) proposals
+  per group, per sample;
+* ``fid``: Inception pool features per 64x64 RGB image (TF-FID weights; skipped if absent).
+
+The rates are the best of 5 runs of a 2048x2048 float32 matrix product and of a 3x3
+convolution (64 to 64 channels, 32x32, batch 64); a workload's floor is its matmul FLOPs at the
+first rate plus its convolution FLOPs at the second. Elementwise work (activations, the
+likelihood's logarithms, sampling) is not in the floor: it is what the ratio shows.
+
+    python benchmarks/floors.py [--workloads mlp_nll,hvae_nll,hvae_sir,fid] [--out ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from _results import write_results
+from torch.utils.flop_counter import FlopCounterMode
+
+from ncpvae.config import EvaluateConfig, PriorRunConfig, VAERunConfig, load_config
+from ncpvae.data import TensorData
+from ncpvae.evaluation import log_likelihoods
+from ncpvae.evaluation.fid import DEFAULT_INCEPTION_PATH, InceptionFeatures
+from ncpvae.models import build_model
+from ncpvae.prior import build_prior
+from ncpvae.runs import resolve_device
+from ncpvae.samplers import SIRSampler
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONV_OPS = ("convolution", "conv")
+
+
+def best_seconds(work: Callable[[], object], repeats: int) -> float:
+    """The fastest of ``repeats`` timed runs of ``work`` (after one untimed run)."""
+    work()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def counted_flops(work: Callable[[], object]) -> tuple[float, float]:
+    """(matmul FLOPs, convolution FLOPs) of one run of ``work``."""
+    with FlopCounterMode(display=False) as counter:
+        work()
+    conv = matmul = 0.0
+    for op, flops in counter.get_flop_counts().get("Global", {}).items():
+        if any(name in str(op) for name in CONV_OPS):
+            conv += flops
+        else:
+            matmul += flops
+    return matmul, conv
+
+
+def rates(device: torch.device) -> dict[str, float]:
+    """FLOP/s of a 2048^2 matmul and of a 64-channel 3x3 convolution on ``device``."""
+    a = torch.randn(2048, 2048, device=device)
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device).requires_grad_(False)
+    x = torch.randn(64, 64, 32, 32, device=device)
+    result = {}
+    with torch.no_grad():
+        for name, work in (("matmul", lambda: a @ a), ("conv", lambda: conv(x))):
+            flops = sum(counted_flops(work))
+            result[name] = flops / best_seconds(lambda w=work: (w(), _sync(device)), 5)
+    return result
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _model(name: str, device: torch.device):
+    cfg = load_config(VAERunConfig, CONFIGS / f"{name}.json")
+    cfg.model.data_shape = [1, 28, 28]
+    torch.manual_seed(0)
+    return build_model(cfg.model).to(device).eval().requires_grad_(False)
+
+
+def _prior(model, name: str):
+    prior = build_prior(model, load_config(PriorRunConfig, CONFIGS / f"{name}.json").classifier)
+    prior.trained.fill_(True)
+    prior.log_normalizer.fill_(0.0)
+    return prior.eval().requires_grad_(False)
+
+
+def _digits(n: int) -> TensorData:
+    generator = torch.Generator().manual_seed(0)
+    return TensorData(torch.bernoulli(torch.full((n, 1, 28, 28), 0.13), generator=generator))
+
+
+def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple]:
+    """name -> (work, units per run, unit)."""
+    found: dict[str, tuple] = {}
+    chosen = set(args.workloads.split(","))
+    if "mlp_nll" in chosen:
+        model = _model("mnist_mlp_vae", device)
+        prior = _prior(model, "mnist_prior")
+        digits = _digits(args.mlp_digits)
+        for name, priors in (
+            ("mlp_nll", {"vae": model.base_prior()}),
+            ("mlp_nll_ncp", {"vae": model.base_prior(), "ncp": prior}),
+        ):
+            found[name] = (
+                lambda m=model, d=digits, p=priors: log_likelihoods(m, d, p, num_samples=1000),
+                len(digits),
+                "image",
+            )
+    if chosen & {"hvae_nll", "hvae_sir"}:
+        model = _model("mnist_hvae", device)
+        prior = _prior(model, "hvae_prior")
+        settings = load_config(EvaluateConfig, CONFIGS / "mnist_hvae_evaluate.json")
+        prior.normalizer_samples = settings.group_normalizer_samples
+        digits = _digits(args.hvae_digits)
+        if "hvae_nll" in chosen:
+            priors = {"vae": model.base_prior(), "ncp": prior}
+            found["hvae_nll"] = (
+                lambda: log_likelihoods(
+                    model, digits, priors, num_samples=settings.importance_samples
+                ),
+                len(digits),
+                "image",
+            )
+        if "hvae_sir" in chosen:
+            for m in sorted({500, args.sir_proposals}):
+                found[f"hvae_sir_m{m}"] = (
+                    lambda m=m: prior.sample(args.sir_samples, SIRSampler(m)),
+                    args.sir_samples,
+                    "sample",
+                )
+    if "fid" in chosen and Path(DEFAULT_INCEPTION_PATH).expanduser().is_file():
+        net = InceptionFeatures().to(device).requires_grad_(False)
+        images = torch.rand(args.fid_images, 3, 64, 64, device=device)
+        found["fid"] = (lambda: net(images), args.fid_images, "image")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default="mlp_nll,hvae_nll,hvae_sir,fid")
+    parser.add_argument("--mlp-digits", type=int, default=100)
+    parser.add_argument("--hvae-digits", type=int, default=2)
+    parser.add_argument("--sir-samples", type=int, default=20)
+    parser.add_argument("--sir-proposals", type=int, default=5000)
+    parser.add_argument("--fid-images", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", default=str(CONFIGS.parent / "benchmarks/results/floors.json"))
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    rate = rates(device)
+    print(
+        f"rates: matmul {rate['matmul'] / 1e9:.1f} GFLOP/s, conv {rate['conv'] / 1e9:.1f} GFLOP/s"
+    )
+    rows = []
+    with torch.no_grad():
+        for name, (work, units, unit) in workloads(args, device).items():
+            matmul, conv = counted_flops(work)
+            seconds = best_seconds(lambda w=work: (w(), _sync(device)), args.repeats) / units
+            floor = (matmul / rate["matmul"] + conv / rate["conv"]) / units
+            rows.append(
+                {
+                    "workload": name,
+                    "unit": unit,
+                    "seconds_per_unit": seconds,
+                    "matmul_gflop_per_unit": matmul / units / 1e9,
+                    "conv_gflop_per_unit": conv / units / 1e9,
+                    "floor_seconds_per_unit": floor,
+                    "over_floor": seconds / floor,
+                }
+            )
+            r = rows[-1]
+            print(
+                f"{name:<14} {seconds * 1e3:10.2f} ms/{unit:<6} floor {floor * 1e3:9.2f} ms "
+                f"({r['matmul_gflop_per_unit']:.2f} + {r['conv_gflop_per_unit']:.2f} GFLOP) "
+                f"x{seconds / floor:5.2f}",
+                flush=True,
+            )
+    write_results(
+        args.out,
+        device,
+        rates_flop_per_second=rate,
+        settings={k: v for k, v in vars(args).items() if k != "out"},
+        workloads=rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

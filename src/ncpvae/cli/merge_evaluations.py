@@ -1,0 +1,101 @@
+"""``ncpvae merge-evaluations``: one report from ``evaluate`` runs that each computed a shard of
+the test-set likelihood (``--shard I --num_shards N``): the same figures as one run over the
+whole test set, since every shard draws what that run would have drawn for its examples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ncpvae.checkpoint import read_json, write_json
+from ncpvae.cli.evaluate import PER_EXAMPLE_FILE
+from ncpvae.cli.summary import seconds, wrote
+from ncpvae.config import MergeEvaluationsConfig
+from ncpvae.errors import CheckpointError, ConfigError
+from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample, join_shards
+from ncpvae.evaluation.report import write_report
+from ncpvae.runs import claim_run_dir
+
+__all__ = ["run", "describe"]
+
+SHARD_KEYS = ("shard", "num_shards", "shard_examples")
+
+
+def _read(folder: Path, name: str) -> dict[str, Any]:
+    missing = (
+        f"{str(folder)!r} is not a sharded evaluate run folder (no {name}); make the parts "
+        "with ncpvae evaluate --shard I --num_shards N"
+    )
+    return read_json(folder / name, missing)
+
+
+def _per_example(folder: Path) -> PerExample:
+    try:
+        return PerExample(**_read(folder, PER_EXAMPLE_FILE))
+    except TypeError:
+        raise CheckpointError(
+            f"{str(folder / PER_EXAMPLE_FILE)!r} does not hold per-example log-likelihoods"
+        ) from None
+
+
+def run(
+    cfg: MergeEvaluationsConfig, out: str | Path, progress: bool = True, overwrite: bool = False
+) -> dict[str, Any]:
+    """Join the shards ``cfg.evaluations`` into one report in ``out``."""
+    folders = [Path(path) for path in cfg.evaluations]
+    if not folders:
+        raise ConfigError("name the evaluate run folders to merge: --evaluations runs/e0,runs/e1")
+    if any(Path(out).resolve() == folder.resolve() for folder in folders):
+        raise ConfigError(f"--out {str(out)!r} is one of the shards to merge; choose a new folder")
+    configs = [_read(folder, "config.json") for folder in folders]
+    reports = [_read(folder, "report.json") for folder in folders]
+    count = len(folders)
+    if sorted(c.get("shard", 0) for c in configs) != list(range(count)) or any(
+        c.get("num_shards") != count for c in configs
+    ):
+        found = [f"{c.get('shard')} of {c.get('num_shards')}" for c in configs]
+        raise ConfigError(
+            f"merge needs every shard 0 .. N-1 of one N-shard evaluation once; got {found}"
+        )
+    settings = [{k: v for k, v in c.items() if k not in SHARD_KEYS} for c in configs]
+    if any(other != settings[0] for other in settings):
+        raise ConfigError("the shards were evaluated with different settings; merge one run's")
+    try:
+        joined = join_shards([_per_example(folder) for folder in folders])
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    first = reports[[c["shard"] for c in configs].index(0)]
+    likelihood = sum(r.get("seconds", {}).get("likelihood", 0.0) for r in reports)
+    report = {k: v for k, v in first.items() if k not in SHARD_KEYS}
+    report.update(LikelihoodReport.of(joined).to_dict())
+    report.update(
+        num_test=len(joined.vae),
+        merged=[str(folder) for folder in folders],
+        seconds={
+            **first.get("seconds", {}),
+            "likelihood": likelihood,
+            "likelihood_longest_shard": max(
+                r.get("seconds", {}).get("likelihood", 0.0) for r in reports
+            ),
+        },
+    )
+    out = claim_run_dir(out, overwrite)
+    write_json(out / "config.json", {**settings[0], "shard": 0, "num_shards": 1})
+    write_json(out / PER_EXAMPLE_FILE, joined.to_dict())
+    write_report(report, out)
+    return report
+
+
+def describe(result: dict[str, Any], out: Path) -> str:
+    """The lines a person reads at the end: the joined figures and files."""
+    return "\n".join(
+        [
+            f"merge-evaluations: {len(result['merged'])} shards, {result['num_test']:,} test "
+            f"examples: log-likelihood VAE {result['vae_log_likelihood']:.3f}, NCP "
+            f"{result['ncp_log_likelihood']:.3f}, gain {result['ncp_gain']:.3f} "
+            f"+- {result['ncp_gain_stderr']:.3f} (nats)",
+            f"  likelihood {seconds(result['seconds']['likelihood'])} over all shards, "
+            f"{seconds(result['seconds']['likelihood_longest_shard'])} the longest",
+            wrote(out, "report.md", "report.json", "report.png", PER_EXAMPLE_FILE),
+        ]
+    )
