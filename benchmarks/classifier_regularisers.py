@@ -1,5 +1,6 @@
 """Which regulariser keeps a density-ratio classifier calibrated? Stage 2 on one frozen VAE with
-each regulariser in turn (none, weight decay, dropout, spectral normalisation), each keeping the
+each regulariser in turn (``--variants``: none, weight decay, dropout, spectral normalisation, a
+narrower network; each on top of the prior config's settings), each keeping the
 classifier of its best validation pass, reported side by side: the best validation NCE loss and
 its step, train and validation accuracy, log Z +- s.e. and SIR's mean ESS. The lowest
 validation loss is the one to choose (the NCE loss is a proper scoring rule for the ratio).
@@ -7,7 +8,7 @@ validation loss is the one to choose (the NCE loss is a proper scoring rule for 
 The VAE run must hold validation examples out (``data.num_validation`` > 0).
 
     python benchmarks/classifier_regularisers.py --vae runs/celeba/conv_vae/vae \
-        [--prior-config configs/image_prior.json] [--steps 2000] \
+        [--prior-config configs/image_prior.json] [--steps 2000] [--variants "none,dropout 0.5"] \
         [--out benchmarks/results/classifier_regularisers.json]
 """
 
@@ -31,12 +32,16 @@ from ncpvae.samplers import SIRSampler
 from ncpvae.training import train_prior
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {
+VARIANTS = {  # name -> (classifier settings, train settings) over the prior config's
     "none": ({}, {}),
     "weight decay 0.01": ({}, {"weight_decay": 0.01}),
+    "weight decay 0.1": ({}, {"weight_decay": 0.1}),
     "dropout 0.2": ({"dropout": 0.2}, {}),
+    "dropout 0.5": ({"dropout": 0.5}, {}),
     "spectral norm": ({"spectral_norm": True}, {}),
+    "narrow (width 64; 1 block)": ({"hidden_dim": 64, "num_blocks": 1}, {}),
 }
+DEFAULT_VARIANTS = "none,weight decay 0.01,dropout 0.2,spectral norm"
 
 
 def main() -> None:
@@ -44,12 +49,19 @@ def main() -> None:
     parser.add_argument("--vae", required=True, help="a train-vae run folder")
     parser.add_argument("--prior-config", default=str(ROOT / "configs/image_prior.json"))
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument(
+        "--variants", default=DEFAULT_VARIANTS, help=f"comma-separated, of: {', '.join(VARIANTS)}"
+    )
     parser.add_argument("--log-z-samples", type=int, default=100_000)
     parser.add_argument("--device", default="auto")
     parser.add_argument(
         "--out", default=str(ROOT / "benchmarks/results/classifier_regularisers.json")
     )
     args = parser.parse_args()
+    names = args.variants.split(",")
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant(s) {unknown}; choose from: {', '.join(VARIANTS)}")
     device = resolve_device(args.device)
     model = load_vae(args.vae, device)
     train, validation, _ = load_data(load_run(args.vae, expect="vae").data)
@@ -57,7 +69,8 @@ def main() -> None:
         parser.error(f"{args.vae} holds no validation data: train it with --data.num_validation")
     base = load_config(PriorRunConfig, args.prior_config)
     rows = []
-    for name, (classifier_options, train_options) in VARIANTS.items():
+    for name in names:
+        classifier_options, train_options = VARIANTS[name]
         config = dataclasses.replace(base.train, steps=args.steps, **train_options)
         torch.manual_seed(config.seed)
         prior = build_prior(model, dataclasses.replace(base.classifier, **classifier_options))

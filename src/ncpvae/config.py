@@ -199,7 +199,8 @@ class MergeConfig:
 def _demo_vae() -> VAERunConfig:
     # A long KL warm-up (90 % of the steps) leaves the aggregate posterior with clear holes
     # between the 25 modes: the case NCP is for (README, "25 Gaussians"). 2,000 steps of batch 512
-    # at 3e-3 (a narrower VAE, 128 units, misses the paper's level: NCP -2.6 nats; see
+    # at 3e-3: the demo runs in about 60 s on this CPU (a narrower VAE, 128 units, misses the
+    # paper's level: NCP -2.6 nats; see
     # docs/benchmarks.md, "The demo's wall time"); configs/gaussians25_full.json: the README's
     # table, 10,000 steps per stage.
     return VAERunConfig(

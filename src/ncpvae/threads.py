@@ -19,12 +19,14 @@ def free_cores() -> int:
     return max(1, min(cores, round(cores - busy)) // local_processes)
 
 
-def set_threads(threads: int | str = "auto") -> int:
+def set_threads(threads: int | str = "auto", most: int | None = None) -> int:
     """Set torch's intra-op threads: a number, or ``auto`` (``OMP_NUM_THREADS`` if set, else
-    :func:`free_cores`). Returns the number set."""
+    :func:`free_cores`, at most ``most``: work on small networks, whose matrix products are too
+    small to split, only waits longer with more threads). Returns the number set."""
     if threads == "auto":
         env = os.environ.get("OMP_NUM_THREADS", "")
         count = int(env) if env.isdigit() and int(env) > 0 else free_cores()
+        count = min(count, most or count)
     else:
         count = int(threads)
         if count < 1:

@@ -107,6 +107,29 @@ def test_parts_that_are_not_one_evaluation_are_refused(evaluations, capsys, tmp_
     code, _, err = _run(capsys, "evaluate", "--prior", root / "prior", "--shard", "3",
                         "--num_shards", "3", "--out", tmp_path / "y")  # fmt: skip
     assert code == 1 and "use 0 <= shard < num_shards" in err
+    code, _, err = _run(capsys, "evaluate", "--prior", root / "prior", *EVALUATE, "--shard", "0",
+                        "--num_shards", "10", "--out", tmp_path / "z")  # fmt: skip
+    assert code == 1 and "split them over at most 9 shard(s)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "z").exists()
+
+
+def test_shards_may_differ_in_what_the_likelihood_does_not_use(evaluations, capsys):
+    # the docs' recipe: FID only on shard 0 (here: other SIR settings on shard 1)
+    root = evaluations
+    args = ["evaluate", "--prior", root / "prior", *EVALUATE, "--shard", "1", "--num_shards", "3"]
+    assert _run(capsys, *args, "--sir_samples", "30", "--out", root / "other1")[0] == 0
+    parts = f"{root / 'part0'},{root / 'other1'},{root / 'part2'}"
+    code, _, err = _run(capsys, "merge-evaluations", "--evaluations", parts, "--out", root / "m2")
+    assert code == 0, err
+    assert (
+        _report(root / "m2")["ncp_log_likelihood"] == _report(root / "whole")["ncp_log_likelihood"]
+    )
+    # but not in what it does
+    args = [*args[:-2], "--seed", "1", "--shard", "1", "--num_shards", "3"]
+    assert _run(capsys, *args, "--out", root / "seed1")[0] == 0
+    parts = f"{root / 'part0'},{root / 'seed1'},{root / 'part2'}"
+    code, _, err = _run(capsys, "merge-evaluations", "--evaluations", parts, "--out", root / "m3")
+    assert code == 1 and "different settings" in err
 
 
 def test_a_shard_of_the_likelihood_is_its_part_of_the_whole():

@@ -3,6 +3,7 @@ the 25-Gaussians knobs, threads, checkpoints by time, merge of a flat prior."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -91,6 +92,10 @@ def test_threads_follow_the_request_and_the_environment(monkeypatch):
         assert set_threads("auto") == 2
         monkeypatch.delenv("OMP_NUM_THREADS")
         assert 1 <= set_threads("auto") == free_cores()
+        monkeypatch.setattr(os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+        assert set_threads("auto") == 8 and set_threads("auto", most=1) == 1
+        assert set_threads(3, most=1) == 3  # a number asked for is given
         with pytest.raises(ValueError, match="at least 1"):
             set_threads(0)
     finally:

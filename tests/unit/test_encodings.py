@@ -96,7 +96,7 @@ def test_encoder_outputs_give_the_posterior_of_the_data(make_model):
     torch.testing.assert_close(reused, direct, rtol=1e-5, atol=1e-5)
 
 
-def test_nothing_is_reused_for_fresh_binarizations_a_data_model_or_too_little_memory():
+def test_nothing_is_reused_for_fresh_binarizations_other_posteriors_or_too_little_memory():
     model = _flat()
     assert encode_once(model, _images(10, 0, binarize=True)) is None
     assert encode_once(model, _images(10, 0), max_bytes=10 * 6 * 4 - 1) is None
@@ -116,3 +116,15 @@ def test_nothing_is_reused_for_fresh_binarizations_a_data_model_or_too_little_me
             raise NotImplementedError
 
     assert encode_once(Identity(), TensorData(torch.zeros(5, 2))) is None
+
+    class Narrower(VAE):  # changes q(z|x) without the encoder output it would pair with
+        def posterior(self, x):
+            return torch.distributions.Independent(
+                torch.distributions.Normal(self.encoder(x)[:, :3], 0.01), 1
+            )
+
+    narrower = Narrower(
+        VAEConfig(architecture="conv", data_shape=[1, 12, 12], channels=4, latent_dim=3)
+    )
+    assert encode_once(narrower, _images(10, 0)) is None
+    assert encode_once(model, TensorData(torch.zeros(0, 1, 12, 12))) is None

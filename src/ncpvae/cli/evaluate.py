@@ -11,6 +11,7 @@ from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
 from ncpvae.evaluation.classifier import classifier_fit, describe_fit
+from ncpvae.evaluation.evaluate import shard_examples
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
@@ -31,6 +32,7 @@ def run(
     trained = check_trained(prior, cfg.prior)
     train, validation, test = load_data(vae_cfg.data)
     fid = fid_scorer(cfg, test, device, progress)
+    shard_examples(prior.model, test, cfg)  # before the run folder is made
     out = claim_run_dir(out, overwrite)
     report = evaluate(
         prior,

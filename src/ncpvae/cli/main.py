@@ -50,6 +50,7 @@ class Verb:
     describe: Callable[[dict[str, Any], Path], str]
     out: str
     help: str
+    auto_threads: int | None = None  # the most threads --threads auto gives (None: the free cores)
 
 
 def _verbs() -> dict[str, Verb]:
@@ -70,6 +71,9 @@ def _verbs() -> dict[str, Verb]:
             demo.describe,
             "runs/demo",
             "25 Gaussians end to end: both stages, samples, evaluation, figure",
+            # its networks are small: two threads took 62.5 s, one 55.5 s beside a busy core
+            # (benchmarks/demo_speed.py, 2026-12-02)
+            auto_threads=1,
         ),
         "train-vae": Verb(
             VAERunConfig,
@@ -211,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if threads != "auto" and not (threads.isdigit() and int(threads) > 0):
             raise ConfigError(f"--threads takes a positive number or auto, got {threads!r}")
-        set_threads(threads)
+        set_threads(threads, most=verb.auto_threads)
         config = load_config(verb.config, config_path) if config_path else verb.config()
         overrides = {
             key: parse_value(text, leaves[key], key) for key, text in args.items() if key in leaves

@@ -19,6 +19,16 @@ from ncpvae.runs import claim_run_dir
 __all__ = ["run", "describe"]
 
 SHARD_KEYS = ("shard", "num_shards", "shard_examples")
+# the settings that decide the likelihood's draws and figures: the shards must share them (the
+# rest, such as --fid_samples, --device or where the prior folder lies, may differ)
+LIKELIHOOD_SETTINGS = (
+    "num_test",
+    "importance_samples",
+    "log_normalizer_samples",
+    "group_normalizer_samples",
+    "group_normalizer_contexts",
+    "seed",
+)
 
 
 def _read(folder: Path, name: str) -> dict[str, Any]:
@@ -57,9 +67,12 @@ def run(
         raise ConfigError(
             f"merge needs every shard 0 .. N-1 of one N-shard evaluation once; got {found}"
         )
-    settings = [{k: v for k, v in c.items() if k not in SHARD_KEYS} for c in configs]
+    settings = [{k: c.get(k) for k in LIKELIHOOD_SETTINGS} for c in configs]
     if any(other != settings[0] for other in settings):
-        raise ConfigError("the shards were evaluated with different settings; merge one run's")
+        raise ConfigError(
+            f"the shards were evaluated with different settings ({', '.join(LIKELIHOOD_SETTINGS)}"
+            " must agree); merge the shards of one evaluation"
+        )
     try:
         joined = join_shards([_per_example(folder) for folder in folders])
     except ValueError as err:
@@ -80,7 +93,8 @@ def run(
         },
     )
     out = claim_run_dir(out, overwrite)
-    write_json(out / "config.json", {**settings[0], "shard": 0, "num_shards": 1})
+    shard0 = configs[[c["shard"] for c in configs].index(0)]
+    write_json(out / "config.json", {**shard0, "shard": 0, "num_shards": 1})
     write_json(out / PER_EXAMPLE_FILE, joined.to_dict())
     write_report(report, out)
     return report

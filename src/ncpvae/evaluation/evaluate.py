@@ -34,6 +34,7 @@ __all__ = [
     "estimate_log_normalizer",
     "log_normalizer_summary",
     "check_trained",
+    "shard_examples",
 ]
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
@@ -127,6 +128,21 @@ def log_normalizer_summary(estimate: LogNormalizer) -> dict[str, Any]:
     }
 
 
+def shard_examples(model, test: TensorData, settings: EvaluationSettings) -> range:
+    """The examples of ``test`` (the first ``settings.num_test``) whose likelihood this run
+    computes: all, or its shard of whole likelihood batches; a one-line error for a shard that
+    does not exist."""
+    test = test.head(settings.num_test) if settings.num_test else test
+    if settings.num_shards > 1 and not model.has_density:
+        raise ConfigError("this model has no likelihood to shard (an RAE): drop --num_shards")
+    try:
+        return plan(model, test.shape, settings.importance_samples).shard(
+            len(test), settings.shard, settings.num_shards
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
 def _per_example(
     prior: Prior,
     test: TensorData,
@@ -139,9 +155,7 @@ def _per_example(
     importance samples (bits per dimension where the model gives probabilities of discrete
     pixels)."""
     model = prior.model
-    examples = plan(model, test.shape, settings.importance_samples).shard(
-        len(test), settings.shard, settings.num_shards
-    )
+    examples = shard_examples(model, test, settings)
     lls = log_likelihoods(
         model,
         test,
@@ -160,6 +174,7 @@ def _per_example(
         normalizer_bias_estimate=prior.normalizer_bias(log_z),
         group_normalizer_samples=prior.normalizer_samples if prior.per_sample_normalizers else None,
         discrete_dims=math.prod(test.shape) if discrete else None,
+        examples_per_chunk=plan(model, test.shape, settings.importance_samples).examples_per_chunk,
     )
 
 
@@ -184,6 +199,7 @@ def evaluate(
     if model is None:
         raise ConfigError("evaluate needs a prior with its VAE (prior.model): build it on one")
     test = test.head(settings.num_test) if settings.num_test else test
+    shard_examples(model, test, settings)  # refuse a shard that does not exist before long work
     torch.manual_seed(settings.seed)
     seconds: dict[str, float] = {}
     start = time.perf_counter()

@@ -61,6 +61,11 @@ class Plan:
         if not 0 <= index < count:
             raise ValueError(f"shard {index} of {count} does not exist (0 <= shard < count)")
         chunks = math.ceil(num_examples / self.examples_per_chunk)
+        if count > chunks:
+            raise ValueError(
+                f"{num_examples} test examples make {chunks} batch(es) of "
+                f"{self.examples_per_chunk}: split them over at most {chunks} shard(s)"
+            )
         first, last = (chunks * index) // count, (chunks * (index + 1)) // count
         step = self.examples_per_chunk
         return range(first * step, min(last * step, num_examples))
@@ -108,11 +113,19 @@ def log_likelihoods(
     batching = plan(model, data.shape, num_samples, chunk)
     step = batching.examples_per_chunk
     examples = examples if examples is not None else range(len(data))
-    if examples.start % step or (examples.stop % step and examples.stop != len(data)):
+    if (
+        examples.step != 1
+        or examples.stop > len(data)
+        or examples.start % step
+        or (examples.stop % step and examples.stop != len(data))
+    ):
         raise ValueError(f"examples {examples} are not whole chunks of {step}: use Plan.shard")
+    if len(examples) == 0:
+        return {name: torch.zeros(0) for name in priors}
     if generator is None:
         generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
-    seeds = torch.randint(2**62, (math.ceil(examples.stop / step),), generator=generator)
+    chunks = math.ceil(len(data) / step)  # one seed each, however many are evaluated
+    seeds = torch.randint(2**62, (chunks,), generator=generator, device=generator.device)
     weigh = _hierarchical_weights if isinstance(model, HierarchicalLatentModel) else _weights
     results: dict[str, list[Tensor]] = {name: [] for name in priors}
     starts = range(examples.start, examples.stop, step)

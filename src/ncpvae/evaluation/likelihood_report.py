@@ -84,6 +84,7 @@ class PerExample:
     normalizer_bias_estimate: float
     group_normalizer_samples: int | None = None
     discrete_dims: int | None = None  # data dimensions, where bits per dimension are defined
+    examples_per_chunk: int = 0  # the likelihood's batching: shards must share it (CPU vs GPU)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``log_likelihoods.json``)."""

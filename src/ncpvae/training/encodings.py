@@ -23,8 +23,21 @@ ENCODER_CACHE_BYTES = 4 * 2**30
 encoded as it is drawn, as for binarized data)."""
 
 
+def _owner(model: LatentVariableModel, method: str) -> type:
+    return next(c for c in type(model).__mro__ if method in vars(c))
+
+
 def _reuses_nothing(model: LatentVariableModel) -> bool:
-    return type(model).encoder_output is LatentVariableModel.encoder_output
+    """True where ``encoder_output`` is the data, or where ``posterior`` is overridden below the
+    class whose ``encoder_output`` and ``posterior_from`` it would pair with (a subclass that
+    changed q(z|x) without them: reusing them would fit the wrong posterior)."""
+    if _owner(model, "encoder_output") is LatentVariableModel:
+        return True
+    posterior = _owner(model, "posterior")
+    return not all(
+        issubclass(_owner(model, method), posterior)
+        for method in ("encoder_output", "posterior_from")
+    )
 
 
 @torch.no_grad()
@@ -43,9 +56,12 @@ def encode_once(
 ) -> TensorData | None:
     """``model.encoder_output`` of every example of ``data`` in order (eval mode, on the model's
     device), to draw stage-2 minibatches from; None where nothing can be reused: data binarized
-    afresh in every batch, a model whose encoder output is the data, or outputs larger than
+    afresh in every batch, a model whose encoder output is the data (or whose ``posterior`` a
+    subclass changed without ``encoder_output`` and ``posterior_from``), or outputs larger than
     ``max_bytes`` (see :func:`encoding_bytes`)."""
-    if data.binarize or _reuses_nothing(model) or encoding_bytes(model, data) > max_bytes:
+    if len(data) == 0 or data.binarize or _reuses_nothing(model):
+        return None
+    if encoding_bytes(model, data) > max_bytes:
         return None
     was_training = model.training
     model.eval()

@@ -151,14 +151,15 @@ def train_prior(
     groups = prior.check_groups(groups)
     data = as_data(data)
     held_out = None if validation is None else as_data(validation)
-    encoded = False
+    encoded = held_out_encoded = False
     if prior.model is not None:
         freeze(prior.model)
         outputs = encode_once(prior.model, data) if reuse_encodings else None
         if outputs is not None:
             encoded, data = True, outputs
-            if held_out is not None:
-                held_out = encode_once(prior.model, held_out, max_bytes=2**62)
+            held_outputs = None if held_out is None else encode_once(prior.model, held_out)
+            if held_outputs is not None:
+                held_out_encoded, held_out = True, held_outputs
     batches = Minibatches(data, config.batch_size, generator)
     noise = shard_noise()
     params = [p for k in groups for p in prior.classifiers[k].parameters()]
@@ -168,7 +169,7 @@ def train_prior(
 
         def validate(step: int) -> dict[str, float]:
             values = measure_nce(
-                prior, held_out, groups, config.batch_size, config.seed, encoded=encoded
+                prior, held_out, groups, config.batch_size, config.seed, encoded=held_out_encoded
             )
             if select_best:  # the last step's weights need no copy
                 best.offer(step, values["loss"])
