@@ -32,7 +32,7 @@ def mnist_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def blob_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """MNIST IDX files of 600 training and 100 test images of bright squares at random places
-    (the train split keeps 500, the validation split 100)."""
+    """MNIST IDX files of 690 training and 100 test images of bright squares at random places
+    (the train split keeps the first 590, the validation split the last 100)."""
     monkeypatch.setattr(mnist, "NUM_VALIDATION", 100)
-    return write_mnist(tmp_path / "mnist", digits(600, 0), digits(100, 1))
+    return write_mnist(tmp_path / "mnist", digits(690, 0), digits(100, 1))
