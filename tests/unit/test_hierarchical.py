@@ -23,6 +23,7 @@ from ncpvae.data import TensorData
 from ncpvae.evaluation import log_likelihoods, prior_hole
 from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
+from ncpvae.models.nvae import NearestUpsample2x
 from ncpvae.nets import ResidualConvClassifier
 from ncpvae.prior import HierarchicalNCPPrior, hierarchical, merge_priors
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, SIRSampler
@@ -256,6 +257,17 @@ def _tiny_nvae(**overrides) -> HierarchicalVAE:
     )
     cfg.update(overrides)
     return HierarchicalVAE(HierarchicalVAEConfig(**cfg))
+
+
+def test_nearest_upsampling_is_torchs_in_values_and_gradients():
+    x = torch.randn(3, 5, 4, 6, requires_grad=True)
+    ours = NearestUpsample2x()(x)
+    theirs = nn.Upsample(scale_factor=2, mode="nearest")(x)
+    assert ours.shape == (3, 5, 8, 12) and torch.equal(ours, theirs)
+    weights = torch.randn_like(ours)
+    (grad_ours,) = torch.autograd.grad((ours * weights).sum(), x)
+    (grad_theirs,) = torch.autograd.grad((theirs * weights).sum(), x)
+    torch.testing.assert_close(grad_ours, grad_theirs)
 
 
 def test_nvae_groups_scales_and_padding():
