@@ -181,6 +181,14 @@ ROWS: dict[str, tuple[Setup, str]] = {
         lambda f: _copy(f, "prior"),
         "evaluate --prior runs/prior --fid_samples 100",
     ),
+    "`ncpvae evaluate --shard 0 --num_shards 2` on 50 test examples": (
+        lambda f: _copy(f, "prior"),
+        "evaluate --prior runs/prior --shard 0 --num_shards 2",
+    ),
+    "`ncpvae merge-evaluations --evaluations runs/prior`": (
+        lambda f: _copy(f, "prior"),
+        "merge-evaluations --evaluations runs/prior",
+    ),
     "`ncpvae train-vae --out runs/vae` over a finished run": (
         lambda f: _copy(f, "vae"),
         f"train-vae {TINY} --out runs/vae",

@@ -57,6 +57,7 @@ def run(
         raise ConfigError("name the evaluate run folders to merge: --evaluations runs/e0,runs/e1")
     if any(Path(out).resolve() == folder.resolve() for folder in folders):
         raise ConfigError(f"--out {str(out)!r} is one of the shards to merge; choose a new folder")
+    parts = [_per_example(folder) for folder in folders]  # first: names a folder of another kind
     configs = [_read(folder, "config.json") for folder in folders]
     reports = [_read(folder, "report.json") for folder in folders]
     count = len(folders)
@@ -74,7 +75,7 @@ def run(
             " must agree); merge the shards of one evaluation"
         )
     try:
-        joined = join_shards([_per_example(folder) for folder in folders])
+        joined = join_shards(parts)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     first = reports[[c["shard"] for c in configs].index(0)]
