@@ -25,12 +25,12 @@ likelihood's logarithms, sampling) is not in the floor: it is what the ratio sho
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from _results import write_results
+from _timing import best_seconds, matmul_flops_per_second
 from torch.utils.flop_counter import FlopCounterMode
 
 from ncpvae.config import EvaluateConfig, PriorRunConfig, VAERunConfig, load_config
@@ -44,17 +44,6 @@ from ncpvae.samplers import SIRSampler
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CONV_OPS = ("convolution", "conv")
-
-
-def best_seconds(work: Callable[[], object], repeats: int) -> float:
-    """The fastest of ``repeats`` timed runs of ``work`` (after one untimed run)."""
-    work()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def counted_flops(work: Callable[[], object]) -> tuple[float, float]:
@@ -72,20 +61,14 @@ def counted_flops(work: Callable[[], object]) -> tuple[float, float]:
 
 def rates(device: torch.device) -> dict[str, float]:
     """FLOP/s of a 2048^2 matmul and of a 64-channel 3x3 convolution on ``device``."""
-    a = torch.randn(2048, 2048, device=device)
     conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(device).requires_grad_(False)
     x = torch.randn(64, 64, 32, 32, device=device)
-    result = {}
     with torch.no_grad():
-        for name, work in (("matmul", lambda: a @ a), ("conv", lambda: conv(x))):
-            flops = sum(counted_flops(work))
-            result[name] = flops / best_seconds(lambda w=work: (w(), _sync(device)), 5)
-    return result
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+        flops = sum(counted_flops(lambda: conv(x)))
+        return {
+            "matmul": matmul_flops_per_second(device),
+            "conv": flops / best_seconds(lambda: conv(x), 5),
+        }
 
 
 def _model(name: str, device: torch.device):
@@ -174,7 +157,7 @@ def main() -> None:
     with torch.no_grad():
         for name, (work, units, unit) in workloads(args, device).items():
             matmul, conv = counted_flops(work)
-            seconds = best_seconds(lambda w=work: (w(), _sync(device)), args.repeats) / units
+            seconds = best_seconds(work, args.repeats) / units
             floor = (matmul / rate["matmul"] + conv / rate["conv"]) / units
             rows.append(
                 {

@@ -21,7 +21,7 @@ from _results import write_results
 
 from ncpvae.data import load_data
 from ncpvae.evaluation import estimate_log_normalizer
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import load_prior, resolve_device, vae_run_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     prior = load_prior(args.prior, device)
-    vae = load_run(load_run(args.prior, expect="prior").vae, expect="vae")
+    vae = vae_run_of(args.prior)
     train = load_data(vae.data).train
     rows = []
     print(f"{'samples':>10} | seed | log Z    | s.e.   | mean ESS over groups | seconds")

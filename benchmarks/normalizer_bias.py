@@ -23,7 +23,7 @@ import torch
 
 from ncpvae.data import load_data
 from ncpvae.evaluation import log_likelihoods
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import load_prior, resolve_device, vae_run_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def main() -> None:
     device = resolve_device(args.device)
     prior = load_prior(args.prior, device)
     model = prior.model
-    vae_cfg = load_run(load_run(args.prior, expect="prior").vae, expect="vae")
+    vae_cfg = vae_run_of(args.prior)
     test = load_data(vae_cfg.data).test
     test = test.head(args.num_test)
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _results import write_results
+from _timing import matmul_flops_per_second
 from pythae.models import VAE, VAEConfig
 from pythae.pipelines import TrainingPipeline
 from pythae.samplers import (
@@ -124,12 +125,6 @@ def decoder_flops_per_row(decoder: nn.Module) -> int:
     return sum(
         2 * m.in_features * m.out_features for m in decoder.modules() if isinstance(m, nn.Linear)
     )
-
-
-def matmul_flops_per_second(device: torch.device, size: int = 2048, repeats: int = 5) -> float:
-    """The best rate of ``size`` x ``size`` float32 matrix products on ``device``."""
-    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
-    return 2 * size**3 / min(timed(torch.mm, a, b)[1] for _ in range(repeats))
 
 
 @torch.no_grad()

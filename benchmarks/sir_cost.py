@@ -12,27 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import torch
+from _timing import best_seconds
 
 from ncpvae import NCPPrior, SIRSampler, standard_normal
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.runs import resolve_device
-
-
-def timed(fn, repeats: int = 3) -> float:
-    """Best wall time of ``repeats`` calls (after one warm-up call)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -55,8 +42,8 @@ def main() -> None:
                 return prior.log_ratio(proposals) + base.log_prob(proposals)
 
             sampler = SIRSampler(num_proposals=m, min_ess=0.0)
-            t_floor = timed(floor)
-            t_sir = timed(lambda sampler=sampler, prior=prior, n=n: prior.sample(n, sampler))
+            t_floor = best_seconds(floor)
+            t_sir = best_seconds(lambda sampler=sampler, prior=prior, n=n: prior.sample(n, sampler))
             rows.append(
                 {
                     "latent_dim": latent_dim,

@@ -23,7 +23,7 @@ from ncpvae.data import load_data
 from ncpvae.evaluation.fid import FID
 from ncpvae.evaluation.plotting import plt
 from ncpvae.evaluation.sample_quality import fid_reference
-from ncpvae.runs import load_prior, load_run, resolve_device
+from ncpvae.runs import load_prior, resolve_device, vae_run_of
 from ncpvae.samplers import BasePriorSampler, SIRSampler, decode
 
 
@@ -70,7 +70,7 @@ def main() -> None:
     for path in args.priors.split(","):
         prior = load_prior(path, device)
         model = prior.model
-        vae_cfg = load_run(load_run(path, expect="prior").vae, expect="vae")
+        vae_cfg = vae_run_of(path)
         train = load_data(vae_cfg.data).train
         fid = FID(device=device)
         name = f"{Path(path).parent.name}/{Path(path).name}"

@@ -43,6 +43,7 @@ __all__ = [
     "resolve_device",
     "run_kind",
     "load_run",
+    "vae_run_of",
     "save_vae",
     "load_vae",
     "save_prior",
@@ -108,6 +109,12 @@ def load_run(folder: str | Path, expect: str | None = None) -> Any:
             "run folder"
         )
     return from_dict(RUN_KINDS[kind], data)
+
+
+def vae_run_of(prior_folder: str | Path) -> VAERunConfig:
+    """The run config of the VAE that the train-prior run in ``prior_folder`` was fitted on (its
+    data config tells where the data are)."""
+    return load_run(load_run(prior_folder, expect="prior").vae, expect="vae")
 
 
 def save_vae(model: LatentVariableModel, folder: str | Path, config: Any = None) -> Path:

@@ -501,7 +501,7 @@ def test_rae_mixture_prior_matches_sklearn_and_carries_ncp() -> None:
     from sklearn.mixture import GaussianMixture
 
     generator = seeded(2)
-    data = TensorData.images(bars(300, generator))  # not binarized: codes() are deterministic
+    data = TensorData.images(bars(300, generator))  # not binarized: its codes are deterministic
     cfg = conv_config(
         [1, 16, 16], kind="rae", likelihood="gaussian_fixed", latent_dim=2, gmm_components=3
     )
@@ -511,7 +511,7 @@ def test_rae_mixture_prior_matches_sklearn_and_carries_ncp() -> None:
         model, data, TrainConfig(steps=30, batch_size=64), progress=False, generator=generator
     )
 
-    codes = model.codes(data)
+    codes = model.encoder_outputs(data)
     assert codes.shape == (300, 2)
     gmm = GaussianMixture(3, covariance_type="full", reg_covar=1e-6, random_state=0)
     gmm.fit(codes.double().numpy())

@@ -11,11 +11,11 @@ from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import check_trained, evaluate
 from ncpvae.evaluation.classifier import classifier_fit, describe_fit
-from ncpvae.evaluation.evaluate import shard_examples
+from ncpvae.evaluation.evaluate import likelihood_shard
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
 from ncpvae.likelihoods import DISCRETE
-from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
+from ncpvae.runs import claim_run_dir, load_prior, resolve_device, vae_run_of
 
 __all__ = ["run", "describe", "PER_EXAMPLE_FILE"]
 
@@ -27,12 +27,12 @@ def run(
 ) -> dict[str, Any]:
     """Evaluate and write ``report.json``, ``report.md``, ``report.png`` and sample grids."""
     device = resolve_device(cfg.device)
-    vae_cfg = load_run(load_run(cfg.prior, expect="prior").vae, expect="vae")
+    vae_cfg = vae_run_of(cfg.prior)
     prior = load_prior(cfg.prior, device)
     trained = check_trained(prior, cfg.prior)
     train, validation, test = load_data(vae_cfg.data)
     fid = fid_scorer(cfg, test, device, progress)
-    shard_examples(prior.model, test, cfg)  # before the run folder is made
+    likelihood_shard(prior.model, test, cfg)  # refuses a missing shard before the folder is made
     out = claim_run_dir(out, overwrite)
     report = evaluate(
         prior,

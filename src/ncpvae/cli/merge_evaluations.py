@@ -61,9 +61,8 @@ def run(
     configs = [_read(folder, "config.json") for folder in folders]
     reports = [_read(folder, "report.json") for folder in folders]
     count = len(folders)
-    if sorted(c.get("shard", 0) for c in configs) != list(range(count)) or any(
-        c.get("num_shards") != count for c in configs
-    ):
+    shards = [c.get("shard", 0) for c in configs]
+    if sorted(shards) != list(range(count)) or any(c.get("num_shards") != count for c in configs):
         found = [f"{c.get('shard')} of {c.get('num_shards')}" for c in configs]
         raise ConfigError(
             f"merge needs every shard 0 .. N-1 of one N-shard evaluation once; got {found}"
@@ -78,7 +77,7 @@ def run(
         joined = join_shards(parts)
     except ValueError as err:
         raise ConfigError(str(err)) from None
-    first = reports[[c["shard"] for c in configs].index(0)]
+    first, shard0 = reports[shards.index(0)], configs[shards.index(0)]
     likelihood = sum(r.get("seconds", {}).get("likelihood", 0.0) for r in reports)
     report = {k: v for k, v in first.items() if k not in SHARD_KEYS}
     report.update(LikelihoodReport.of(joined).to_dict())
@@ -94,7 +93,6 @@ def run(
         },
     )
     out = claim_run_dir(out, overwrite)
-    shard0 = configs[[c["shard"] for c in configs].index(0)]
     write_json(out / "config.json", {**shard0, "shard": 0, "num_shards": 1})
     write_json(out / PER_EXAMPLE_FILE, joined.to_dict())
     write_report(report, out)

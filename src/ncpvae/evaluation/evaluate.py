@@ -18,7 +18,7 @@ import torch
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
-from ncpvae.evaluation.likelihood import log_likelihoods, plan
+from ncpvae.evaluation.likelihood import Plan, log_likelihoods, plan
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.sample_quality import ess_summary, fid_reference, sample_quality
@@ -34,7 +34,7 @@ __all__ = [
     "estimate_log_normalizer",
     "log_normalizer_summary",
     "check_trained",
-    "shard_examples",
+    "likelihood_shard",
 ]
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
@@ -128,17 +128,16 @@ def log_normalizer_summary(estimate: LogNormalizer) -> dict[str, Any]:
     }
 
 
-def shard_examples(model, test: TensorData, settings: EvaluationSettings) -> range:
-    """The examples of ``test`` (the first ``settings.num_test``) whose likelihood this run
-    computes: all, or its shard of whole likelihood batches; a one-line error for a shard that
-    does not exist."""
+def likelihood_shard(model, test: TensorData, settings: EvaluationSettings) -> tuple[Plan, range]:
+    """How the likelihood batches ``test`` (the first ``settings.num_test``), and the examples
+    whose likelihood this run computes: all, or its shard of whole batches; a one-line error for
+    a shard that does not exist."""
     test = test.head(settings.num_test) if settings.num_test else test
     if settings.num_shards > 1 and not model.has_density:
         raise ConfigError("this model has no likelihood to shard (an RAE): drop --num_shards")
+    batching = plan(model, test.shape, settings.importance_samples)
     try:
-        return plan(model, test.shape, settings.importance_samples).shard(
-            len(test), settings.shard, settings.num_shards
-        )
+        return batching, batching.shard(len(test), settings.shard, settings.num_shards)
     except ValueError as err:
         raise ConfigError(str(err)) from None
 
@@ -147,15 +146,16 @@ def _per_example(
     prior: Prior,
     test: TensorData,
     settings: EvaluationSettings,
+    shard: tuple[Plan, range],
     log_z: LogNormalizer,
     discrete: bool,
     progress: bool,
 ) -> PerExample:
-    """Test log-likelihoods of this run's shard of ``test`` under both priors, from one set of
-    importance samples (bits per dimension where the model gives probabilities of discrete
-    pixels)."""
+    """Test log-likelihoods of this run's ``shard`` of ``test`` (see :func:`likelihood_shard`)
+    under both priors, from one set of importance samples (bits per dimension where the model
+    gives probabilities of discrete pixels)."""
     model = prior.model
-    examples = shard_examples(model, test, settings)
+    batching, examples = shard
     lls = log_likelihoods(
         model,
         test,
@@ -174,7 +174,7 @@ def _per_example(
         normalizer_bias_estimate=prior.normalizer_bias(log_z),
         group_normalizer_samples=prior.normalizer_samples if prior.per_sample_normalizers else None,
         discrete_dims=math.prod(test.shape) if discrete else None,
-        examples_per_chunk=plan(model, test.shape, settings.importance_samples).examples_per_chunk,
+        examples_per_chunk=batching.examples_per_chunk,
     )
 
 
@@ -199,7 +199,7 @@ def evaluate(
     if model is None:
         raise ConfigError("evaluate needs a prior with its VAE (prior.model): build it on one")
     test = test.head(settings.num_test) if settings.num_test else test
-    shard_examples(model, test, settings)  # refuse a shard that does not exist before long work
+    shard = likelihood_shard(model, test, settings)  # refuses a missing shard before long work
     torch.manual_seed(settings.seed)
     seconds: dict[str, float] = {}
     start = time.perf_counter()
@@ -216,7 +216,7 @@ def evaluate(
     likelihood, per_example = None, None
     if model.has_density:
         tick = time.perf_counter()
-        per_example = _per_example(prior, test, settings, log_z, discrete, progress)
+        per_example = _per_example(prior, test, settings, shard, log_z, discrete, progress)
         likelihood = LikelihoodReport.of(per_example)
         seconds["likelihood"] = time.perf_counter() - tick
     tick = time.perf_counter()

@@ -72,6 +72,22 @@ class LatentVariableModel(nn.Module, ABC):
         """q(z | x) from ``encoder_output(x)``: ``posterior(x)`` without the encoder pass."""
         return self.posterior(output)
 
+    @torch.no_grad()
+    def encoder_outputs(self, data: TensorData, batch_size: int = 256) -> Tensor:
+        """:meth:`encoder_output` of every example of ``data`` in order, in batches of
+        ``batch_size``, in eval mode, on the model's device."""
+        was_training = self.training
+        self.eval()
+        try:
+            return torch.cat(
+                [
+                    self.encoder_output(data.batch(slice(i, i + batch_size)).to(self.device))
+                    for i in range(0, len(data), batch_size)
+                ]
+            )
+        finally:
+            self.train(was_training)
+
     @abstractmethod
     def likelihood(self, z: Tensor) -> Distribution:
         """The decoder's distribution p(x | z)."""

@@ -66,23 +66,11 @@ class RAE(VAE):
         return TrainingOutput(loss, {"rec": reconstruction, "latent": latent, "dec_l2": decoder})
 
     @torch.no_grad()
-    def codes(self, data: TensorData, batch_size: int = 1024) -> Tensor:
-        """The codes E(x) of every example of ``data`` (in eval mode)."""
-        was_training = self.training
-        self.eval()
-        codes = [
-            self.encoder(data.batch(slice(i, i + batch_size)).to(self.device))
-            for i in range(0, len(data), batch_size)
-        ]
-        self.train(was_training)
-        return torch.cat(codes)
-
-    @torch.no_grad()
     def fit_base_prior(self, data: TensorData) -> None:
         """Fit the Gaussian mixture on the codes of ``data`` (expectation-maximisation)."""
         from sklearn.mixture import GaussianMixture
 
-        codes = self.codes(data).double().cpu().numpy()
+        codes = self.encoder_outputs(data, batch_size=1024).double().cpu().numpy()
         gmm = GaussianMixture(
             self.config.gmm_components, covariance_type="full", reg_covar=1e-6, random_state=0
         ).fit(codes)

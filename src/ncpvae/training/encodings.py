@@ -63,13 +63,4 @@ def encode_once(
         return None
     if encoding_bytes(model, data) > max_bytes:
         return None
-    was_training = model.training
-    model.eval()
-    try:
-        outputs = [
-            model.encoder_output(data.batch(slice(start, start + batch_size)).to(model.device))
-            for start in range(0, len(data), batch_size)
-        ]
-    finally:
-        model.train(was_training)
-    return TensorData(torch.cat(outputs))
+    return TensorData(model.encoder_outputs(data, batch_size))
