@@ -12,14 +12,22 @@ Workloads (untrained networks of the committed configs: the cost does not depend
   Z_k(z_<k)), both priors, per image;
 * ``hvae_sir``: group-wise SIR of that prior with M = 500 (and ``--sir-proposals``) proposals
   per group, per sample;
+* ``pythae_nll``, ``pythae_get_nll``: the same likelihood (K = 1000, base prior) of pythae's
+  default MLP VAE for MNIST (784-512-16, Bernoulli decoder), by ncpvae on the wrapped model and by
+  pythae's own ``VAE.get_nll`` (batches of 100 importance samples per digit), both beside the
+  floor of the work the estimator must do (ncpvae's counted FLOPs; skipped without pythae);
 * ``fid``: Inception pool features per 64x64 RGB image (TF-FID weights; skipped if absent).
 
 The rates are the best of 5 runs of a 2048x2048 float32 matrix product and of a 3x3
 convolution (64 to 64 channels, 32x32, batch 64); a workload's floor is its matmul FLOPs at the
 first rate plus its convolution FLOPs at the second. Elementwise work (activations, the
-likelihood's logarithms, sampling) is not in the floor: it is what the ratio shows.
+likelihood's logarithms, sampling) is not in the floor: it is what the ratio shows. Where the
+time goes is measured too: a profile of one run splits it into the matrix-product and
+convolution kernels (``kernel_over_floor``: their own time over the floor, 1 if they ran at the
+reference rates) and everything else (``other_over_floor``); the two add up to ``over_floor``
+(within the profile's own noise).
 
-    python benchmarks/floors.py [--workloads mlp_nll,hvae_nll,hvae_sir,fid] [--out ...]
+    python benchmarks/floors.py [--workloads mlp_nll,hvae_nll,hvae_sir,pythae_nll,fid] [--out ...]
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ from ncpvae.samplers import SIRSampler
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CONV_OPS = ("convolution", "conv")
+# ATen ops whose own time is a matrix product or a convolution kernel
+KERNEL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "conv")
 
 
 def counted_flops(work: Callable[[], object]) -> tuple[float, float]:
@@ -57,6 +67,19 @@ def counted_flops(work: Callable[[], object]) -> tuple[float, float]:
         else:
             matmul += flops
     return matmul, conv
+
+
+def kernel_fraction(work: Callable[[], object]) -> float:
+    """The fraction of one run of ``work``'s CPU time spent inside matrix-product and
+    convolution kernels (ATen self time, from the profiler)."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+        work()
+    kernels = total = 0.0
+    for event in profile.key_averages():
+        total += event.self_cpu_time_total
+        if any(name in event.key for name in KERNEL_OPS):
+            kernels += event.self_cpu_time_total
+    return kernels / total
 
 
 def rates(device: torch.device) -> dict[str, float]:
@@ -90,8 +113,39 @@ def _digits(n: int) -> TensorData:
     return TensorData(torch.bernoulli(torch.full((n, 1, 28, 28), 0.13), generator=generator))
 
 
+def _pythae_workloads(digits: TensorData, device: torch.device) -> dict[str, tuple]:
+    """ncpvae's and pythae's IW likelihood of pythae's default MNIST VAE (untrained)."""
+    try:
+        from pythae.models import VAE, VAEConfig
+    except ImportError:
+        return {}
+    from ncpvae.integrations.pythae_model import PythaeModel
+
+    torch.manual_seed(0)
+    vae = VAE(VAEConfig(input_dim=(1, 28, 28), latent_dim=16)).to(device).eval()
+    vae.requires_grad_(False)
+    model = PythaeModel(vae)
+    x = digits.values.to(device)
+    return {
+        "pythae_nll": (
+            lambda: log_likelihoods(model, digits, {"vae": model.base_prior()}, num_samples=1000),
+            len(x),
+            "image",
+            None,
+        ),
+        # pythae's loop runs the encoder once per batch of samples: the floor is ncpvae's work
+        "pythae_get_nll": (
+            lambda: vae.get_nll(x, n_samples=1000, batch_size=100),
+            len(x),
+            "image",
+            "pythae_nll",
+        ),
+    }
+
+
 def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple]:
-    """name -> (work, units per run, unit)."""
+    """name -> (work, units per run, unit, the workload whose counted FLOPs are its floor or
+    None for its own)."""
     found: dict[str, tuple] = {}
     chosen = set(args.workloads.split(","))
     if "mlp_nll" in chosen:
@@ -106,7 +160,10 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple
                 lambda m=model, d=digits, p=priors: log_likelihoods(m, d, p, num_samples=1000),
                 len(digits),
                 "image",
+                None,
             )
+    if "pythae_nll" in chosen:
+        found.update(_pythae_workloads(_digits(args.mlp_digits), device))
     if chosen & {"hvae_nll", "hvae_sir"}:
         model = _model("mnist_hvae", device)
         prior = _prior(model, "hvae_prior")
@@ -121,6 +178,7 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple
                 ),
                 len(digits),
                 "image",
+                None,
             )
         if "hvae_sir" in chosen:
             for m in sorted({500, args.sir_proposals}):
@@ -128,17 +186,18 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple
                     lambda m=m: prior.sample(args.sir_samples, SIRSampler(m)),
                     args.sir_samples,
                     "sample",
+                    None,
                 )
     if "fid" in chosen and Path(DEFAULT_INCEPTION_PATH).expanduser().is_file():
         net = InceptionFeatures().to(device).requires_grad_(False)
         images = torch.rand(args.fid_images, 3, 64, 64, device=device)
-        found["fid"] = (lambda: net(images), args.fid_images, "image")
+        found["fid"] = (lambda: net(images), args.fid_images, "image", None)
     return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workloads", default="mlp_nll,hvae_nll,hvae_sir,fid")
+    parser.add_argument("--workloads", default="mlp_nll,hvae_nll,hvae_sir,pythae_nll,fid")
     parser.add_argument("--mlp-digits", type=int, default=100)
     parser.add_argument("--hvae-digits", type=int, default=2)
     parser.add_argument("--sir-samples", type=int, default=20)
@@ -154,11 +213,14 @@ def main() -> None:
         f"rates: matmul {rate['matmul'] / 1e9:.1f} GFLOP/s, conv {rate['conv'] / 1e9:.1f} GFLOP/s"
     )
     rows = []
+    counted: dict[str, tuple[float, float]] = {}
     with torch.no_grad():
-        for name, (work, units, unit) in workloads(args, device).items():
-            matmul, conv = counted_flops(work)
+        for name, (work, units, unit, floor_of) in workloads(args, device).items():
+            counted[name] = counted[floor_of] if floor_of else counted_flops(work)
+            matmul, conv = counted[name]
             seconds = best_seconds(work, args.repeats) / units
             floor = (matmul / rate["matmul"] + conv / rate["conv"]) / units
+            kernels = kernel_fraction(work) if device.type == "cpu" else float("nan")
             rows.append(
                 {
                     "workload": name,
@@ -168,13 +230,16 @@ def main() -> None:
                     "conv_gflop_per_unit": conv / units / 1e9,
                     "floor_seconds_per_unit": floor,
                     "over_floor": seconds / floor,
+                    "kernel_over_floor": kernels * seconds / floor,
+                    "other_over_floor": (1 - kernels) * seconds / floor,
                 }
             )
             r = rows[-1]
             print(
                 f"{name:<14} {seconds * 1e3:10.2f} ms/{unit:<6} floor {floor * 1e3:9.2f} ms "
                 f"({r['matmul_gflop_per_unit']:.2f} + {r['conv_gflop_per_unit']:.2f} GFLOP) "
-                f"x{seconds / floor:5.2f}",
+                f"x{seconds / floor:5.2f} (kernels x{r['kernel_over_floor']:4.2f}, "
+                f"other x{r['other_over_floor']:4.2f})",
                 flush=True,
             )
     write_results(

@@ -39,7 +39,8 @@ done
 "${NCPVAE[@]}" evaluate --prior "$OUT/flat/prior" --num_test 100 --importance_samples 100 \
     --out "$OUT/flat/evaluate" "${COMMON[@]}"
 
-echo "== hierarchical VAE: train-vae, train-prior on two group sets, merge-priors, evaluate"
+echo "== hierarchical VAE: train-vae, train-prior on two group sets, merge-priors, evaluate in"
+echo "   two shards, merge-evaluations"
 "${NCPVAE[@]}" train-vae --config mnist_hvae "${DATA[@]}" --model.likelihood bernoulli \
     --train.steps 200 --out "$OUT/hvae/vae" "${COMMON[@]}"
 "${NCPVAE[@]}" train-prior --config hvae_prior --vae "$OUT/hvae/vae" --train.steps 200 \
@@ -48,8 +49,16 @@ echo "== hierarchical VAE: train-vae, train-prior on two group sets, merge-prior
     --groups 2,3 --out "$OUT/hvae/prior_b" "${COMMON[@]}"
 "${NCPVAE[@]}" merge-priors --priors "$OUT/hvae/prior_a,$OUT/hvae/prior_b" \
     --out "$OUT/hvae/prior" "${COMMON[@]}"
-"${NCPVAE[@]}" evaluate --prior "$OUT/hvae/prior" --num_test 50 --importance_samples 50 \
-    --group_normalizer_samples 20 --out "$OUT/hvae/evaluate" "${COMMON[@]}"
+for shard in 0 1; do  # the test set's likelihood in two shards, then one report
+    "${NCPVAE[@]}" evaluate --prior "$OUT/hvae/prior" --num_test 80 --importance_samples 50 \
+        --group_normalizer_samples 20 --shard "$shard" --num_shards 2 \
+        --out "$OUT/hvae/evaluate_$shard" "${COMMON[@]}"
+done
+"${NCPVAE[@]}" merge-evaluations --evaluations "$OUT/hvae/evaluate_0,$OUT/hvae/evaluate_1" \
+    --out "$OUT/hvae/evaluate" "${COMMON[@]}"
+
+echo "== demo (25 Gaussians), shortened"
+"${NCPVAE[@]}" demo --vae.train.steps 200 --prior.train.steps 200 --out "$OUT/demo" "${COMMON[@]}"
 
 echo "== timings"
 "$PY" - "$OUT" "$DEVICE" <<'EOF'

@@ -8,6 +8,8 @@
 # configs/EXPERIMENT.json, its prior and evaluate configs below). DATA: the CelebA .tar (or
 # folder), or cifar-10-python.tar.gz. A stage whose run folder is finished is skipped, so the
 # script continues where it stopped (an interrupted stage resumes from its checkpoint).
+# Optional, for a shortened run (say so next to its figures): VAE_STEPS=N trains stage 1 for N
+# steps instead of the config's; SAMPLERS=base,sir evaluates those samplers only.
 set -euo pipefail
 EXPERIMENT="${1:?usage: bash scripts/image_fid.sh EXPERIMENT DATA [OUT]}"
 DATA="${2:?usage: bash scripts/image_fid.sh EXPERIMENT DATA [OUT]}"
@@ -23,11 +25,13 @@ bash scripts/setup.sh
 NCPVAE=.venv/bin/ncpvae  # threads: OMP_NUM_THREADS if set, else the free cores
 finished() { [ -f "$1/config.json" ]; }
 resume() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
-finished "$OUT/vae" || $NCPVAE train-vae --config "configs/$EXPERIMENT.json" \
+STEPS=(${VAE_STEPS:+--train.steps "$VAE_STEPS"})
+ONLY=(${SAMPLERS:+--samplers "$SAMPLERS"})
+finished "$OUT/vae" || $NCPVAE train-vae --config "configs/$EXPERIMENT.json" "${STEPS[@]}" \
     --data.path "$DATA" --out "$OUT/vae" $(resume "$OUT/vae")
 finished "$OUT/prior" || $NCPVAE train-prior --config "configs/$PRIOR.json" --vae "$OUT/vae" \
     --out "$OUT/prior" $(resume "$OUT/prior")
-finished "$OUT/evaluate" || $NCPVAE evaluate --config "configs/$EVALUATE.json" \
+finished "$OUT/evaluate" || $NCPVAE evaluate --config "configs/$EVALUATE.json" "${ONLY[@]}" \
     --prior "$OUT/prior" --out "$OUT/evaluate"
 for t in 1 0.7; do
     for sampler in base sir; do
