@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -54,6 +55,17 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 CONV_OPS = ("convolution", "conv")
 # ATen ops whose own time is a matrix product or a convolution kernel
 KERNEL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "conv")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """``work`` does ``units`` of ``unit`` (images, samples) per call; its floor counts the
+    FLOPs of ``floor_of``'s work (another workload's name) where that is set, else its own."""
+
+    work: Callable[[], object]
+    units: int
+    unit: str
+    floor_of: str | None = None
 
 
 def counted_flops(work: Callable[[], object]) -> tuple[float, float]:
@@ -113,7 +125,7 @@ def _digits(n: int) -> TensorData:
     return TensorData(torch.bernoulli(torch.full((n, 1, 28, 28), 0.13), generator=generator))
 
 
-def _pythae_workloads(digits: TensorData, device: torch.device) -> dict[str, tuple]:
+def _pythae_workloads(digits: TensorData, device: torch.device) -> dict[str, Workload]:
     """ncpvae's and pythae's IW likelihood of pythae's default MNIST VAE (untrained)."""
     try:
         from pythae.models import VAE, VAEConfig
@@ -127,26 +139,24 @@ def _pythae_workloads(digits: TensorData, device: torch.device) -> dict[str, tup
     model = PythaeModel(vae)
     x = digits.values.to(device)
     return {
-        "pythae_nll": (
+        "pythae_nll": Workload(
             lambda: log_likelihoods(model, digits, {"vae": model.base_prior()}, num_samples=1000),
             len(x),
             "image",
-            None,
         ),
         # pythae's loop runs the encoder once per batch of samples: the floor is ncpvae's work
-        "pythae_get_nll": (
+        "pythae_get_nll": Workload(
             lambda: vae.get_nll(x, n_samples=1000, batch_size=100),
             len(x),
             "image",
-            "pythae_nll",
+            floor_of="pythae_nll",
         ),
     }
 
 
-def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple]:
-    """name -> (work, units per run, unit, the workload whose counted FLOPs are its floor or
-    None for its own)."""
-    found: dict[str, tuple] = {}
+def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, Workload]:
+    """The chosen workloads by name."""
+    found: dict[str, Workload] = {}
     chosen = set(args.workloads.split(","))
     if "mlp_nll" in chosen:
         model = _model("mnist_mlp_vae", device)
@@ -156,11 +166,10 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple
             ("mlp_nll", {"vae": model.base_prior()}),
             ("mlp_nll_ncp", {"vae": model.base_prior(), "ncp": prior}),
         ):
-            found[name] = (
+            found[name] = Workload(
                 lambda m=model, d=digits, p=priors: log_likelihoods(m, d, p, num_samples=1000),
                 len(digits),
                 "image",
-                None,
             )
     if "pythae_nll" in chosen:
         found.update(_pythae_workloads(_digits(args.mlp_digits), device))
@@ -172,26 +181,24 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, tuple
         digits = _digits(args.hvae_digits)
         if "hvae_nll" in chosen:
             priors = {"vae": model.base_prior(), "ncp": prior}
-            found["hvae_nll"] = (
+            found["hvae_nll"] = Workload(
                 lambda: log_likelihoods(
                     model, digits, priors, num_samples=settings.importance_samples
                 ),
                 len(digits),
                 "image",
-                None,
             )
         if "hvae_sir" in chosen:
             for m in sorted({500, args.sir_proposals}):
-                found[f"hvae_sir_m{m}"] = (
+                found[f"hvae_sir_m{m}"] = Workload(
                     lambda m=m: prior.sample(args.sir_samples, SIRSampler(m)),
                     args.sir_samples,
                     "sample",
-                    None,
                 )
     if "fid" in chosen and Path(DEFAULT_INCEPTION_PATH).expanduser().is_file():
         net = InceptionFeatures().to(device).requires_grad_(False)
         images = torch.rand(args.fid_images, 3, 64, 64, device=device)
-        found["fid"] = (lambda: net(images), args.fid_images, "image", None)
+        found["fid"] = Workload(lambda: net(images), args.fid_images, "image")
     return found
 
 
@@ -215,7 +222,9 @@ def main() -> None:
     rows = []
     counted: dict[str, tuple[float, float]] = {}
     with torch.no_grad():
-        for name, (work, units, unit, floor_of) in workloads(args, device).items():
+        for name, workload in workloads(args, device).items():
+            work, units, unit = workload.work, workload.units, workload.unit
+            floor_of = workload.floor_of
             counted[name] = counted[floor_of] if floor_of else counted_flops(work)
             matmul, conv = counted[name]
             seconds = best_seconds(work, args.repeats) / units
