@@ -88,6 +88,12 @@ def test_merged_shards_give_the_figures_of_one_run(evaluations, capsys):
     assert "3 shards, 50 test examples" in out
     # a shard's own figures differ from the whole set's: the merge is not a copy of one
     assert parts[0]["ncp_log_likelihood"] != whole["ncp_log_likelihood"]
+    # only shard 0 samples (SIR, MMD^2) and fits the classifiers' report: the merge takes its
+    assert parts[0]["sir_ess"] == whole["sir_ess"] and "classifier_fit" in parts[0]
+    for other in parts[1:]:
+        assert not {"sir_ess", "mmd_samples", "classifier_fit"} & other.keys()
+        assert "sir_and_mmd" not in other["seconds"]
+    assert merged["classifier_fit"] == whole["classifier_fit"]
 
 
 def test_parts_that_are_not_one_evaluation_are_refused(evaluations, capsys, tmp_path):

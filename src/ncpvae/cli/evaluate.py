@@ -31,7 +31,7 @@ def run(
     prior = load_prior(cfg.prior, device)
     trained = check_trained(prior, cfg.prior)
     train, validation, test = load_data(vae_cfg.data)
-    fid = fid_scorer(cfg, test, device, progress)
+    fid = fid_scorer(cfg, test, device, progress) if cfg.shard == 0 else None  # shard 0 has it
     likelihood_shard(prior.model, test, cfg)  # refuses a missing shard before the folder is made
     out = claim_run_dir(out, overwrite)
     report = evaluate(
@@ -45,7 +45,8 @@ def run(
         progress=progress,
     )
     result = {"prior": str(cfg.prior), **report.to_dict(), "trained_groups": trained}
-    result["classifier_fit"] = classifier_fit(prior, train, validation, seed=cfg.seed)
+    if cfg.shard == 0:  # like the sampling figures, a merge takes it from shard 0
+        result["classifier_fit"] = classifier_fit(prior, train, validation, seed=cfg.seed)
     save_config(cfg, out / "config.json")
     if report.per_example is not None:
         write_json(out / PER_EXAMPLE_FILE, report.per_example.to_dict())
@@ -70,9 +71,10 @@ def describe(result: dict[str, Any], out: Path) -> str:
         )
     lines.append(f"  {log_z(result)}")
     lines += describe_fit(result.get("classifier_fit", {}))
-    lines.append(
-        f"  mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']} (smallest group)"
-    )
+    if "sir_ess" in result:
+        lines.append(
+            f"  mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']} (smallest group)"
+        )
     for row in result.get("sample_quality", []):
         lines.append(
             f"  FID {row['sampler']} (t = {row['temperature']:g}, seed {row['sampling_seed']}): "
@@ -80,5 +82,6 @@ def describe(result: dict[str, Any], out: Path) -> str:
             f"{result['fid_reference_samples']:,} training images)"
         )
     lines.append(f"  took {seconds(result['seconds']['total'])}")
-    lines.append(wrote(out, "report.md", "report.json", "report.png", "config.json"))
+    files = ("report.md", "report.json", "report.png", "config.json")
+    lines.append(wrote(out, *(name for name in files if (out / name).exists())))
     return "\n".join(lines)

@@ -48,10 +48,7 @@ class EvaluationReport:
     num_test: int
     trained_groups: list[int]
     log_normalizer: LogNormalizer
-    sir_ess: float
-    sir_ess_groups: list[float]
-    sir_proposals: int
-    sir_samples: int
+    sir: dict[str, Any]  # SIR's ESS and settings (empty on shards > 0: shard 0 has them)
     mmd: dict[str, Any]
     likelihood: LikelihoodReport | None = None
     fid: dict[str, Any] = field(default_factory=dict)
@@ -76,10 +73,7 @@ class EvaluationReport:
             "trained_groups": self.trained_groups,
             **(self.likelihood.to_dict() if self.likelihood else {}),
             **log_normalizer_summary(self.log_normalizer),
-            "sir_ess": self.sir_ess,
-            "sir_ess_groups": self.sir_ess_groups,
-            "sir_proposals": self.sir_proposals,
-            "sir_samples": self.sir_samples,
+            **self.sir,
             **self.mmd,
             **self.fid,
             "seconds": self.seconds,
@@ -178,6 +172,32 @@ def _per_example(
     )
 
 
+def _sir_and_prior_hole(
+    prior: Prior, test: TensorData, settings: EvaluationSettings, progress: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """SIR's ESS over ``settings.sir_samples`` draws, and the prior hole as MMD^2 between
+    aggregate-posterior latents of ``test`` and draws of the base prior and of SIR."""
+    model = prior.model
+    generator = torch.Generator(model.device).manual_seed(settings.seed + 2)
+    sampled = prior.sample(
+        settings.sir_samples, build_sampler("sir", settings, progress), generator=generator
+    )
+    ess = ess_summary(sampled.ess)
+    sir = {
+        "sir_ess": ess["sir_ess_mean"],
+        "sir_ess_groups": ess["sir_ess_groups"],
+        "sir_proposals": settings.sir_proposals,
+        "sir_samples": settings.sir_samples,
+    }
+    n = min(len(sampled.latents), len(test), MMD_SAMPLES)
+    mmd: dict[str, Any] = {"mmd_samples": n}
+    if n >= 2:
+        base = BasePriorSampler().sample(prior, n, generator=generator).latents
+        posterior = posterior_latents(model, test, n)()
+        mmd.update(prior_hole(prior, posterior, {"base": base, "ncp": sampled.latents[:n]}))
+    return sir, mmd
+
+
 def evaluate(
     prior: Prior,
     train: TensorData,
@@ -219,34 +239,25 @@ def evaluate(
         per_example = _per_example(prior, test, settings, shard, log_z, discrete, progress)
         likelihood = LikelihoodReport.of(per_example)
         seconds["likelihood"] = time.perf_counter() - tick
-    tick = time.perf_counter()
-    generator = torch.Generator(model.device).manual_seed(settings.seed + 2)
-    sir_sampler = build_sampler("sir", settings, progress)
-    sir = prior.sample(settings.sir_samples, sir_sampler, generator=generator)
-    ess = ess_summary(sir.ess)
-    n = min(len(sir.latents), len(test), MMD_SAMPLES)
-    mmd: dict[str, Any] = {"mmd_samples": n}
-    if n >= 2:
-        base = BasePriorSampler().sample(prior, n, generator=generator).latents
-        posterior = posterior_latents(model, test, n)()
-        mmd.update(prior_hole(prior, posterior, {"base": base, "ncp": sir.latents[:n]}))
-    seconds["sir_and_mmd"] = time.perf_counter() - tick
+    sir: dict[str, Any] = {}
+    mmd: dict[str, Any] = {}
     quality: dict[str, Any] = {}
-    if fid is not None:
+    if settings.shard == 0:  # the sampling figures: a merge takes them from shard 0
         tick = time.perf_counter()
-        reference = settings.fid_reference_samples or settings.fid_samples
-        quality = fid_reference(fid, train, reference, settings.fid_cache)
-        quality["sample_quality"] = sample_quality(prior, fid, settings, grids, progress)
-        seconds["fid"] = time.perf_counter() - tick
+        sir, mmd = _sir_and_prior_hole(prior, test, settings, progress)
+        seconds["sir_and_mmd"] = time.perf_counter() - tick
+        if fid is not None:
+            tick = time.perf_counter()
+            reference = settings.fid_reference_samples or settings.fid_samples
+            quality = fid_reference(fid, train, reference, settings.fid_cache)
+            quality["sample_quality"] = sample_quality(prior, fid, settings, grids, progress)
+            seconds["fid"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start
     return EvaluationReport(
         num_test=len(test) if per_example is None else len(per_example.vae),
         trained_groups=prior.trained_groups,
         log_normalizer=log_z,
-        sir_ess=ess["sir_ess_mean"],
-        sir_ess_groups=ess["sir_ess_groups"],
-        sir_proposals=settings.sir_proposals,
-        sir_samples=settings.sir_samples,
+        sir=sir,
         mmd=mmd,
         likelihood=likelihood,
         fid=quality,

@@ -103,6 +103,8 @@ def _prior_hole_lines(report: dict[str, Any]) -> list[str]:
 
 
 def _ess_lines(report: dict[str, Any]) -> list[str]:
+    if "sir_ess" not in report:
+        return []
     of = f"of M = {report['sir_proposals']}, over {report['sir_samples']} samples"
     lines = ["## SIR", "", f"Mean ESS {report['sir_ess']:.1f} ({of})."]
     if "sir_ess_groups" in report:
@@ -177,42 +179,53 @@ def markdown_report(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(report: dict[str, Any], path: Path) -> None:
-    from ncpvae.evaluation.plotting import plt
-
+def _plot(report: dict[str, Any], path: Path) -> bool:
+    """The figures the report has, one panel each (none on a likelihood shard > 0, which only
+    computes the likelihood): the prior hole, the SIR ESS per group, FID per sampler. Returns
+    whether it drew any."""
     base = report.get("mmd2_posterior_base_groups") or [report.get("mmd2_posterior_base")]
     ncp = report.get("mmd2_posterior_ncp_groups") or [report.get("mmd2_posterior_ncp")]
-    ess = report.get("sir_ess_groups") or [report["sir_ess"]]
+    ess = report.get("sir_ess_groups") or [report.get("sir_ess")]
     rows = report.get("sample_quality", [])
-    panels = 2 + bool(rows)
-    fig, axes = plt.subplots(1, panels, figsize=(4.2 * panels, 3.4))
-    if base[0] is not None:
+    present = {"hole": base[0] is not None, "ess": ess[0] is not None, "fid": bool(rows)}
+    panels = [name for name, shown in present.items() if shown]
+    if not panels:
+        return False
+    from ncpvae.evaluation.plotting import plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    ax = dict(zip(panels, axes[0], strict=True))
+    if "hole" in ax:
         ticks = range(len(base))
-        axes[0].bar([k - 0.2 for k in ticks], base, width=0.4, label="base prior")
-        axes[0].bar([k + 0.2 for k in ticks], ncp, width=0.4, label="NCP (SIR)")
-        axes[0].set(xticks=list(ticks), xlabel="latent group", ylabel="MMD² to q(z)")
-        axes[0].set_title("prior hole")
-        axes[0].legend()
-    axes[1].bar(range(len(ess)), ess)
-    axes[1].axhline(report["sir_proposals"], color="grey", lw=0.8, ls="--")
-    axes[1].set(xticks=list(range(len(ess))), xlabel="latent group", ylabel="mean ESS")
-    axes[1].set_title(f"SIR ESS (M = {report['sir_proposals']})")
-    if rows:
+        ax["hole"].bar([k - 0.2 for k in ticks], base, width=0.4, label="base prior")
+        ax["hole"].bar([k + 0.2 for k in ticks], ncp, width=0.4, label="NCP (SIR)")
+        ax["hole"].set(xticks=list(ticks), xlabel="latent group", ylabel="MMD² to q(z)")
+        ax["hole"].set_title("prior hole")
+        ax["hole"].legend()
+    if "ess" in ax:
+        ax["ess"].bar(range(len(ess)), ess)
+        ax["ess"].axhline(report["sir_proposals"], color="grey", lw=0.8, ls="--")
+        ax["ess"].set(xticks=list(range(len(ess))), xlabel="latent group", ylabel="mean ESS")
+        ax["ess"].set_title(f"SIR ESS (M = {report['sir_proposals']})")
+    if "fid" in ax:
         for sampler in dict.fromkeys(r["sampler"] for r in rows):
             mine = [r for r in rows if r["sampler"] == sampler]
-            axes[2].plot([r["temperature"] for r in mine], [r["fid"] for r in mine], "o-")
-            axes[2].lines[-1].set_label(sampler)
-        axes[2].set(xlabel="temperature", ylabel="FID")
-        axes[2].set_title(f"FID ({rows[0]['fid_samples']} samples)")
-        axes[2].legend()
+            ax["fid"].plot([r["temperature"] for r in mine], [r["fid"] for r in mine], "o-")
+            ax["fid"].lines[-1].set_label(sampler)
+        ax["fid"].set(xlabel="temperature", ylabel="FID")
+        ax["fid"].set_title(f"FID ({rows[0]['fid_samples']} samples)")
+        ax["fid"].legend()
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
+    return True
 
 
-def write_report(report: dict[str, Any], out: Path) -> None:
-    """``report.json``, ``report.md`` and ``report.png`` in the folder ``out``."""
+def write_report(report: dict[str, Any], out: Path) -> list[str]:
+    """``report.json``, ``report.md`` and, where it has figures to draw, ``report.png`` in the
+    folder ``out``; returns the names of the files written."""
     write_json(out / "report.json", report)
     text = markdown_report(report)
     atomic_write(out / "report.md", lambda p: p.write_text(text))
-    _plot(report, out / "report.png")
+    drawn = _plot(report, out / "report.png")
+    return ["report.md", "report.json"] + (["report.png"] if drawn else [])
