@@ -5,6 +5,7 @@ that do not make one evaluation are refused in one line."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -88,11 +89,14 @@ def test_merged_shards_give_the_figures_of_one_run(evaluations, capsys):
     assert "3 shards, 50 test examples" in out
     # a shard's own figures differ from the whole set's: the merge is not a copy of one
     assert parts[0]["ncp_log_likelihood"] != whole["ncp_log_likelihood"]
-    # only shard 0 samples (SIR, MMD^2) and fits the classifiers' report: the merge takes its
+    # only shard 0 samples (SIR, MMD^2), fits the classifiers' report and draws report.png;
+    # the merge takes these from it
     assert parts[0]["sir_ess"] == whole["sir_ess"] and "classifier_fit" in parts[0]
     for other in parts[1:]:
         assert not {"sir_ess", "mmd_samples", "classifier_fit"} & other.keys()
         assert "sir_and_mmd" not in other["seconds"]
+    assert (root / "part0" / "report.png").is_file()
+    assert not (root / "part1" / "report.png").exists()
     assert merged["classifier_fit"] == whole["classifier_fit"]
 
 
@@ -160,3 +164,14 @@ def test_a_shard_of_the_likelihood_is_its_part_of_the_whole():
     assert torch.equal(torch.cat([run(s) for s in shards]), whole)
     with pytest.raises(ValueError, match="not whole chunks"):
         run(range(2, 8))
+
+
+def test_a_shard_overwriting_a_whole_run_leaves_no_figure_of_it(evaluations, capsys, tmp_path):
+    folder = tmp_path / "again"
+    shutil.copytree(evaluations / "whole", folder)
+    assert (folder / "report.png").is_file()
+    args = ["evaluate", "--prior", evaluations / "prior", *EVALUATE, "--shard", "1"]
+    code, out, err = _run(capsys, *args, "--num_shards", "3", "--out", folder, "--overwrite")
+    assert code == 0, err
+    assert not (folder / "report.png").exists() and "sir_ess" not in _report(folder)
+    assert "wrote" in out and "report.png" not in out and "SIR ESS" not in out

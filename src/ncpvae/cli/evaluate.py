@@ -31,7 +31,7 @@ def run(
     prior = load_prior(cfg.prior, device)
     trained = check_trained(prior, cfg.prior)
     train, validation, test = load_data(vae_cfg.data)
-    fid = fid_scorer(cfg, test, device, progress) if cfg.shard == 0 else None  # shard 0 has it
+    fid = fid_scorer(cfg, test, device, progress) if cfg.samples_figures else None
     likelihood_shard(prior.model, test, cfg)  # refuses a missing shard before the folder is made
     out = claim_run_dir(out, overwrite)
     report = evaluate(
@@ -45,7 +45,7 @@ def run(
         progress=progress,
     )
     result = {"prior": str(cfg.prior), **report.to_dict(), "trained_groups": trained}
-    if cfg.shard == 0:  # like the sampling figures, a merge takes it from shard 0
+    if cfg.samples_figures:
         result["classifier_fit"] = classifier_fit(prior, train, validation, seed=cfg.seed)
     save_config(cfg, out / "config.json")
     if report.per_example is not None:

@@ -242,7 +242,7 @@ def evaluate(
     sir: dict[str, Any] = {}
     mmd: dict[str, Any] = {}
     quality: dict[str, Any] = {}
-    if settings.shard == 0:  # the sampling figures: a merge takes them from shard 0
+    if settings.samples_figures:
         tick = time.perf_counter()
         sir, mmd = _sir_and_prior_hole(prior, test, settings, progress)
         seconds["sir_and_mmd"] = time.perf_counter() - tick

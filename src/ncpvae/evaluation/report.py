@@ -221,11 +221,11 @@ def _plot(report: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def write_report(report: dict[str, Any], out: Path) -> list[str]:
+def write_report(report: dict[str, Any], out: Path) -> None:
     """``report.json``, ``report.md`` and, where it has figures to draw, ``report.png`` in the
-    folder ``out``; returns the names of the files written."""
+    folder ``out`` (an older ``report.png`` there, from the run it overwrites, is removed)."""
     write_json(out / "report.json", report)
     text = markdown_report(report)
     atomic_write(out / "report.md", lambda p: p.write_text(text))
-    drawn = _plot(report, out / "report.png")
-    return ["report.md", "report.json"] + (["report.png"] if drawn else [])
+    if not _plot(report, out / "report.png"):
+        (out / "report.png").unlink(missing_ok=True)

@@ -74,6 +74,12 @@ class EvaluationSettings(SamplerSettings):
         min=1,
     )
 
+    @property
+    def samples_figures(self) -> bool:
+        """Whether this run computes the sampling figures (SIR's ESS, MMD^2, FID) and the
+        classifiers' fit: unsharded runs and shard 0, from which a merge takes them."""
+        return self.shard == 0
+
     def __post_init__(self) -> None:
         super().__post_init__()
         check_settings(self)
