@@ -1,29 +1,157 @@
-"""Does a prior's log Z estimate settle as the number of base-prior samples grows?
+"""Does a prior's log Z estimate settle as the number of samples grows, and is it right?
 
-log Z_hat = logsumexp f(z_i) - log N is biased low (Jensen) by about (1/ESS - 1/N)/2, and where
-the weights exp f are heavy-tailed its delta-method standard error understates the spread: the
-estimate then keeps rising with N. This estimates log Z of a train-prior run's prior from
-``--samples`` draws (each with ``--repeats`` seeds) and prints value, standard error and ESS
-side by side.
+log Z_hat = logsumexp f(z_i) - log N over draws of the base prior p is biased low (Jensen) by
+about (1/ESS - 1/N)/2, and where the weights exp f are heavy-tailed its delta-method standard
+error understates the spread: the estimate then keeps rising with N. This estimates log Z of a
+train-prior run's prior from ``--samples`` draws (each with ``--repeats`` seeds) and prints
+value, standard error and ESS side by side.
+
+With ``--mixture`` (a flat prior whose VAE has a Gaussian q(z|x)) every row is repeated with
+importance sampling from the defensive mixture g = (p + N(m, S) + q) / 3, where q is the
+aggregate posterior of the training images (the mixture of their q(z|x), the density the
+classifier was trained against) and N(m, S) its moment-matched Gaussian:
+Z = E_g[p(z) exp f(z) / g(z)]. g reaches the region where q lives, which draws of p almost never
+do, so if p's draws miss mass there the two estimates disagree. It then also fits the
+temperature of the ratio on the held-out images' latents, f' = a f: Platt scaling (a, b by the
+NCE loss against fresh draws of p) and, for each of ``--temperatures``, log Z(a) and the
+validation gain E_q_val[a f] - log Z(a), the mean log-density ratio of the tilted prior
+p exp(a f) / Z(a) to p on held-out latents.
 
     python benchmarks/log_z_convergence.py --prior runs/celeba/conv_vae/prior \
-        [--samples 100000,1000000,10000000] [--repeats 2] \
+        [--samples 100000,1000000,10000000] [--repeats 2] [--mixture] \
+        [--temperatures 0.8,1,1.1,1.2,1.3,1.5] \
         [--out benchmarks/results/log_z_convergence.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
+import torch
+import torch.nn.functional as F
 from _results import write_results
+from torch import Tensor
+from torch.distributions import Independent, MultivariateNormal, Normal
 
 from ncpvae.data import load_data
+from ncpvae.distributions import sample
 from ncpvae.evaluation import estimate_log_normalizer
+from ncpvae.prior import NCPPrior
 from ncpvae.runs import load_prior, resolve_device, vae_run_of
+from ncpvae.training.encodings import encode_once
 
 ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 16_384
+
+
+class DefensiveMixture:
+    """g = (p + N(m, S) + q) / 3 with q = (1/n) sum_i N(mu_i, diag sigma_i^2)."""
+
+    def __init__(self, base, loc: Tensor, scale: Tensor) -> None:
+        self.base, self.loc, self.scale = base, loc, scale
+        n, d = loc.shape
+        mean = loc.mean(0)
+        centred = loc - mean
+        cov = centred.T @ centred / n + torch.diag(scale.pow(2).mean(0))
+        self.envelope = MultivariateNormal(mean, covariance_matrix=cov)
+        # log N(z; mu_i, sigma_i) = [z^2, z] . [-1/(2 sigma^2), mu/sigma^2] + c_i: one matmul
+        precision = scale.pow(-2)
+        self.coefficients = torch.cat([-0.5 * precision, loc * precision], 1).T
+        self.constants = (
+            -0.5 * (loc.pow(2) * precision).sum(1)
+            - scale.log().sum(1)
+            - 0.5 * d * math.log(2 * math.pi)
+        )
+
+    def log_q(self, z: Tensor) -> Tensor:
+        terms = torch.cat([z.pow(2), z], 1) @ self.coefficients + self.constants
+        return terms.logsumexp(1) - math.log(len(self.loc))
+
+    def log_prob(self, z: Tensor) -> Tensor:
+        parts = [self.base.log_prob(z), self.envelope.log_prob(z), self.log_q(z)]
+        return torch.stack(parts).logsumexp(0) - math.log(3)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        which = torch.randint(3, (n,), generator=generator)
+        counts = [int((which == k).sum()) for k in range(3)]
+        index = torch.randint(len(self.loc), (counts[2],), generator=generator)
+        noise = torch.randn(counts[2], self.loc.shape[1], generator=generator)
+        return torch.cat(
+            [
+                sample(self.base, (counts[0],), generator),
+                sample(self.envelope, (counts[1],), generator),
+                self.loc[index] + self.scale[index] * noise,
+            ]
+        )
+
+
+def gaussian_posterior(prior: NCPPrior, data) -> Independent:
+    """q(z|x) of every example of ``data``, batched: (N,) diagonal Gaussians."""
+    encoded = encode_once(prior.model, data, max_bytes=2**62)
+    if encoded is None:
+        raise SystemExit("--mixture needs data that are not binarized afresh")
+    posterior = prior.model.posterior_from(encoded.values.to(prior.model.device))
+    if not (isinstance(posterior, Independent) and isinstance(posterior.base_dist, Normal)):
+        raise SystemExit("--mixture needs a VAE with a diagonal Gaussian q(z|x)")
+    return posterior
+
+
+@torch.no_grad()
+def mixture_draws(prior: NCPPrior, g: DefensiveMixture, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """f(z) and log p(z) - log g(z) for n draws of g."""
+    generator = torch.Generator().manual_seed(seed)
+    logits, log_ratio = [], []
+    for start in range(0, n, CHUNK):
+        z = g.sample(min(CHUNK, n - start), generator)
+        logits.append(prior.classifier(z).double())
+        log_ratio.append((prior.base.log_prob(z) - g.log_prob(z)).double())
+    return torch.cat(logits), torch.cat(log_ratio)
+
+
+def importance_estimate(log_w: Tensor) -> tuple[float, float, float]:
+    """log mean exp(log_w), its delta-method standard error and the weights' ESS."""
+    n = len(log_w)
+    w = (log_w - log_w.max()).exp()
+    ess = float(w.sum() ** 2 / w.pow(2).sum())
+    return float(log_w.logsumexp(0)) - math.log(n), math.sqrt(max(0, 1 / ess - 1 / n)), ess
+
+
+@torch.no_grad()
+def temperature_fit(prior: NCPPrior, validation, base_draws: int) -> dict[str, float]:
+    """Platt scaling f' = a f + b on the held-out images' latents (one draw of q(z|x) each,
+    repeated to ``base_draws``) against as many fresh draws of p, and E_q_val[f]."""
+    torch.manual_seed(7)
+    posterior = gaussian_posterior(prior, validation)
+    repeats = max(1, base_draws // posterior.batch_shape[0])
+    real = torch.cat([prior.classifier(posterior.sample()) for _ in range(repeats)])
+    fake = torch.cat(
+        [
+            prior.classifier(prior.base.sample((min(CHUNK, len(real) - s),)))
+            for s in range(0, len(real), CHUNK)
+        ]
+    )
+    ab = torch.tensor([1.0, 0.0], requires_grad=True)
+    optimiser = torch.optim.LBFGS([ab], max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> Tensor:
+        optimiser.zero_grad()
+        with torch.enable_grad():
+            loss = (
+                F.softplus(-(ab[0] * real + ab[1])).mean() + F.softplus(ab[0] * fake + ab[1]).mean()
+            )
+            loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return {
+        "platt_a": float(ab[0]),
+        "platt_b": float(ab[1]),
+        "validation_mean_f": float(real.double().mean()),
+        "validation_latents": len(real),
+    }
 
 
 def main() -> None:
@@ -31,38 +159,80 @@ def main() -> None:
     parser.add_argument("--prior", required=True, help="a train-prior run folder")
     parser.add_argument("--samples", default="100000,1000000,10000000")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--mixture", action="store_true")
+    parser.add_argument("--temperatures", default="0.8,1,1.1,1.2,1.3,1.5")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/log_z_convergence.json"))
     args = parser.parse_args()
     device = resolve_device(args.device)
     prior = load_prior(args.prior, device)
     vae = vae_run_of(args.prior)
-    train = load_data(vae.data).train
+    splits = load_data(vae.data)
+    mixture = None
+    if args.mixture:
+        if not isinstance(prior, NCPPrior) or prior.model is None:
+            raise SystemExit("--mixture needs a flat prior fitted on a VAE")
+        posterior = gaussian_posterior(prior, splits.train)
+        mixture = DefensiveMixture(prior.base, posterior.base_dist.loc, posterior.base_dist.scale)
     rows = []
-    print(f"{'samples':>10} | seed | log Z    | s.e.   | mean ESS over groups | seconds")
+    print(f"{'samples':>10} | seed | proposal | log Z    | s.e.   | ESS      | seconds")
     for n in (int(s) for s in args.samples.split(",")):
         for seed in range(args.repeats):
             start = time.perf_counter()
-            estimate = estimate_log_normalizer(prior, train, n, seed=100 + seed)
-            seconds = time.perf_counter() - start
+            estimate = estimate_log_normalizer(prior, splits.train, n, seed=100 + seed)
             groups = estimate.groups
             ess = sum(g.num_samples / (1 + g.relative_variance) for g in groups) / len(groups)
-            rows.append(
-                {
-                    "samples": n,
-                    "seed": 100 + seed,
-                    "log_z": estimate.value,
-                    "stderr": estimate.stderr,
-                    "ess": ess,
-                    "seconds": seconds,
-                }
+            found = [("p", estimate.value, estimate.stderr, ess, time.perf_counter() - start)]
+            if mixture is not None:
+                start = time.perf_counter()
+                logits, log_ratio = mixture_draws(prior, mixture, n, 100 + seed)
+                found.append(
+                    (
+                        "mixture",
+                        *importance_estimate(logits + log_ratio),
+                        time.perf_counter() - start,
+                    )
+                )
+            for proposal, value, stderr, ess, seconds in found:
+                rows.append(
+                    {
+                        "samples": n,
+                        "seed": 100 + seed,
+                        "proposal": proposal,
+                        "log_z": value,
+                        "stderr": stderr,
+                        "ess": ess,
+                        "seconds": seconds,
+                    }
+                )
+                print(
+                    f"{n:>10} | {100 + seed} | {proposal:>8} | {value:+.4f} | {stderr:.4f} | "
+                    f"{ess:8.1f} | {seconds:.1f}",
+                    flush=True,
+                )
+    tempered = {}
+    if mixture is not None:
+        n = max(int(s) for s in args.samples.split(","))
+        fit = temperature_fit(prior, splits.validation, 100_000)
+        logits, log_ratio = mixture_draws(prior, mixture, n, 200)
+        platt_log_z = fit["platt_b"] + importance_estimate(fit["platt_a"] * logits + log_ratio)[0]
+        fit["platt_log_z"] = platt_log_z
+        print(
+            f"Platt scaling on {fit['validation_latents']:,} held-out latents: "
+            f"a = {fit['platt_a']:.3f}, b = {fit['platt_b']:+.3f}; log Z of a f + b: "
+            f"{platt_log_z:+.3f}"
+        )
+        print(" a    | log Z(a) (mixture, s.e.) | ESS    | E_q_val[a f] - log Z(a)")
+        scan = []
+        for a in (float(t) for t in args.temperatures.split(",")):
+            value, stderr, ess = importance_estimate(a * logits + log_ratio)
+            gain = a * fit["validation_mean_f"] - value
+            scan.append(
+                {"a": a, "log_z": value, "stderr": stderr, "ess": ess, "validation_gain": gain}
             )
-            print(
-                f"{n:>10} | {100 + seed} | {estimate.value:+.4f} | {estimate.stderr:.4f} | "
-                f"{ess:20.1f} | {seconds:.1f}",
-                flush=True,
-            )
-    write_results(args.out, device, prior=str(args.prior), rows=rows)
+            print(f" {a:4.2f} | {value:+8.3f} ({stderr:.3f})        | {ess:6.1f} | {gain:.3f}")
+        tempered = {"temperature": {**fit, "samples": n, "seed": 200, "scan": scan}}
+    write_results(args.out, device, prior=str(args.prior), rows=rows, **tempered)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from helpers import QuadraticLogRatio, seeded
 from torch.distributions import MultivariateNormal
 
 from ncpvae import NCPPrior, TrainConfig, standard_normal, train_prior
+from ncpvae.errors import ConfigError
+from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
+from ncpvae.prior import ClassifierConfig, build_prior
 
 
 def test_nce_recovers_known_gaussian_log_ratio():
@@ -68,3 +72,65 @@ def test_log_prob_needs_an_estimate_first():
         assert "estimate_log_normalizer" in str(err)
     else:
         raise AssertionError("log_prob without log Z must raise")
+
+
+class _Recorder(torch.nn.Module):
+    """A classifier that remembers its last input and answers 0."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.seen = z.detach().clone()
+        return z.sum(-1) * 0
+
+
+def test_latent_noise_smooths_the_real_latents_by_the_stated_gaussian():
+    """With latent_noise s the real half of an NCE batch is z + N(0, s^2 I) (points at 3 here:
+    mean 3, std s), the fake half the base prior's draws untouched (mean 0, std 1)."""
+    recorder = _Recorder()
+    prior = NCPPrior(standard_normal((4,)), recorder, latent_noise=0.3)
+    torch.manual_seed(0)
+    prior.nce_loss(torch.full((50_000, 4), 3.0))
+    real, fake = recorder.seen.split(50_000)
+    torch.testing.assert_close(real.mean(0), torch.full((4,), 3.0), atol=0.01, rtol=0)
+    torch.testing.assert_close(real.std(0), torch.full((4,), 0.3), atol=0.01, rtol=0)
+    torch.testing.assert_close(fake.std(0), torch.ones(4), atol=0.02, rtol=0)
+    prior = NCPPrior(standard_normal((4,)), recorder)  # the default adds nothing
+    prior.nce_loss(torch.full((8, 4), 3.0))
+    assert bool((recorder.seen[:8] == 3.0).all())
+
+
+def test_nce_with_latent_noise_recovers_the_smoothed_ratio():
+    """Real latents at two points, +-1 on the first axis, smoothed by s = 0.5: the fitted logit
+    matches log q_s/p for the mixture q_s = (N(-e1, s^2 I) + N(e1, s^2 I)) / 2, not the ratio
+    of points."""
+    s = 0.5
+    points = torch.tensor([[1.0, 0.0], [-1.0, 0.0]]).repeat(50_000, 1)
+    base = standard_normal((2,))
+    torch.manual_seed(0)
+    prior = NCPPrior(base, ResidualMLPClassifier(2, hidden_dim=64, num_blocks=2), latent_noise=s)
+    train_prior(
+        prior,
+        points,
+        TrainConfig(steps=2000, batch_size=512, lr=2e-3, lr_final=1e-5),
+        progress=False,
+    )
+    components = MultivariateNormal(
+        torch.tensor([[1.0, 0.0], [-1.0, 0.0]]), s**2 * torch.eye(2).expand(2, 2, 2)
+    )
+    z = (points[:2] + s * torch.randn(2500, 2, 2)).flatten(0, 1)
+    true = components.log_prob(z.unsqueeze(1)).logsumexp(1) - math.log(2) - base.log_prob(z)
+    with torch.no_grad():
+        error = (prior.log_ratio(z) - true).abs()
+    print(f"log-ratio abs error: median {error.median():.3f}")
+    assert error.median() < 0.15
+
+
+def test_latent_noise_is_refused_on_a_hierarchical_prior():
+    model = HierarchicalVAE(
+        HierarchicalVAEConfig(
+            data_shape=[1, 12, 12], channels=8, latent_channels=2, groups_per_scale=[1, 2]
+        )
+    )
+    with pytest.raises(ConfigError, match="latent_noise is for flat priors"):
+        build_prior(model, ClassifierConfig(latent_noise=0.1))
+    with pytest.raises(ConfigError, match="latent_noise must be at least 0"):
+        ClassifierConfig(latent_noise=-1.0)

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ncpvae.errors import ConfigError
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
@@ -35,6 +36,13 @@ class ClassifierConfig:
     spectral_norm: bool = setting(
         False, "Spectral normalisation of every layer (a regulariser of the ratio)."
     )
+    latent_noise: float = setting(
+        0.0,
+        "Standard deviation of Gaussian noise added to the aggregate-posterior latents in stage "
+        "2: the prior fits q(z) smoothed by N(0, s^2 I) (for a deterministic encoder, whose "
+        "codes are points; flat priors only).",
+        min=0,
+    )
 
     def __post_init__(self) -> None:
         check_settings(self)
@@ -50,6 +58,11 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         spectral_norm=cfg.spectral_norm,
     )
     if isinstance(model, HierarchicalLatentModel):
+        if cfg.latent_noise:
+            raise ConfigError(
+                "classifier.latent_noise is for flat priors: a hierarchical VAE's posterior is "
+                "already continuous; set it to 0"
+            )
         classifiers = [
             ResidualConvClassifier(z[0], c[0], cfg.hidden_dim, cfg.num_blocks, **options)
             for z, c in zip(model.group_shapes, model.context_shapes, strict=True)
@@ -59,6 +72,6 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         classifier = ResidualMLPClassifier(
             math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks, **options
         )
-        prior = NCPPrior(model.base_prior(), classifier, model)
+        prior = NCPPrior(model.base_prior(), classifier, model, latent_noise=cfg.latent_noise)
     prior.classifier_config = cfg
     return prior.to(model.device)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.distributions import Distribution
+from torch.distributions import Distribution, Independent, Normal
 
 from ncpvae.distributions import sample, tempered
 from ncpvae.models.base import LatentVariableModel
@@ -58,6 +58,9 @@ class NCPPrior(Prior):
         classifier: a module mapping a batch of latents (N, *event_shape) to logits f(z) (N,).
         model: the frozen VAE whose aggregate posterior the prior fits; stage 2 then takes data
             batches and draws z ~ q(z|x). Without one it takes batches of latents.
+        latent_noise: s > 0 adds N(0, s^2 I) noise to the real latents of stage 2, so that the
+            prior fits the aggregate posterior smoothed by that Gaussian (docs/method.md section
+            2.1): a deterministic encoder's codes are points, which a classifier memorises.
 
     Its sampler state is z itself (:meth:`to_latent` is the identity).
     """
@@ -67,9 +70,13 @@ class NCPPrior(Prior):
         base: Distribution,
         classifier: nn.Module,
         model: LatentVariableModel | None = None,
+        latent_noise: float = 0.0,
     ) -> None:
         super().__init__([classifier], model)
+        if not latent_noise >= 0:
+            raise ValueError(f"latent_noise must be >= 0, got {latent_noise}")
         self.base = base
+        self.latent_noise = latent_noise
         self.trained.fill_(True)  # the one classifier is the prior's, fitted or given
 
     @property
@@ -156,7 +163,8 @@ class NCPPrior(Prior):
     ) -> tuple[Tensor, dict[str, float]]:
         """BCE(f(z_q), 1) + BCE(f(z_p), 0) on a balanced batch: z_q ~ q(z|x) for a data batch
         (for the model's ``encoder_output`` of one when ``encoded``; latents as given without a
-        model), z_p ~ p(z) drawn fresh, as many."""
+        model), plus N(0, s^2 I) noise with ``latent_noise`` s > 0; z_p ~ p(z) drawn fresh, as
+        many."""
         self.check_groups(groups)
         if self.model is None:
             real = batch
@@ -165,6 +173,9 @@ class NCPPrior(Prior):
                 x = batch.to(self.model.device)
                 output = x if encoded else self.model.encoder_output(x)
                 real = noise(self.model.posterior_from(output)).sample()
+        if self.latent_noise > 0:
+            jitter = Independent(Normal(torch.zeros_like(real), self.latent_noise), real.ndim - 1)
+            real = real + noise(jitter).sample()
         fake = noise(self.base).sample((real.shape[0],))
         logits = self.classifier(torch.cat([real.to(fake.device), fake]))
         return nce_loss(*logits.split(real.shape[0]))
