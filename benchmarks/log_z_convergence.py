@@ -20,7 +20,7 @@ p exp(a f) / Z(a) to p on held-out latents.
     python benchmarks/log_z_convergence.py --prior runs/celeba/conv_vae/prior \
         [--samples 100000,1000000,10000000] [--repeats 2] [--mixture] \
         [--temperatures 0.8,1,1.1,1.2,1.3,1.5] \
-        [--out benchmarks/results/log_z_convergence.json]
+        [--out benchmarks/results/log_z_convergence.json (log_z_mixture.json with --mixture)]
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from _results import write_results
 from torch import Tensor
-from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
-from ncpvae.data import load_data
+from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.evaluation import estimate_log_normalizer
 from ncpvae.prior import NCPPrior
@@ -48,16 +48,19 @@ CHUNK = 16_384
 
 
 class DefensiveMixture:
-    """g = (p + N(m, S) + q) / 3 with q = (1/n) sum_i N(mu_i, diag sigma_i^2)."""
+    """g = (p + N(m, S) + q) / 3 with q = (1/n) sum_i N(mu_i, diag sigma_i^2), the aggregate
+    posterior of n images, and N(m, S) its moment-matched Gaussian; drawn a third from each."""
 
-    def __init__(self, base, loc: Tensor, scale: Tensor) -> None:
+    def __init__(self, base: Distribution, loc: Tensor, scale: Tensor) -> None:
         self.base, self.loc, self.scale = base, loc, scale
         n, d = loc.shape
         mean = loc.mean(0)
         centred = loc - mean
         cov = centred.T @ centred / n + torch.diag(scale.pow(2).mean(0))
         self.envelope = MultivariateNormal(mean, covariance_matrix=cov)
-        # log N(z; mu_i, sigma_i) = [z^2, z] . [-1/(2 sigma^2), mu/sigma^2] + c_i: one matmul
+        # log N(z; mu_i, sigma_i) = [z^2, z] . [-1/(2 sigma^2), mu/sigma^2] + c_i: one matmul,
+        # in float64 (the terms cancel to a few nats where sigma is small)
+        loc, scale = loc.double(), scale.double()
         precision = scale.pow(-2)
         self.coefficients = torch.cat([-0.5 * precision, loc * precision], 1).T
         self.constants = (
@@ -67,18 +70,23 @@ class DefensiveMixture:
         )
 
     def log_q(self, z: Tensor) -> Tensor:
+        """log q(z) (float64)."""
+        z = z.double()
         terms = torch.cat([z.pow(2), z], 1) @ self.coefficients + self.constants
         return terms.logsumexp(1) - math.log(len(self.loc))
 
     def log_prob(self, z: Tensor) -> Tensor:
-        parts = [self.base.log_prob(z), self.envelope.log_prob(z), self.log_q(z)]
+        """log g(z) (float64)."""
+        parts = [self.base.log_prob(z).double(), self.envelope.log_prob(z).double(), self.log_q(z)]
         return torch.stack(parts).logsumexp(0) - math.log(3)
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        which = torch.randint(3, (n,), generator=generator)
-        counts = [int((which == k).sum()) for k in range(3)]
+        """n draws, stratified: n // 3 from p, as many from N(m, S), the rest from q (the
+        estimate of Z stays unbiased, with less variance than drawing the component)."""
+        counts = [n // 3, n // 3, n - 2 * (n // 3)]
         index = torch.randint(len(self.loc), (counts[2],), generator=generator)
         noise = torch.randn(counts[2], self.loc.shape[1], generator=generator)
+        index, noise = index.to(self.loc.device), noise.to(self.loc.device)
         return torch.cat(
             [
                 sample(self.base, (counts[0],), generator),
@@ -88,7 +96,7 @@ class DefensiveMixture:
         )
 
 
-def gaussian_posterior(prior: NCPPrior, data) -> Independent:
+def gaussian_posterior(prior: NCPPrior, data: TensorData) -> Independent:
     """q(z|x) of every example of ``data``, batched: (N,) diagonal Gaussians."""
     encoded = encode_once(prior.model, data, max_bytes=2**62)
     if encoded is None:
@@ -107,7 +115,7 @@ def mixture_draws(prior: NCPPrior, g: DefensiveMixture, n: int, seed: int) -> tu
     for start in range(0, n, CHUNK):
         z = g.sample(min(CHUNK, n - start), generator)
         logits.append(prior.classifier(z).double())
-        log_ratio.append((prior.base.log_prob(z) - g.log_prob(z)).double())
+        log_ratio.append(prior.base.log_prob(z).double() - g.log_prob(z))
     return torch.cat(logits), torch.cat(log_ratio)
 
 
@@ -120,12 +128,12 @@ def importance_estimate(log_w: Tensor) -> tuple[float, float, float]:
 
 
 @torch.no_grad()
-def temperature_fit(prior: NCPPrior, validation, base_draws: int) -> dict[str, float]:
-    """Platt scaling f' = a f + b on the held-out images' latents (one draw of q(z|x) each,
-    repeated to ``base_draws``) against as many fresh draws of p, and E_q_val[f]."""
+def temperature_fit(prior: NCPPrior, validation: TensorData, draws: int) -> dict[str, float]:
+    """Platt scaling f' = a f + b on the held-out images' latents (``draws`` // images fresh
+    draws of q(z|x) for each image) against as many fresh draws of p, and E_q_val[f]."""
     torch.manual_seed(7)
     posterior = gaussian_posterior(prior, validation)
-    repeats = max(1, base_draws // posterior.batch_shape[0])
+    repeats = max(1, draws // posterior.batch_shape[0])
     real = torch.cat([prior.classifier(posterior.sample()) for _ in range(repeats)])
     fake = torch.cat(
         [
@@ -162,8 +170,14 @@ def main() -> None:
     parser.add_argument("--mixture", action="store_true")
     parser.add_argument("--temperatures", default="0.8,1,1.1,1.2,1.3,1.5")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/log_z_convergence.json"))
+    parser.add_argument(
+        "--out",
+        help="default: benchmarks/results/log_z_convergence.json, or "
+        "log_z_mixture.json with --mixture",
+    )
     args = parser.parse_args()
+    name = "log_z_mixture.json" if args.mixture else "log_z_convergence.json"
+    args.out = args.out or str(ROOT / "benchmarks/results" / name)
     device = resolve_device(args.device)
     prior = load_prior(args.prior, device)
     vae = vae_run_of(args.prior)

@@ -145,6 +145,11 @@ def save_prior(
         raise ConfigError("save_prior needs a prior built by build_prior (or pass its config)")
     config = config or PriorRunConfig(vae="", classifier=prior.classifier_config)
     config = dataclasses.replace(config, vae=str(Path(vae).resolve()))
+    if getattr(prior, "latent_noise", 0.0) != config.classifier.latent_noise:
+        raise ConfigError(
+            f"the prior's latent_noise {prior.latent_noise} is not its config's "
+            f"{config.classifier.latent_noise}: pass the config it was trained with"
+        )
     vae_weights = Path(config.vae) / VAE_WEIGHTS
     if not vae_weights.is_file():
         raise CheckpointError(f"{config.vae!r} holds no VAE weights: save the VAE first")

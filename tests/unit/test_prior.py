@@ -134,3 +134,6 @@ def test_latent_noise_is_refused_on_a_hierarchical_prior():
         build_prior(model, ClassifierConfig(latent_noise=0.1))
     with pytest.raises(ConfigError, match="latent_noise must be at least 0"):
         ClassifierConfig(latent_noise=-1.0)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="latent_noise must be >= 0"):
+            NCPPrior(standard_normal((2,)), torch.nn.Identity(), latent_noise=bad)

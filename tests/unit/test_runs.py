@@ -9,15 +9,16 @@ import torch
 from helpers import seeded
 
 import ncpvae
-from ncpvae.errors import CheckpointError
+from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.models import HierarchicalVAEConfig, VAEConfig
 
 
-def _fitted(config, data, tmp_path):
+def _fitted(config, data, tmp_path, latent_noise=0.0):
     torch.manual_seed(0)
     model = ncpvae.build_model(config)
     ncpvae.train_vae(model, data, ncpvae.TrainConfig(steps=20, batch_size=32), progress=False)
-    prior = ncpvae.build_prior(model, ncpvae.ClassifierConfig(hidden_dim=8, num_blocks=1))
+    classifier = ncpvae.ClassifierConfig(hidden_dim=8, num_blocks=1, latent_noise=latent_noise)
+    prior = ncpvae.build_prior(model, classifier)
     ncpvae.train_prior(prior, data, ncpvae.TrainConfig(steps=20, batch_size=32), progress=False)
     x = data[:8] if isinstance(data, torch.Tensor) else data.batch(slice(0, 8))
     prior.estimate_log_normalizer(4000, contexts=x, generator=seeded(0))
@@ -43,8 +44,13 @@ def _same_behaviour(prior, loaded):
 
 def test_flat_prior_round_trips_through_its_run_folder(tmp_path):
     data = torch.randn(256, 2) * torch.tensor([2.0, 0.5])
-    prior, loaded = _fitted(VAEConfig(data_shape=[2], latent_dim=2, hidden_dim=16), data, tmp_path)
+    config = VAEConfig(data_shape=[2], latent_dim=2, hidden_dim=16)
+    prior, loaded = _fitted(config, data, tmp_path, latent_noise=0.25)
     assert isinstance(loaded.model, ncpvae.VAE) and loaded.num_groups == 1
+    assert prior.latent_noise == loaded.latent_noise == 0.25  # stage 2's settings come back too
+    loaded.latent_noise = 0.5  # no longer the config it was built from: saving it is refused
+    with pytest.raises(ConfigError, match="latent_noise 0.5 is not its config's 0.25"):
+        ncpvae.save_prior(loaded, tmp_path / "changed", vae=tmp_path / "vae")
     _same_behaviour(prior, loaded)
 
 

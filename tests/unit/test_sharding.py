@@ -76,3 +76,33 @@ def test_a_sharded_copy_keeps_its_type_for_densities_and_kl():
     torch.testing.assert_close(
         torch.distributions.kl_divergence(copy, p), torch.distributions.kl_divergence(q, p)
     )
+
+
+class _Recorder(torch.nn.Module):
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.seen = z.detach().clone()
+        return z.sum(-1) * 0
+
+
+def test_ranks_draw_the_rows_of_one_process_latent_noise():
+    """Stage 2's latent noise (and its fake half) under sharding: the ranks' real latents,
+    joined, are one process's real latents for the global batch."""
+    from functools import partial
+
+    from ncpvae.distributions import standard_normal
+    from ncpvae.prior import NCPPrior
+
+    recorder = _Recorder()
+    prior = NCPPrior(standard_normal((5,)), recorder, latent_noise=0.5)
+    torch.manual_seed(2)
+    prior.nce_loss(LOC)
+    expected = recorder.seen[: WORLD * ROWS]
+    drawn = []
+    for rank in range(WORLD):
+        torch.manual_seed(2)
+        prior.nce_loss(
+            LOC[rank * ROWS : (rank + 1) * ROWS], noise=partial(sharded, rank=rank, world=WORLD)
+        )
+        drawn.append(recorder.seen[:ROWS])
+    torch.testing.assert_close(torch.cat(drawn), expected, rtol=0, atol=0)
+    assert not torch.equal(expected, LOC)  # the noise was added
