@@ -27,7 +27,11 @@ convolution kernels (``kernel_over_floor``: their own time over the floor, 1 if 
 reference rates) and everything else (``other_over_floor``); the two add up to ``over_floor``
 (within the profile's own noise).
 
-    python benchmarks/floors.py [--workloads mlp_nll,hvae_nll,hvae_sir,pythae_nll,fid] [--out ...]
+With ``--compile`` the two likelihoods are also timed with torch.compile (``mlp_nll_compiled``,
+``hvae_nll_compiled``; needs a C++ compiler): does fusing the elementwise work close the gap?
+
+    python benchmarks/floors.py [--workloads mlp_nll,hvae_nll,hvae_sir,pythae_nll,fid]
+        [--compile] [--out ...]
 """
 
 from __future__ import annotations
@@ -154,6 +158,42 @@ def _pythae_workloads(digits: TensorData, device: torch.device) -> dict[str, Wor
     }
 
 
+def compiled_workloads(
+    args: argparse.Namespace, device: torch.device, chosen: set[str]
+) -> dict[str, Workload]:
+    """The likelihoods again with torch.compile (inductor) fusing the elementwise work: the MLP's
+    decoder pass with its Bernoulli log-probability (``log_likelihood_given``), the hierarchical
+    prior's classifiers; each beside the floor of its eager workload (compilation, the first
+    call, is not timed)."""
+    found: dict[str, Workload] = {}
+    if "mlp_nll" in chosen:
+        model = _model("mnist_mlp_vae", device)
+        model.log_likelihood_given = torch.compile(model.log_likelihood_given, dynamic=True)
+        digits, priors = _digits(args.mlp_digits), {"vae": model.base_prior()}
+        found["mlp_nll_compiled"] = Workload(
+            lambda m=model, d=digits, p=priors: log_likelihoods(m, d, p, num_samples=1000),
+            len(digits),
+            "image",
+            floor_of="mlp_nll",
+        )
+    if "hvae_nll" in chosen:
+        hvae = _model("mnist_hvae", device)
+        prior = _prior(hvae, "hvae_prior")
+        prior.classifiers = torch.nn.ModuleList(
+            torch.compile(c, dynamic=True) for c in prior.classifiers
+        )
+        settings = load_config(EvaluateConfig, CONFIGS / "mnist_hvae_evaluate.json")
+        prior.normalizer_samples = settings.group_normalizer_samples
+        digits, priors = _digits(args.hvae_digits), {"vae": hvae.base_prior(), "ncp": prior}
+        found["hvae_nll_compiled"] = Workload(
+            lambda: log_likelihoods(hvae, digits, priors, num_samples=settings.importance_samples),
+            len(digits),
+            "image",
+            floor_of="hvae_nll",
+        )
+    return found
+
+
 def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, Workload]:
     """The chosen workloads by name."""
     found: dict[str, Workload] = {}
@@ -195,6 +235,8 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, Workl
                     args.sir_samples,
                     "sample",
                 )
+    if args.compile:
+        found.update(compiled_workloads(args, device, chosen))
     if "fid" in chosen and Path(DEFAULT_INCEPTION_PATH).expanduser().is_file():
         net = InceptionFeatures().to(device).requires_grad_(False)
         images = torch.rand(args.fid_images, 3, 64, 64, device=device)
@@ -211,6 +253,9 @@ def main() -> None:
     parser.add_argument("--sir-proposals", type=int, default=5000)
     parser.add_argument("--fid-images", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--compile", action="store_true", help="also the likelihoods with torch.compile"
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=str(CONFIGS.parent / "benchmarks/results/floors.json"))
     args = parser.parse_args()
