@@ -158,6 +158,27 @@ def _pythae_workloads(digits: TensorData, device: torch.device) -> dict[str, Wor
     }
 
 
+def _likelihood(
+    model, digits: TensorData, priors: dict, num_samples: int, floor_of: str | None = None
+) -> Workload:
+    """The importance-weighted log-likelihood of ``digits`` under ``priors``, per image."""
+    return Workload(
+        lambda: log_likelihoods(model, digits, priors, num_samples=num_samples),
+        len(digits),
+        "image",
+        floor_of,
+    )
+
+
+def _hvae(device: torch.device):
+    """The hierarchical VAE, its NCP prior with the evaluate config's Z_k draws, that config."""
+    model = _model("mnist_hvae", device)
+    prior = _prior(model, "hvae_prior")
+    settings = load_config(EvaluateConfig, CONFIGS / "mnist_hvae_evaluate.json")
+    prior.normalizer_samples = settings.group_normalizer_samples
+    return model, prior, settings
+
+
 def compiled_workloads(
     args: argparse.Namespace, device: torch.device, chosen: set[str]
 ) -> dict[str, Workload]:
@@ -169,26 +190,21 @@ def compiled_workloads(
     if "mlp_nll" in chosen:
         model = _model("mnist_mlp_vae", device)
         model.log_likelihood_given = torch.compile(model.log_likelihood_given, dynamic=True)
-        digits, priors = _digits(args.mlp_digits), {"vae": model.base_prior()}
-        found["mlp_nll_compiled"] = Workload(
-            lambda m=model, d=digits, p=priors: log_likelihoods(m, d, p, num_samples=1000),
-            len(digits),
-            "image",
-            floor_of="mlp_nll",
+        priors = {"vae": model.base_prior()}
+        found["mlp_nll_compiled"] = _likelihood(
+            model, _digits(args.mlp_digits), priors, 1000, floor_of="mlp_nll"
         )
     if "hvae_nll" in chosen:
-        hvae = _model("mnist_hvae", device)
-        prior = _prior(hvae, "hvae_prior")
+        model, prior, settings = _hvae(device)
         prior.classifiers = torch.nn.ModuleList(
             torch.compile(c, dynamic=True) for c in prior.classifiers
         )
-        settings = load_config(EvaluateConfig, CONFIGS / "mnist_hvae_evaluate.json")
-        prior.normalizer_samples = settings.group_normalizer_samples
-        digits, priors = _digits(args.hvae_digits), {"vae": hvae.base_prior(), "ncp": prior}
-        found["hvae_nll_compiled"] = Workload(
-            lambda: log_likelihoods(hvae, digits, priors, num_samples=settings.importance_samples),
-            len(digits),
-            "image",
+        priors = {"vae": model.base_prior(), "ncp": prior}
+        found["hvae_nll_compiled"] = _likelihood(
+            model,
+            _digits(args.hvae_digits),
+            priors,
+            settings.importance_samples,
             floor_of="hvae_nll",
         )
     return found
@@ -202,31 +218,17 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, Workl
         model = _model("mnist_mlp_vae", device)
         prior = _prior(model, "mnist_prior")
         digits = _digits(args.mlp_digits)
-        for name, priors in (
-            ("mlp_nll", {"vae": model.base_prior()}),
-            ("mlp_nll_ncp", {"vae": model.base_prior(), "ncp": prior}),
-        ):
-            found[name] = Workload(
-                lambda m=model, d=digits, p=priors: log_likelihoods(m, d, p, num_samples=1000),
-                len(digits),
-                "image",
-            )
+        found["mlp_nll"] = _likelihood(model, digits, {"vae": model.base_prior()}, 1000)
+        priors = {"vae": model.base_prior(), "ncp": prior}
+        found["mlp_nll_ncp"] = _likelihood(model, digits, priors, 1000)
     if "pythae_nll" in chosen:
         found.update(_pythae_workloads(_digits(args.mlp_digits), device))
     if chosen & {"hvae_nll", "hvae_sir"}:
-        model = _model("mnist_hvae", device)
-        prior = _prior(model, "hvae_prior")
-        settings = load_config(EvaluateConfig, CONFIGS / "mnist_hvae_evaluate.json")
-        prior.normalizer_samples = settings.group_normalizer_samples
-        digits = _digits(args.hvae_digits)
+        model, prior, settings = _hvae(device)
         if "hvae_nll" in chosen:
             priors = {"vae": model.base_prior(), "ncp": prior}
-            found["hvae_nll"] = Workload(
-                lambda: log_likelihoods(
-                    model, digits, priors, num_samples=settings.importance_samples
-                ),
-                len(digits),
-                "image",
+            found["hvae_nll"] = _likelihood(
+                model, _digits(args.hvae_digits), priors, settings.importance_samples
             )
         if "hvae_sir" in chosen:
             for m in sorted({500, args.sir_proposals}):

@@ -39,6 +39,7 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
 from ncpvae.evaluation import estimate_log_normalizer
+from ncpvae.metrics import LogWeightSums
 from ncpvae.prior import NCPPrior
 from ncpvae.runs import load_prior, resolve_device, vae_run_of
 from ncpvae.training.encodings import encode_once
@@ -120,11 +121,13 @@ def mixture_draws(prior: NCPPrior, g: DefensiveMixture, n: int, seed: int) -> tu
 
 
 def importance_estimate(log_w: Tensor) -> tuple[float, float, float]:
-    """log mean exp(log_w), its delta-method standard error and the weights' ESS."""
+    """log mean exp(log_w), its delta-method standard error and the weights' ESS (as the
+    library's log Z estimates compute them)."""
     n = len(log_w)
-    w = (log_w - log_w.max()).exp()
-    ess = float(w.sum() ** 2 / w.pow(2).sum())
-    return float(log_w.logsumexp(0)) - math.log(n), math.sqrt(max(0, 1 / ess - 1 / n)), ess
+    sums = LogWeightSums(dim=0)
+    sums.add(log_w)
+    ess = float(sums.ess())
+    return float(sums.lse) - math.log(n), math.sqrt(max(0, 1 / ess - 1 / n)), ess
 
 
 @torch.no_grad()

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from helpers import QuadraticLogRatio, seeded
+from helpers import QuadraticLogRatio, Recorder, seeded
 from torch.distributions import MultivariateNormal
 
 from ncpvae import NCPPrior, TrainConfig, standard_normal, train_prior
@@ -74,18 +74,10 @@ def test_log_prob_needs_an_estimate_first():
         raise AssertionError("log_prob without log Z must raise")
 
 
-class _Recorder(torch.nn.Module):
-    """A classifier that remembers its last input and answers 0."""
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        self.seen = z.detach().clone()
-        return z.sum(-1) * 0
-
-
 def test_latent_noise_smooths_the_real_latents_by_the_stated_gaussian():
     """With latent_noise s the real half of an NCE batch is z + N(0, s^2 I) (points at 3 here:
     mean 3, std s), the fake half the base prior's draws untouched (mean 0, std 1)."""
-    recorder = _Recorder()
+    recorder = Recorder()
     prior = NCPPrior(standard_normal((4,)), recorder, latent_noise=0.3)
     torch.manual_seed(0)
     prior.nce_loss(torch.full((50_000, 4), 3.0))

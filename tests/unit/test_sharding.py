@@ -3,8 +3,11 @@ the draw of one process for the global batch (from the same RNG state)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
+from helpers import Recorder
 from torch.distributions import (
     Bernoulli,
     Categorical,
@@ -14,6 +17,8 @@ from torch.distributions import (
     Normal,
 )
 
+from ncpvae.distributions import standard_normal
+from ncpvae.prior import NCPPrior
 from ncpvae.training.sharding import sharded
 
 WORLD, ROWS = 3, 4
@@ -78,21 +83,10 @@ def test_a_sharded_copy_keeps_its_type_for_densities_and_kl():
     )
 
 
-class _Recorder(torch.nn.Module):
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        self.seen = z.detach().clone()
-        return z.sum(-1) * 0
-
-
 def test_ranks_draw_the_rows_of_one_process_latent_noise():
     """Stage 2's latent noise (and its fake half) under sharding: the ranks' real latents,
     joined, are one process's real latents for the global batch."""
-    from functools import partial
-
-    from ncpvae.distributions import standard_normal
-    from ncpvae.prior import NCPPrior
-
-    recorder = _Recorder()
+    recorder = Recorder()
     prior = NCPPrior(standard_normal((5,)), recorder, latent_noise=0.5)
     torch.manual_seed(2)
     prior.nce_loss(LOC)
