@@ -21,9 +21,10 @@ from torch.distributions import Independent, MultivariateNormal, Normal
 
 from ncpvae.data import TensorData
 from ncpvae.evaluation import log_likelihoods, prior_hole
+from ncpvae.evaluation.likelihood import CPU_ACTIVATION_ELEMENTS, plan
 from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
-from ncpvae.models.nvae import NearestUpsample2x
+from ncpvae.models.nvae import NearestUpsample2x, UpsampledConv
 from ncpvae.nets import ResidualConvClassifier
 from ncpvae.prior import HierarchicalNCPPrior, hierarchical, merge_priors
 from ncpvae.samplers import BasePriorSampler, HMCSampler, LangevinSampler, SIRSampler
@@ -268,6 +269,48 @@ def test_nearest_upsampling_is_torchs_in_values_and_gradients():
     (grad_ours,) = torch.autograd.grad((ours * weights).sum(), x)
     (grad_theirs,) = torch.autograd.grad((theirs * weights).sum(), x)
     torch.testing.assert_close(grad_ours, grad_theirs)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 6), (5, 3)])
+def test_upsampled_convolution_is_the_convolution_of_the_upsampled_maps(shape):
+    torch.manual_seed(0)
+    layer = UpsampledConv(3, 4).double()
+    x = torch.randn(2, 3, *shape, dtype=torch.double, requires_grad=True)
+    ours = layer(x)
+    theirs = layer[1](NearestUpsample2x()(x))  # the module it replaces: upsample, then conv
+    assert ours.shape == (2, 4, 2 * shape[0], 2 * shape[1])
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+    weights = torch.randn_like(ours)
+    inputs = [x, layer[1].weight, layer[1].bias]
+    for g_ours, g_theirs in zip(
+        torch.autograd.grad((ours * weights).sum(), inputs),
+        torch.autograd.grad((theirs * weights).sum(), inputs),
+        strict=True,
+    ):
+        torch.testing.assert_close(g_ours, g_theirs, rtol=0, atol=1e-12)
+    # the state dict of nn.Sequential(NearestUpsample2x(), conv): older checkpoints load
+    assert set(layer.state_dict()) == set(nn.Sequential(nn.Identity(), layer[1]).state_dict())
+
+
+def test_likelihood_passes_on_a_cpu_are_sized_by_the_largest_feature_map():
+    model = _tiny_nvae(data_shape=[1, 28, 28], channels=64, groups_per_scale=[2, 2]).eval()
+    largest = 0
+
+    def record(module, inputs, output):
+        nonlocal largest
+        for t in (*inputs, output):
+            if isinstance(t, torch.Tensor) and t.dim() == 4:
+                largest = max(largest, t[0].numel())
+
+    for module in model.modules():
+        module.register_forward_hook(record)
+    with torch.no_grad():
+        x = torch.bernoulli(torch.full((2, 1, 28, 28), 0.3))
+        model.log_likelihood_given(model.posterior(x).sample((2,)), x)
+    assert largest == model.row_activation_elements == 32 * 32 * 32  # 32 maps at 32x32
+    batching = plan(model, (1, 28, 28), num_samples=1000)
+    assert batching.samples_per_chunk * largest <= CPU_ACTIVATION_ELEMENTS
+    assert batching.examples_per_chunk == 1
 
 
 def test_nvae_groups_scales_and_padding():

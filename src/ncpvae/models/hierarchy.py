@@ -99,6 +99,12 @@ class HierarchicalLatentModel(LatentVariableModel):
         return len(self.group_shapes)
 
     @property
+    def row_activation_elements(self) -> int:
+        """Elements of the largest feature map one row of a top-down pass holds (it sizes the
+        likelihood's passes on a CPU); by default the largest context map."""
+        return max(math.prod(shape) for shape in self.context_shapes)
+
+    @property
     def group_sizes(self) -> list[int]:
         """Number of latent dimensions of every group."""
         return [math.prod(shape) for shape in self.group_shapes]
