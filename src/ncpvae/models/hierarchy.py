@@ -100,8 +100,9 @@ class HierarchicalLatentModel(LatentVariableModel):
 
     @property
     def row_activation_elements(self) -> int:
-        """Elements of the largest feature map one row of a top-down pass holds (it sizes the
-        likelihood's passes on a CPU); by default the largest context map."""
+        """Elements of the largest feature map that one row of a top-down pass hands from layer
+        to layer (it sizes the likelihood's passes on a CPU; a layer's own intermediates may be
+        somewhat larger); by default the largest context map."""
         return max(math.prod(shape) for shape in self.context_shapes)
 
     @property

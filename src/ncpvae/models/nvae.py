@@ -174,8 +174,10 @@ class HierarchicalVAE(HierarchicalLatentModel):
 
     @property
     def row_activation_elements(self) -> int:
-        """The largest feature map of a row: the output stage's (``channels`` / 2 maps at the
-        padded image side) or a posterior head's input (2 * ``channels`` at the finest scale)."""
+        """The largest feature map a row hands between layers: the output stage's (``channels``
+        / 2 maps at the padded image side) or a posterior head's input (2 * ``channels`` at the
+        finest scale). The last :class:`UpsampledConv`'s phases, inside the layer, are 13 % larger
+        on MNIST's 32x32."""
         width, finest = self.config.channels, self.padded_side // 4
         return max(max(width // 2, 1) * self.padded_side**2, 2 * width * finest**2)
 
