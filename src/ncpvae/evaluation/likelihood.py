@@ -82,13 +82,12 @@ def plan(
     most ``chunk`` rows and about 2^24 (CPU: 2^22) data elements per decoder pass (a
     convolutional decoder's activations are many times the size of its output; on a CPU a
     hierarchical model's largest feature map, too, is kept to about 2^22 elements a pass)."""
-    elements = MAX_ELEMENTS_PER_PASS
-    if model.device.type == "cpu":
-        elements = min(elements, CPU_ELEMENTS_PER_PASS)
+    on_cpu = model.device.type == "cpu"
+    elements = CPU_ELEMENTS_PER_PASS if on_cpu else MAX_ELEMENTS_PER_PASS
     chunk = max(1, min(chunk, elements // math.prod(data_shape)))
     if isinstance(model, HierarchicalLatentModel):  # many wide feature maps per row
         chunk = min(chunk, HIERARCHICAL_ROWS_PER_PASS)
-        if model.device.type == "cpu":
+        if on_cpu:
             chunk = min(chunk, max(1, CPU_ACTIVATION_ELEMENTS // model.row_activation_elements))
     examples_per_chunk = max(1, chunk // num_samples)
     return Plan(examples_per_chunk, max(1, chunk // examples_per_chunk))
