@@ -83,7 +83,9 @@ def plan(
     convolutional decoder's activations are many times the size of its output; on a CPU a
     hierarchical model's largest feature map, too, is kept to about 2^22 elements a pass)."""
     on_cpu = model.device.type == "cpu"
-    elements = CPU_ELEMENTS_PER_PASS if on_cpu else MAX_ELEMENTS_PER_PASS
+    elements = MAX_ELEMENTS_PER_PASS
+    if on_cpu:
+        elements = min(elements, CPU_ELEMENTS_PER_PASS)
     chunk = max(1, min(chunk, elements // math.prod(data_shape)))
     if isinstance(model, HierarchicalLatentModel):  # many wide feature maps per row
         chunk = min(chunk, HIERARCHICAL_ROWS_PER_PASS)
