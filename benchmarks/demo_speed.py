@@ -48,6 +48,7 @@ def run_demo(out: Path, config: str) -> dict:
     return {
         "wall_seconds": wall,
         "cpu_seconds": cpu,
+        "threads": report["threads"],
         "vae_seconds": report["vae_train_seconds"],
         "prior_seconds": report["prior_train_seconds"],
         "prior_log_z_seconds": prior["log_normalizer_seconds"],
@@ -80,10 +81,14 @@ def main() -> None:
         finally:
             busy.kill()
             busy.wait()
-    print(f"{'':>24} | wall s | CPU s | VAE | prior | log Z | evaluate | rest | NCP ll | gain")
+    print(
+        f"{'':>24} | threads | wall s | CPU s | VAE | prior | log Z | evaluate | rest | "
+        "NCP ll | gain"
+    )
     for name, r in rows.items():
         print(
-            f"{name:>24} | {r['wall_seconds']:6.1f} | {r['cpu_seconds']:5.1f} | "
+            f"{name:>24} | {r['threads']:7d} | {r['wall_seconds']:6.1f} | "
+            f"{r['cpu_seconds']:5.1f} | "
             f"{r['vae_seconds']:4.1f} | {r['prior_seconds']:5.1f} | {r['prior_log_z_seconds']:5.1f}"
             f" | {r['evaluate_seconds']:8.1f} | {r['rest_seconds']:4.1f} | "
             f"{r['ncp_log_likelihood']:.3f} | {r['ncp_gain']:.2f}"

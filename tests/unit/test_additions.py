@@ -1,10 +1,13 @@
 """Unit tests of the additions: noise sharding of a batch-shaped base, the automatic sampler,
-the 25-Gaussians knobs, threads, checkpoints by time, merge of a flat prior."""
+the 25-Gaussians knobs, threads (and the demo's choice of them), checkpoints by time, merge of a
+flat prior."""
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -94,12 +97,66 @@ def test_threads_follow_the_request_and_the_environment(monkeypatch):
         assert 1 <= set_threads("auto") == free_cores()
         monkeypatch.setattr(os, "cpu_count", lambda: 8)
         monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-        assert set_threads("auto") == 8 and set_threads("auto", most=1) == 1
-        assert set_threads(3, most=1) == 3  # a number asked for is given
+        assert set_threads("auto") == 8
+        monkeypatch.setattr(os, "getloadavg", lambda: (5.2, 0.0, 0.0))
+        assert set_threads("auto") == 3  # the cores left by a load of 5.2
         with pytest.raises(ValueError, match="at least 1"):
             set_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def _sleeps(seconds_at: Callable[[int], float]) -> Callable[[], None]:
+    """Work that takes ``seconds_at(threads)`` and records the thread counts it ran at."""
+
+    def work() -> None:
+        work.counts.append(torch.get_num_threads())
+        time.sleep(seconds_at(torch.get_num_threads()))
+
+    work.counts = []
+    return work
+
+
+def test_auto_threads_keep_whichever_of_one_and_the_free_cores_runs_the_work_faster(
+    monkeypatch,
+):
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    try:
+        splits_well = _sleeps(lambda n: 0.008 / n)
+        assert set_threads("auto", work=splits_well) == 4 == torch.get_num_threads()
+        assert sorted(set(splits_well.counts)) == [1, 4]
+        waits_on_threads = _sleeps(lambda n: 0.002 * n)
+        assert set_threads("auto", work=waits_on_threads) == 1 == torch.get_num_threads()
+        # what the user fixed is not second-guessed, and one core needs no timing
+        fixed = _sleeps(lambda n: 0.0)
+        assert set_threads(3, work=fixed) == 3 and fixed.counts == []
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        assert set_threads("auto", work=fixed) == 2 and fixed.counts == []
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.setattr(os, "cpu_count", lambda: 1)
+        assert set_threads("auto", work=fixed) == 1 and fixed.counts == []
+        # the timing, not the lagging load average, decides where there is work to time
+        monkeypatch.setattr(os, "cpu_count", lambda: 4)
+        monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 0.0, 0.0))
+        assert set_threads("auto", work=splits_well) == 4
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_demos_thread_probe_is_a_vae_step_that_leaves_no_trace():
+    from ncpvae.cli.demo import thread_probe
+    from ncpvae.config import DemoConfig
+
+    cfg = DemoConfig()
+    cfg.vae.train.batch_size = 64
+    state = torch.random.get_rng_state()
+    step = thread_probe(cfg)
+    step()
+    step()
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_checkpoints_are_due_by_steps_by_time_and_at_the_end(tmp_path):

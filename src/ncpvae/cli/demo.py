@@ -4,6 +4,7 @@ stages, evaluation, and a figure of SIR and Langevin samples beside the data."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,12 @@ from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import DemoConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import gaussians25_figure
-from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device
+from ncpvae.models import build_model
+from ncpvae.runs import claim_run_dir, fit_model_to_data, load_prior, load_run, resolve_device
 from ncpvae.samplers import BasePriorSampler, LangevinSampler, SIRSampler, decode
 from ncpvae.training import posterior_latents
 
-__all__ = ["run", "describe"]
+__all__ = ["run", "describe", "thread_probe"]
 
 
 def run(
@@ -60,9 +62,29 @@ def run(
         vae_steps=cfg.vae.train.steps,
         prior_steps=cfg.prior.train.steps,
         seconds=time.perf_counter() - start,
+        threads=torch.get_num_threads(),
     )
     write_json(out / "report.json", report)
     return report
+
+
+def thread_probe(cfg: DemoConfig) -> Callable[[], None] | None:
+    """One training step of the demo's VAE (forward and backward at its batch size, on a
+    throwaway model; the random streams are left as they were), for ``--threads auto`` to time
+    at one thread and at the free cores; None on a GPU, where the CPU threads do not matter."""
+    if resolve_device(cfg.vae.device).type != "cpu":
+        return None
+    with torch.random.fork_rng():
+        train = load_data(cfg.vae.data).train
+        model = build_model(fit_model_to_data(train, cfg.vae.model))
+    batch = train.batch(slice(0, cfg.vae.train.batch_size))
+
+    def step() -> None:
+        with torch.random.fork_rng():
+            model.zero_grad(set_to_none=True)
+            model(batch).loss.backward()
+
+    return step
 
 
 def describe(result: dict[str, Any], out: Path) -> str:
@@ -73,7 +95,8 @@ def describe(result: dict[str, Any], out: Path) -> str:
             f"NCP {result['ncp_log_likelihood']:.3f} nats (gain {result['ncp_gain']:.2f}; the "
             "paper: -2.753 and -0.954)",
             f"  log Z {result['log_normalizer']:+.4f}; mean SIR ESS {result['sir_ess']:.1f} of "
-            f"{result['sir_proposals']}; took {seconds(result['seconds'])}",
+            f"{result['sir_proposals']}; took {seconds(result['seconds'])} "
+            f"({result['threads']} CPU thread{'s' if result['threads'] > 1 else ''})",
             wrote(out, "figure.png", "report.json", "vae/", "prior/", "evaluate/"),
         ]
     )

@@ -50,7 +50,9 @@ class Verb:
     describe: Callable[[dict[str, Any], Path], str]
     out: str
     help: str
-    auto_threads: int | None = None  # the most threads --threads auto gives (None: the free cores)
+    # under --threads auto: a piece of the verb's work, built from its config, that set_threads
+    # times at one thread and at the free cores to keep the faster (None: the free cores)
+    thread_probe: Callable[[Any], Callable[[], object] | None] | None = None
 
 
 def _verbs() -> dict[str, Verb]:
@@ -71,9 +73,9 @@ def _verbs() -> dict[str, Verb]:
             demo.describe,
             "runs/demo",
             "25 Gaussians end to end: both stages, samples, evaluation, figure",
-            # its networks are small: two threads took 62.5 s, one 55.5 s beside a busy core
-            # (benchmarks/demo_speed.py, 2026-12-02)
-            auto_threads=1,
+            # its networks are small: one thread was the faster on one CPU, two on another
+            # (docs/benchmarks.md, "The demo's wall time")
+            thread_probe=demo.thread_probe,
         ),
         "train-vae": Verb(
             VAERunConfig,
@@ -151,8 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--threads",
             default="auto",
             metavar="N",
-            help="CPU threads for torch: a number, or auto (OMP_NUM_THREADS if set, else the "
-            "cores not busy with other work; default: auto)",
+            help="CPU threads for torch: a number, or auto (OMP_NUM_THREADS if set, else "
+            + (
+                "whichever of one thread and all the cores runs a training step faster, timed "
+                "at the start"
+                if verb.thread_probe
+                else "the cores not busy with other work"
+            )
+            + "; default: auto)",
         )
         p.add_argument(
             "--overwrite",
@@ -215,7 +223,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if threads != "auto" and not (threads.isdigit() and int(threads) > 0):
             raise ConfigError(f"--threads takes a positive number or auto, got {threads!r}")
-        set_threads(threads, most=verb.auto_threads)
         config = load_config(verb.config, config_path) if config_path else verb.config()
         overrides = {
             key: parse_value(text, leaves[key], key) for key, text in args.items() if key in leaves
@@ -223,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         if "device" in args and "device" not in leaves:  # one flag for every stage's device
             overrides.update({k: args["device"] for k in leaves if k.endswith(".device")})
         config = apply_overrides(config, overrides)
+        probe = verb.thread_probe(config) if verb.thread_probe and threads == "auto" else None
+        set_threads(threads, work=probe)
         summary = verb.run(config, out, progress=not quiet, **extra)
         succeeded = True
     except NCPVAEError as err:
