@@ -32,39 +32,51 @@ def free_cores() -> int:
 
 def _faster_of_one_and(count: int, work: Callable[[], object]) -> int:
     """1 or ``count``, whichever runs ``work`` faster: one warm-up call at each, then
-    ``PROBE_ROUNDS`` calls at each in turn; the median call of each count is compared (a
-    busy core slows most calls with more threads, not only some)."""
+    ``PROBE_ROUNDS`` timed calls at each in turn; the median call of each count is compared (a
+    busy core slows most calls with more threads, not only some). If ``work`` raises, the
+    thread count is put back as it was."""
+    before = torch.get_num_threads()
     seconds: dict[int, list[float]] = {1: [], count: []}
-    for threads in seconds:
-        torch.set_num_threads(threads)
-        work()
-    for _ in range(PROBE_ROUNDS):
-        for threads, times in seconds.items():
+    try:
+        for threads in seconds:
             torch.set_num_threads(threads)
-            start = time.perf_counter()
             work()
-            times.append(time.perf_counter() - start)
+        for _ in range(PROBE_ROUNDS):
+            for threads, times in seconds.items():
+                torch.set_num_threads(threads)
+                start = time.perf_counter()
+                work()
+                times.append(time.perf_counter() - start)
+    except BaseException:
+        torch.set_num_threads(before)
+        raise
     return count if statistics.median(seconds[count]) < statistics.median(seconds[1]) else 1
 
 
-def set_threads(threads: int | str = "auto", work: Callable[[], object] | None = None) -> int:
+def set_threads(
+    threads: int | str = "auto", probe: Callable[[], Callable[[], object] | None] | None = None
+) -> int:
     """Set torch's intra-op threads: a number, or ``auto``: ``OMP_NUM_THREADS`` if set, else
-    :func:`free_cores`. Given ``work`` (a callable that runs a small, representative piece of
-    the job, such as one training step, and leaves no trace), ``auto`` without
-    ``OMP_NUM_THREADS`` times it instead, at one thread and at all the cores, and keeps the
-    faster: a core busy with other work slows the many-thread calls, and small networks,
-    whose matrix products split poorly, can run faster on one thread even on a quiet machine,
-    depending on the CPU (docs/benchmarks.md, "The demo's wall time"; docs/cli.md says what
-    the thread count can change in a run's figures). The timing sees the machine as it is
-    now; the load average lags by a minute. Returns the number set."""
+    :func:`free_cores`, or, given ``probe``, by timing. ``probe`` builds a small,
+    representative piece of the job (a callable such as one training step that leaves no
+    trace), or returns None where there is nothing to time (a run on a GPU); it is called
+    only under ``auto`` without ``OMP_NUM_THREADS`` on more than one core. Its work is then
+    timed at one thread and at all the cores, and the faster is kept: a core busy with other
+    work slows the many-thread calls, and small networks, whose matrix products split poorly,
+    can run faster on one thread even on a quiet machine, depending on the CPU
+    (docs/benchmarks.md, "The demo's wall time"; docs/cli.md says what the thread count can
+    change in a run's figures). The timing sees the machine as it is now; the load average
+    lags by a minute. Returns the number set."""
     if threads == "auto":
         env = os.environ.get("OMP_NUM_THREADS", "")
+        work = None
         if env.isdigit() and int(env) > 0:
             count = int(env)
-        elif work is not None and _cores_of_this_process() > 1:
+        elif probe is not None and _cores_of_this_process() > 1 and (work := probe()):
             count = _faster_of_one_and(_cores_of_this_process(), work)
         else:
             count = free_cores()
+        del work  # the probe's model and batch are not kept for the run
     else:
         count = int(threads)
         if count < 1:

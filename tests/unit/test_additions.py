@@ -117,7 +117,7 @@ def _sleeps(seconds_at: Callable[[int], float]) -> Callable[[], None]:
     return work
 
 
-def test_auto_threads_keep_whichever_of_one_and_the_free_cores_runs_the_work_faster(
+def test_auto_threads_keep_whichever_of_one_and_all_the_cores_runs_the_work_faster(
     monkeypatch,
 ):
     before = torch.get_num_threads()
@@ -125,25 +125,38 @@ def test_auto_threads_keep_whichever_of_one_and_the_free_cores_runs_the_work_fas
     monkeypatch.setattr(os, "cpu_count", lambda: 4)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     try:
-        splits_well = _sleeps(lambda n: 0.008 / n)
-        assert set_threads("auto", work=splits_well) == 4 == torch.get_num_threads()
+        splits_well = _sleeps(lambda n: 0.02 / n)
+        assert set_threads("auto", probe=lambda: splits_well) == 4 == torch.get_num_threads()
         assert sorted(set(splits_well.counts)) == [1, 4]
-        waits_on_threads = _sleeps(lambda n: 0.002 * n)
-        assert set_threads("auto", work=waits_on_threads) == 1 == torch.get_num_threads()
-        # what the user fixed is not second-guessed, and one core needs no timing
-        fixed = _sleeps(lambda n: 0.0)
-        assert set_threads(3, work=fixed) == 3 and fixed.counts == []
+        waits_on_threads = _sleeps(lambda n: 0.004 * n)
+        assert set_threads("auto", probe=lambda: waits_on_threads) == 1
+        assert torch.get_num_threads() == 1
+        # the probe is built only where it is timed: not for what the user fixed, nor on one core
+        built = []
+        probe = lambda: built.append(1) or _sleeps(lambda n: 0.0)  # noqa: E731
+        assert set_threads(3, probe=probe) == 3
         monkeypatch.setenv("OMP_NUM_THREADS", "2")
-        assert set_threads("auto", work=fixed) == 2 and fixed.counts == []
+        assert set_threads("auto", probe=probe) == 2
         monkeypatch.delenv("OMP_NUM_THREADS")
         monkeypatch.setattr(os, "cpu_count", lambda: 1)
-        assert set_threads("auto", work=fixed) == 1 and fixed.counts == []
+        assert set_threads("auto", probe=probe) == 1 and built == []
         # the timing, not the lagging load average, decides where there is work to time
         monkeypatch.setattr(os, "cpu_count", lambda: 4)
         monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 0.0, 0.0))
-        assert set_threads("auto", work=splits_well) == 4
+        assert set_threads("auto", probe=lambda: splits_well) == 4
+        # nothing to time (a GPU run): the free cores
+        assert set_threads("auto", probe=lambda: None) == 1
+        # work that fails leaves the thread count as it was
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            set_threads("auto", probe=lambda: _fails)
+        assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def _fails() -> None:
+    raise RuntimeError("out of memory")
 
 
 def test_the_demos_thread_probe_is_a_vae_step_that_leaves_no_trace():
@@ -151,12 +164,33 @@ def test_the_demos_thread_probe_is_a_vae_step_that_leaves_no_trace():
     from ncpvae.config import DemoConfig
 
     cfg = DemoConfig()
+    cfg.vae.device = "cpu"
     cfg.vae.train.batch_size = 64
     state = torch.random.get_rng_state()
     step = thread_probe(cfg)
     step()
     step()
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_the_demo_verb_times_threads_only_under_auto(monkeypatch, tmp_path):
+    from ncpvae.cli import demo
+    from ncpvae.cli.main import main
+
+    built = []
+    monkeypatch.setattr(demo, "thread_probe", lambda cfg: built.append(cfg) or None)
+    monkeypatch.setattr(demo, "run", lambda cfg, out, progress=True, overwrite=False: {})
+    monkeypatch.setattr(demo, "describe", lambda result, out: "")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    before = torch.get_num_threads()
+    try:
+        assert main(["demo", "--threads", "1", "--out", str(tmp_path / "a")]) == 0
+        assert built == []
+        assert main(["demo", "--vae.train.batch_size", "64", "--out", str(tmp_path / "b")]) == 0
+        assert [cfg.vae.train.batch_size for cfg in built] == [64]  # built from the final config
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_checkpoints_are_due_by_steps_by_time_and_at_the_end(tmp_path):

@@ -71,18 +71,18 @@ def run(
 def thread_probe(cfg: DemoConfig) -> Callable[[], None] | None:
     """One training step of the demo's VAE (forward and backward at its batch size, on a
     throwaway model; the random streams are left as they were), for ``--threads auto`` to time
-    at one thread and at the free cores; None on a GPU, where the CPU threads do not matter."""
+    at one thread and at all the cores; None on a GPU, where the CPU threads do not matter."""
     if resolve_device(cfg.vae.device).type != "cpu":
         return None
-    with torch.random.fork_rng():
+    with torch.random.fork_rng(devices=[]):
         train = load_data(cfg.vae.data).train
         model = build_model(fit_model_to_data(train, cfg.vae.model))
-    batch = train.batch(slice(0, cfg.vae.train.batch_size))
+        batch = train.batch(slice(0, cfg.vae.train.batch_size))
 
     def step() -> None:
-        with torch.random.fork_rng():
-            model.zero_grad(set_to_none=True)
+        with torch.random.fork_rng(devices=[]):
             model(batch).loss.backward()
+        model.zero_grad(set_to_none=True)
 
     return step
 

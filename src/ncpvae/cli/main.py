@@ -50,8 +50,8 @@ class Verb:
     describe: Callable[[dict[str, Any], Path], str]
     out: str
     help: str
-    # under --threads auto: a piece of the verb's work, built from its config, that set_threads
-    # times at one thread and at the free cores to keep the faster (None: the free cores)
+    # under --threads auto: builds, from the verb's config, a piece of its work that set_threads
+    # times at one thread and at all the cores to keep the faster (None: the free cores)
     thread_probe: Callable[[Any], Callable[[], object] | None] | None = None
 
 
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="CPU threads for torch: a number, or auto (OMP_NUM_THREADS if set, else "
             + (
                 "whichever of one thread and all the cores runs a training step faster, timed "
-                "at the start"
+                "at the start on a CPU"
                 if verb.thread_probe
                 else "the cores not busy with other work"
             )
@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         if "device" in args and "device" not in leaves:  # one flag for every stage's device
             overrides.update({k: args["device"] for k in leaves if k.endswith(".device")})
         config = apply_overrides(config, overrides)
-        probe = verb.thread_probe(config) if verb.thread_probe and threads == "auto" else None
-        set_threads(threads, work=probe)
+        probe = verb.thread_probe
+        set_threads(threads, probe=None if probe is None else lambda: probe(config))
         summary = verb.run(config, out, progress=not quiet, **extra)
         succeeded = True
     except NCPVAEError as err:
