@@ -199,7 +199,7 @@ class MergeConfig:
 def _demo_vae() -> VAERunConfig:
     # A long KL warm-up (90 % of the steps) leaves the aggregate posterior with clear holes
     # between the 25 modes: the case NCP is for (README, "25 Gaussians"). 3,000 steps of batch 512
-    # at 2e-3: the demo runs in 53 s on one Xeon thread, 82 s on two EPYC threads (README), and
+    # at 2e-3: the demo runs in 53 s on one Xeon thread, 86 s on two EPYC threads (README), and
     # reaches the paper's level for every seed tried (2,000 steps at 3e-3 missed it for 2 of 6;
     # a narrower VAE, 128 units, misses it: NCP -2.6 nats; see docs/benchmarks.md, "The demo's
     # wall time");
