@@ -45,3 +45,18 @@ def test_non_finite_steps_stop_keeping_the_last_checkpoint_or_are_skipped(tmp_pa
     always_bad = lambda step: (w * math.nan, {})  # noqa: E731
     with pytest.raises(NonFiniteLossError, match="100 steps in a row"):
         train(always_bad, [w], TrainConfig(steps=500, skip_nonfinite=True), progress=False)
+
+
+def test_a_redirected_log_gets_the_progress_bar_once_a_minute_not_at_every_logged_step(
+    monkeypatch, capsys
+):
+    """stderr that is not a terminal (a file or pipe) keeps a refresh a minute: logging the loss
+    every few steps must not redraw the bar each time (a 0 % bar, 32 times in 45 s, was seen)."""
+    weight = torch.nn.Parameter(torch.zeros(3))
+    objective = lambda step: ((weight - 1).square().sum(), {"w": float(weight[0])})  # noqa: E731
+    train(objective, [weight], TrainConfig(steps=200), progress=True, log_every=5)
+    err = capsys.readouterr().err  # pytest's capture is not a terminal
+    frames = [frame for frame in err.replace("\r", "\n").splitlines() if "train" in frame]
+    # the first frame, the last, and the closing one; a redraw at each of the 40 logged steps
+    # would add 40
+    assert 1 <= len(frames) <= 4, frames

@@ -171,7 +171,9 @@ def train(
             history.log(step, reduced, schedule.get_last_lr()[0])
             if on_log is not None and main:
                 on_log(step, {**reduced, "lr": schedule.get_last_lr()[0]})
-            bar.set_postfix(loss=f"{running:.4f}", **{k: f"{v:.3f}" for k, v in metrics.items()})
+            # shown at the bar's next refresh (each second on a terminal, each minute in a log)
+            postfix = {k: f"{v:.3f}" for k, v in metrics.items()}
+            bar.set_postfix(loss=f"{running:.4f}", **postfix, refresh=False)
         done = step + 1
         if validate is not None and (done % config.validate_every == 0 or done == config.steps):
             measured = validate(step)
