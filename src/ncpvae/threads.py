@@ -69,14 +69,13 @@ def set_threads(
     lags by a minute. Returns the number set."""
     if threads == "auto":
         env = os.environ.get("OMP_NUM_THREADS", "")
-        work = None
+        cores = _cores_of_this_process()
         if env.isdigit() and int(env) > 0:
             count = int(env)
-        elif probe is not None and _cores_of_this_process() > 1 and (work := probe()):
-            count = _faster_of_one_and(_cores_of_this_process(), work)
+        elif probe is not None and cores > 1 and (work := probe()) is not None:
+            count = _faster_of_one_and(cores, work)  # its model and batch go with this frame
         else:
             count = free_cores()
-        del work  # the probe's model and batch are not kept for the run
     else:
         count = int(threads)
         if count < 1:
