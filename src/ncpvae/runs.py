@@ -41,7 +41,6 @@ __all__ = [
     "VAE_WEIGHTS",
     "PRIOR_WEIGHTS",
     "resolve_device",
-    "run_kind",
     "load_run",
     "vae_run_of",
     "save_vae",
@@ -90,11 +89,6 @@ def _read_config(folder: Path, expect: str | None = None) -> dict[str, Any]:
 def _kind(data: dict[str, Any]) -> str:
     """``vae`` or ``prior``: the kind of run a config.json's contents describe."""
     return "prior" if "classifier" in data else "vae"
-
-
-def run_kind(folder: str | Path) -> str:
-    """``vae`` or ``prior``: the kind of finished run in ``folder``."""
-    return _kind(_read_config(Path(folder)))
 
 
 def load_run(folder: str | Path, expect: str | None = None) -> Any:

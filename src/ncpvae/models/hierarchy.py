@@ -161,12 +161,6 @@ class HierarchicalLatentModel(LatentVariableModel):
         groups = self.split_latents(z)
         return self.walk(lambda step: groups[step.index], len(z))
 
-    def log_likelihood_given(self, z: Tensor, x: Tensor) -> Tensor:
-        """log p(x | z) for latents (K, N, D) and data (N, ...): (K, N)."""
-        k = z.shape[0]
-        x_rep = x.unsqueeze(0).expand(k, *x.shape).flatten(0, 1)
-        return self.likelihood(z.flatten(0, 1)).log_prob(x_rep).view(k, -1)
-
     def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
         """Negative ELBO with a weight on the KL (warm-up), batch mean. The KL of every group is
         analytic at the sampled z_<k: KL(q(z_k | x, z_<k) || p(z_k | z_<k)); each group's is
