@@ -1,7 +1,7 @@
 """Helpers shared by tests/unit and tests/integration (``pythonpath = ["tests"]`` in pyproject.toml
 makes this module importable as ``helpers`` from both): closed-form models, tiny data files in the
-real on-disk formats, and the CLI runners with their one-line error check. Fixtures live in
-``tests/conftest.py``."""
+real on-disk formats, tiny image models and images, and the CLI runners with their one-line error
+check. Fixtures live in ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 
 from ncpvae.cli import main
 from ncpvae.data.cifar import TEST_FILE, TRAIN_FILES
+from ncpvae.distributions import standard_normal
+from ncpvae.models import MODELS, VAEConfig
 from ncpvae.models.base import LatentVariableModel
+from ncpvae.prior import NCPPrior
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository
 
@@ -56,6 +59,21 @@ class QuadraticLogRatio(nn.Module):
         precision = torch.eye(len(self.b), dtype=self.a.dtype) + self.a
         mean = torch.linalg.solve(precision, self.b)
         return float(self.c - 0.5 * torch.logdet(precision) + 0.5 * self.b @ mean)
+
+
+class QuadraticLogRatioZero(torch.nn.Module):
+    """f = 0: the NCP prior is the base prior, SIR's ESS is M."""
+
+    def forward(self, z):
+        return torch.zeros(len(z))
+
+
+def far_target() -> tuple[NCPPrior, QuadraticLogRatio]:
+    """An NCP prior on N(0, I) in 2-d whose target is N((1.9, -1.5), 0.18^2 I) (see
+    :class:`QuadraticLogRatio`): far in the base prior's tail, where SIR with few proposals
+    collapses. Returns the prior and its log-ratio (``f.target()``)."""
+    f = QuadraticLogRatio(torch.eye(2) * 30.0, torch.tensor([60.0, -45.0]))
+    return NCPPrior(standard_normal((2,)), f), f
 
 
 class Recorder(nn.Module):
@@ -129,6 +147,16 @@ def write_mnist(root: Path, train: np.ndarray, test: np.ndarray, gz: bool = True
     return root
 
 
+TRAIN_ID, TEST_ID = 1, 2  # the file ids :func:`pattern` mixes into the train and test pixels
+
+
+def pattern(count: int, file_id: int, rows: int = 28, cols: int = 28) -> np.ndarray:
+    """uint8 images whose value differs across image, row and column (a transposed or shifted
+    read gets them wrong) and between the train and test files."""
+    n, y, x = np.meshgrid(np.arange(count), np.arange(rows), np.arange(cols), indexing="ij")
+    return ((n * 37 + y * 7 + x * 3 + file_id * 101) % 256).astype(np.uint8)
+
+
 # The ``mnist_dir`` fixture's files: 21 training and 12 test images; 5 validation images are
 # monkeypatched into ncpvae.data.mnist.NUM_VALIDATION, so the train split is the first 16.
 MNIST_DIR_TRAIN, MNIST_DIR_TEST, MNIST_DIR_VALIDATION = 21, 12, 5
@@ -142,6 +170,26 @@ def digits(count: int, seed: int, grey: bool = True) -> np.ndarray:
         image[y : y + 10, x : x + 10] = 128 if grey else 255
         image[y + 2 : y + 8, x + 2 : x + 8] = 255
     return images
+
+
+# ---------------------------------------------------------------- image models
+
+
+def conv_config(shape: list[int], kind: str = "vae", **kwargs) -> VAEConfig:
+    """A tiny conv model config of ``kind`` (``MODELS``) for images of ``shape``: 4 channels, a
+    3-d latent and a Bernoulli decoder unless ``kwargs`` say otherwise."""
+    defaults = {"channels": 4, "latent_dim": 3, "likelihood": "bernoulli"}
+    config_class = MODELS[kind][0]
+    return config_class(architecture="conv", data_shape=shape, **{**defaults, **kwargs})
+
+
+def bars(n: int, generator: torch.Generator, side: int = 16) -> torch.Tensor:
+    """Binary images (0 or 255) of horizontal or vertical bars, each bar on with p = 1/4."""
+    horizontal = torch.rand(n, generator=generator) < 0.5
+    on = torch.rand(n, side, generator=generator) < 0.25
+    rows = on[:, :, None].expand(n, side, side)
+    cols = on[:, None, :].expand(n, side, side)
+    return (torch.where(horizontal[:, None, None], rows, cols).to(torch.uint8) * 255)[:, None]
 
 
 # ---------------------------------------------------------------- CIFAR-10 pickles
