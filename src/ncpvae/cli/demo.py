@@ -6,12 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ncpvae.checkpoint import write_json
 from ncpvae.cli import evaluate, train_prior, train_vae
+from ncpvae.cli.results import DemoResult
 from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import DemoConfig
 from ncpvae.data import load_data
@@ -26,7 +26,7 @@ __all__ = ["run", "describe", "thread_probe"]
 
 def run(
     cfg: DemoConfig, out: str | Path, progress: bool = True, overwrite: bool = False
-) -> dict[str, Any]:
+) -> DemoResult:
     """Run the demo into ``out``: ``vae/``, ``prior/``, ``evaluate/``, ``report.json`` and
     ``figure.png``."""
     start = time.perf_counter()
@@ -56,16 +56,17 @@ def run(
     latents = posterior_latents(prior.model, test, min(n, len(test)), generator=None)()
     gaussians25_figure(test.values[:n], decoded, prior, latents.cpu(), out / "figure.png")
 
-    report.update(
-        vae_train_seconds=vae_summary["seconds"],
-        prior_train_seconds=prior_summary["seconds"],
+    result = DemoResult(
+        report=report,
+        vae_train_seconds=vae_summary.seconds,
+        prior_train_seconds=prior_summary.training.seconds,
         vae_steps=cfg.vae.train.steps,
         prior_steps=cfg.prior.train.steps,
         seconds=time.perf_counter() - start,
         threads=torch.get_num_threads(),
     )
-    write_json(out / "report.json", report)
-    return report
+    write_json(out / "report.json", result.to_dict())
+    return result
 
 
 def thread_probe(cfg: DemoConfig) -> Callable[[], None] | None:
@@ -87,16 +88,19 @@ def thread_probe(cfg: DemoConfig) -> Callable[[], None] | None:
     return step
 
 
-def describe(result: dict[str, Any], out: Path) -> str:
+def describe(result: DemoResult, out: Path) -> str:
     """The lines a person reads at the end: the benchmark's figures, wall time, files."""
+    ll, report = result.report.likelihood, result.report
+    assert ll is not None and report.sir is not None  # the demo's VAE has a density
     return "\n".join(
         [
-            f"demo: 25 Gaussians, test log-likelihood VAE {result['vae_log_likelihood']:.3f}, "
-            f"NCP {result['ncp_log_likelihood']:.3f} nats (gain {result['ncp_gain']:.2f}; the "
+            f"demo: 25 Gaussians, test log-likelihood VAE {ll.vae_log_likelihood:.3f}, "
+            f"NCP {ll.ncp_log_likelihood:.3f} nats (gain {ll.ncp_gain:.2f}; the "
             "paper: -2.753 and -0.954)",
-            f"  log Z {result['log_normalizer']:+.4f}; mean SIR ESS {result['sir_ess']:.1f} of "
-            f"{result['sir_proposals']}; took {seconds(result['seconds'])} "
-            f"({result['threads']} CPU thread{'s' if result['threads'] > 1 else ''})",
+            f"  log Z {report.log_normalizer.value:+.4f}; mean SIR ESS "
+            f"{report.sir.smallest_group_ess:.1f} of {report.sir.proposals}; took "
+            f"{seconds(result.seconds)} "
+            f"({result.threads} CPU thread{'s' if result.threads > 1 else ''})",
             wrote(out, "figure.png", "report.json", "vae/", "prior/", "evaluate/"),
         ]
     )

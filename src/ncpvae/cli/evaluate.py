@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
 
 from ncpvae.checkpoint import write_json
 from ncpvae.cli.summary import log_z, seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
-from ncpvae.evaluation import check_trained, evaluate
+from ncpvae.evaluation import EvaluationReport, check_trained, evaluate
 from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.evaluate import likelihood_shard
 from ncpvae.evaluation.report import write_report
@@ -24,7 +24,7 @@ PER_EXAMPLE_FILE = "log_likelihoods.json"  # the per-example values a merge join
 
 def run(
     cfg: EvaluateConfig, out: str | Path, progress: bool = True, overwrite: bool = False
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """Evaluate and write ``report.json``, ``report.md``, ``report.png`` and sample grids."""
     device = resolve_device(cfg.device)
     vae_cfg = vae_run_of(cfg.prior)
@@ -44,44 +44,47 @@ def run(
         discrete=vae_cfg.model.likelihood in DISCRETE,
         progress=progress,
     )
-    result = {"prior": str(cfg.prior), **report.to_dict(), "trained_groups": trained}
-    if cfg.samples_figures:
-        result["classifier_fit"] = classifier_fit(prior, train, validation, seed=cfg.seed)
+    fit = classifier_fit(prior, train, validation, seed=cfg.seed) if cfg.samples_figures else None
+    report = dataclasses.replace(
+        report, prior=str(cfg.prior), trained_groups=trained, classifier_fit=fit
+    )
     save_config(cfg, out / "config.json")
     if report.per_example is not None:
         write_json(out / PER_EXAMPLE_FILE, report.per_example.to_dict())
-    write_report(result, out)
-    return result
+    write_report(report, out)
+    return report
 
 
-def describe(result: dict[str, Any], out: Path) -> str:
+def describe(result: EvaluationReport, out: Path) -> str:
     """The lines a person reads at the end: the headline figures, wall time, files."""
-    lines = [f"evaluate: {result['num_test']:,} test examples"]
-    if "shard" in result:
-        first, stop = result["shard_examples"]
+    lines = [f"evaluate: {result.num_test:,} test examples"]
+    if result.shard_examples is not None:
+        first, stop = result.shard_examples
         lines[0] += (
-            f" (shard {result['shard']} of {result['num_shards']}: examples {first} to "
+            f" (shard {result.shard[0]} of {result.shard[1]}: examples {first} to "
             f"{stop - 1}; join the shards with ncpvae merge-evaluations)"
         )
-    if "ncp_log_likelihood" in result:
+    if result.likelihood is not None:
+        ll = result.likelihood
         lines.append(
-            f"  log-likelihood (nats): VAE {result['vae_log_likelihood']:.3f}, NCP "
-            f"{result['ncp_log_likelihood']:.3f}, gain {result['ncp_gain']:.3f} "
-            f"+- {result['ncp_gain_stderr']:.3f}"
+            f"  log-likelihood (nats): VAE {ll.vae_log_likelihood:.3f}, NCP "
+            f"{ll.ncp_log_likelihood:.3f}, gain {ll.ncp_gain:.3f} +- {ll.ncp_gain_stderr:.3f}"
         )
-    lines.append(f"  {log_z(result)}")
-    lines += describe_fit(result.get("classifier_fit", {}))
-    if "sir_ess" in result:
+    lines.append(f"  {log_z(result.log_normalizer)}")
+    lines += describe_fit(result.classifier_fit or {})
+    if result.sir is not None:
         lines.append(
-            f"  mean SIR ESS {result['sir_ess']:.1f} of {result['sir_proposals']} (smallest group)"
+            f"  mean SIR ESS {result.sir.smallest_group_ess:.1f} of {result.sir.proposals} "
+            "(smallest group)"
         )
-    for row in result.get("sample_quality", []):
-        lines.append(
-            f"  FID {row['sampler']} (t = {row['temperature']:g}, seed {row['sampling_seed']}): "
-            f"{row['fid']:.2f} ({row['fid_samples']:,} samples, against "
-            f"{result['fid_reference_samples']:,} training images)"
-        )
-    lines.append(f"  took {seconds(result['seconds']['total'])}")
+    if result.fid is not None:
+        against = f"against {result.fid.reference_samples:,} training images"
+        lines += [
+            f"  FID {row.sampler} (t = {row.temperature:g}, seed {row.sampling_seed}): "
+            f"{row.fid:.2f} ({row.fid_samples:,} samples, {against})"
+            for row in result.fid.rows
+        ]
+    lines.append(f"  took {seconds(result.seconds['total'])}")
     files = ("report.md", "report.json", "report.png", "config.json")
     lines.append(wrote(out, *(name for name in files if (out / name).exists())))
     return "\n".join(lines)

@@ -4,6 +4,7 @@ whole test set, since every shard draws what that run would have drawn for its e
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,13 @@ from ncpvae.cli.evaluate import PER_EXAMPLE_FILE
 from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import MergeEvaluationsConfig
 from ncpvae.errors import CheckpointError, ConfigError
+from ncpvae.evaluation import EvaluationReport
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample, join_shards
 from ncpvae.evaluation.report import write_report
 from ncpvae.runs import claim_run_dir
 
 __all__ = ["run", "describe"]
 
-SHARD_KEYS = ("shard", "num_shards", "shard_examples")
 # the settings that decide the likelihood's draws and figures: the shards must share them (the
 # rest, such as --fid_samples, --device or where the prior folder lies, may differ)
 LIKELIHOOD_SETTINGS = (
@@ -48,9 +49,18 @@ def _per_example(folder: Path) -> PerExample:
         ) from None
 
 
+def _report(folder: Path) -> EvaluationReport:
+    try:
+        return EvaluationReport.from_dict(_read(folder, "report.json"))
+    except (KeyError, TypeError):
+        raise CheckpointError(
+            f"{str(folder / 'report.json')!r} does not hold an evaluation report"
+        ) from None
+
+
 def run(
     cfg: MergeEvaluationsConfig, out: str | Path, progress: bool = True, overwrite: bool = False
-) -> dict[str, Any]:
+) -> EvaluationReport:
     """Join the shards ``cfg.evaluations`` into one report in ``out``."""
     folders = [Path(path) for path in cfg.evaluations]
     if not folders:
@@ -59,7 +69,7 @@ def run(
         raise ConfigError(f"--out {str(out)!r} is one of the shards to merge; choose a new folder")
     parts = [_per_example(folder) for folder in folders]  # first: names a folder of another kind
     configs = [_read(folder, "config.json") for folder in folders]
-    reports = [_read(folder, "report.json") for folder in folders]
+    reports = [_report(folder) for folder in folders]
     count = len(folders)
     shards = [c.get("shard", 0) for c in configs]
     if sorted(shards) != list(range(count)) or any(c.get("num_shards") != count for c in configs):
@@ -78,19 +88,20 @@ def run(
     except ValueError as err:
         raise ConfigError(str(err)) from None
     first, shard0 = reports[shards.index(0)], configs[shards.index(0)]
-    likelihood = sum(r.get("seconds", {}).get("likelihood", 0.0) for r in reports)
-    report = {k: v for k, v in first.items() if k not in SHARD_KEYS}
-    report.update(LikelihoodReport.of(joined).to_dict())
-    report.update(
+    likelihood = [r.seconds.get("likelihood", 0.0) for r in reports]
+    report = dataclasses.replace(
+        first,
         num_test=len(joined.vae),
-        merged=[str(folder) for folder in folders],
+        likelihood=LikelihoodReport.of(joined),
         seconds={
-            **first.get("seconds", {}),
-            "likelihood": likelihood,
-            "likelihood_longest_shard": max(
-                r.get("seconds", {}).get("likelihood", 0.0) for r in reports
-            ),
+            **first.seconds,
+            "likelihood": sum(likelihood),
+            "likelihood_longest_shard": max(likelihood),
         },
+        per_example=joined,
+        shard=(0, 1),
+        shard_examples=None,
+        merged=[str(folder) for folder in folders],
     )
     out = claim_run_dir(out, overwrite)
     write_json(out / "config.json", {**shard0, "shard": 0, "num_shards": 1})
@@ -99,16 +110,18 @@ def run(
     return report
 
 
-def describe(result: dict[str, Any], out: Path) -> str:
+def describe(result: EvaluationReport, out: Path) -> str:
     """The lines a person reads at the end: the joined figures and files."""
+    ll, merged = result.likelihood, result.merged or []
+    assert ll is not None  # a merge joins likelihoods
     return "\n".join(
         [
-            f"merge-evaluations: {len(result['merged'])} shards, {result['num_test']:,} test "
-            f"examples: log-likelihood VAE {result['vae_log_likelihood']:.3f}, NCP "
-            f"{result['ncp_log_likelihood']:.3f}, gain {result['ncp_gain']:.3f} "
-            f"+- {result['ncp_gain_stderr']:.3f} (nats)",
-            f"  likelihood {seconds(result['seconds']['likelihood'])} over all shards, "
-            f"{seconds(result['seconds']['likelihood_longest_shard'])} the longest",
+            f"merge-evaluations: {len(merged)} shards, {result.num_test:,} test "
+            f"examples: log-likelihood VAE {ll.vae_log_likelihood:.3f}, NCP "
+            f"{ll.ncp_log_likelihood:.3f}, gain {ll.ncp_gain:.3f} "
+            f"+- {ll.ncp_gain_stderr:.3f} (nats)",
+            f"  likelihood {seconds(result.seconds['likelihood'])} over all shards, "
+            f"{seconds(result.seconds['likelihood_longest_shard'])} the longest",
             wrote(out, "report.md", "report.json", "report.png", PER_EXAMPLE_FILE),
         ]
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ncpvae.checkpoint import write_json
+from ncpvae.cli.results import MergePriorsResult
 from ncpvae.cli.summary import wrote
 from ncpvae.config import MergeConfig
 from ncpvae.errors import ConfigError
@@ -27,7 +28,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def run(
     cfg: MergeConfig, out: str | Path, progress: bool = True, overwrite: bool = False
-) -> dict[str, Any]:
+) -> MergePriorsResult:
     """Merge the priors of ``cfg.priors`` into the run folder ``out``."""
     if not cfg.priors:
         raise ConfigError("name the train-prior run folders to merge: --priors runs/a,runs/b")
@@ -49,20 +50,20 @@ def run(
     out = claim_run_dir(out, overwrite)
     save_prior(merged, out, vae=first.vae, config=dataclasses.replace(first, groups=[]))
     histories = [_read_json(Path(path) / "history.json") for path in cfg.priors]
-    summary = {
-        "merged": list(cfg.priors),
-        "groups": [part.groups for part in configs],
-        "seconds": [h.get("seconds") for h in histories],
-    }
-    write_json(out / "history.json", {**summary, "parts": histories})
+    summary = MergePriorsResult(
+        merged=list(cfg.priors),
+        groups=[part.groups for part in configs],
+        seconds=[h.get("seconds") for h in histories],
+    )
+    write_json(out / "history.json", {**summary.to_dict(), "parts": histories})
     return summary
 
 
-def describe(result: dict[str, Any], out: Path) -> str:
+def describe(result: MergePriorsResult, out: Path) -> str:
     """The lines a person reads at the end: what was merged, files, what next."""
     return "\n".join(
         [
-            f"merge-priors: joined {len(result['merged'])} runs (groups {result['groups']})",
+            f"merge-priors: joined {len(result.merged)} runs (groups {result.groups})",
             wrote(out, "config.json", "prior.safetensors", "history.json"),
             f"  next: ncpvae evaluate --prior {out} --out REPORT_FOLDER",
         ]

@@ -6,16 +6,16 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ncpvae.checkpoint import write_json
-from ncpvae.cli.summary import history_file, log_z, seconds, training_summary, wrote
+from ncpvae.cli.results import PriorResult, TrainingSummary
+from ncpvae.cli.summary import history_file, log_z, seconds, wrote
 from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
-from ncpvae.evaluation import estimate_log_normalizer, log_normalizer_summary
+from ncpvae.evaluation import estimate_log_normalizer
 from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.plotting import training_curves
 from ncpvae.prior import build_prior
@@ -39,7 +39,7 @@ def run(
     progress: bool = True,
     resume: bool = False,
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> PriorResult:
     """Fit the prior's classifiers (``cfg.groups``, default all), estimate log Z, write the run
     folder. Saves ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps; ``resume`` continues
     from it."""
@@ -70,40 +70,41 @@ def run(
             validation=validation,
             select_best=cfg.select_best,
         )
-    summary = training_summary(history)
+    training = TrainingSummary.of(history)
     if not distributed.is_main():  # log Z and the files: rank 0's work
-        return summary
-    summary["classifier_fit"] = classifier_fit(
-        prior, train_data, validation, cfg.train.batch_size, cfg.train.seed
-    )
+        return PriorResult(training)
+    fit = classifier_fit(prior, train_data, validation, cfg.train.batch_size, cfg.train.seed)
     start = time.perf_counter()
     estimate = estimate_log_normalizer(
         prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
     )
-    summary.update(log_normalizer_summary(estimate))
-    summary["log_normalizer_seconds"] = time.perf_counter() - start
+    result = PriorResult(training, fit, estimate, time.perf_counter() - start)
     save_prior(prior, out, vae=cfg.vae, config=cfg)
-    write_json(out / "history.json", history_file(summary, history))
+    write_json(out / "history.json", history_file(result.to_dict(), history))
     training_curves(history, out / "curves.png", "train-prior")
-    return summary
+    return result
 
 
-def describe(result: dict[str, Any], out: Path) -> str:
+def describe(result: PriorResult, out: Path) -> str:
     """The lines a person reads at the end: accuracy, log Z, wall times, files, what next."""
-    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in result.items() if k.startswith("acc"))
+    training = result.training
+    metrics = training.metrics
+    accuracy = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if k.startswith("acc"))
     selected = (
-        f"; kept step {result['selected_step']} (lowest validation NCE loss)"
-        if "selected_step" in result
+        f"; kept step {training.selected_step} (lowest validation NCE loss)"
+        if training.selected_step is not None
         else ""
     )
+    log_z_line = [f"  {log_z(result.log_normalizer)}"] if result.log_normalizer else []
+    log_z_seconds = result.log_normalizer_seconds or 0.0
     return "\n".join(
         [
             f"train-prior: classifier accuracy (last logged batch) {accuracy}{selected}",
-            *describe_fit(result.get("classifier_fit", {})),
-            f"  {log_z(result)}",
-            f"  training {seconds(result['seconds'])}"
-            f"{' (data encoded once)' if result.get('reused_encodings') else ''}, "
-            f"log Z {seconds(result['log_normalizer_seconds'])}",
+            *describe_fit(result.classifier_fit or {}),
+            *log_z_line,
+            f"  training {seconds(training.seconds)}"
+            f"{' (data encoded once)' if training.reused_encodings else ''}, "
+            f"log Z {seconds(log_z_seconds)}",
             wrote(out, "config.json", "prior.safetensors", "history.json", "curves.png"),
             f"  next: ncpvae sample --prior {out} --out SAMPLES_FOLDER, or ncpvae evaluate "
             f"--prior {out} --out REPORT_FOLDER",

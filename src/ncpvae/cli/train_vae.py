@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ncpvae.checkpoint import write_json
-from ncpvae.cli.summary import history_file, seconds, training_summary, wrote
+from ncpvae.cli.results import TrainingSummary
+from ncpvae.cli.summary import history_file, seconds, wrote
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import training_curves
@@ -33,9 +33,10 @@ def run(
     progress: bool = True,
     resume: bool = False,
     overwrite: bool = False,
-) -> dict[str, Any]:
-    """Train, then write the run folder; returns the final ELBO parts. Saves ``checkpoint.pt``
-    every ``cfg.checkpoint_every`` steps; ``resume`` continues from it."""
+) -> TrainingSummary:
+    """Train, then write the run folder; returns the training summary (the final ELBO parts
+    among its metrics). Saves ``checkpoint.pt`` every ``cfg.checkpoint_every`` steps;
+    ``resume`` continues from it."""
     device = distributed.setup(resolve_device(cfg.device))
     splits = load_data(cfg.data)
     cfg = dataclasses.replace(cfg, model=fit_model_to_data(splits.train, cfg.model))
@@ -55,23 +56,23 @@ def run(
             on_log=events,
             validation=splits.validation,
         )
-    summary = training_summary(history)
+    summary = TrainingSummary.of(history)
     if distributed.is_main():
         save_vae(model, out, cfg)
-        write_json(out / "history.json", history_file(summary, history))
+        write_json(out / "history.json", history_file(summary.to_dict(), history))
         training_curves(history, out / "curves.png", "train-vae")
     return summary
 
 
-def describe(result: dict[str, Any], out: Path) -> str:
+def describe(result: TrainingSummary, out: Path) -> str:
     """The lines a person reads at the end: the last ELBO, wall time, files, what next."""
-    terms = ", ".join(f"{k} {result[k]:.4g}" for k in ("elbo", "rec", "kl") if k in result)
-    held_out = ", ".join(
-        f"{k} {result['val_' + k]:.4g}" for k in ("elbo", "rec", "kl") if "val_" + k in result
-    )
+    parts = ("elbo", "rec", "kl")
+    terms = ", ".join(f"{k} {result.metrics[k]:.4g}" for k in parts if k in result.metrics)
+    validation = result.validation
+    held_out = ", ".join(f"{k} {validation[k]:.4g}" for k in parts if k in validation)
     return "\n".join(
         [
-            f"train-vae: done in {seconds(result['seconds'])}; last logged {terms or 'loss'}"
+            f"train-vae: done in {seconds(result.seconds)}; last logged {terms or 'loss'}"
             + (f"; validation {held_out}" if held_out else ""),
             wrote(out, "config.json", "model.safetensors", "history.json", "curves.png"),
             f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",

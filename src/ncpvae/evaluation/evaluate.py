@@ -5,23 +5,22 @@ it as ``report.json``, ``report.md`` and ``report.png``."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
+from ncpvae.evaluation.figures import MMDFigures, SIRFigures, log_normalizer_summary
 from ncpvae.evaluation.likelihood import Plan, log_likelihoods, plan
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
-from ncpvae.evaluation.sample_quality import ess_summary, fid_reference, sample_quality
+from ncpvae.evaluation.results import EvaluationReport
+from ncpvae.evaluation.sample_quality import fid_reference, sample_quality
 from ncpvae.evaluation.settings import EvaluationSettings
 from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
@@ -38,46 +37,6 @@ __all__ = [
 ]
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
-
-
-@dataclass
-class EvaluationReport:
-    """An evaluation's figures. :meth:`to_dict` gives ``report.json`` (fields that do not
-    apply, such as the likelihood of a model without a density, are left out)."""
-
-    num_test: int
-    trained_groups: list[int]
-    log_normalizer: LogNormalizer
-    sir: dict[str, Any]  # SIR's ESS and settings (empty on shards > 0: shard 0 has them)
-    mmd: dict[str, Any]
-    likelihood: LikelihoodReport | None = None
-    fid: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    per_example: PerExample | None = None  # the log-likelihoods behind ``likelihood``
-    shard: tuple[int, int] = (0, 1)  # (this run's shard, number of shards) of the likelihood
-
-    def to_dict(self) -> dict[str, Any]:
-        """The flat, JSON-ready form that ``report.json`` holds (without the per-example
-        values; a shard's report says which examples it holds)."""
-        sharded = {}
-        if self.shard[1] > 1 and self.per_example is not None:
-            first = self.per_example.first
-            sharded = {
-                "shard": self.shard[0],
-                "num_shards": self.shard[1],
-                "shard_examples": [first, first + len(self.per_example.vae)],
-            }
-        return {
-            "num_test": self.num_test,
-            **sharded,
-            "trained_groups": self.trained_groups,
-            **(self.likelihood.to_dict() if self.likelihood else {}),
-            **log_normalizer_summary(self.log_normalizer),
-            **self.sir,
-            **self.mmd,
-            **self.fid,
-            "seconds": self.seconds,
-        }
 
 
 def check_trained(prior: Prior, name: str) -> list[int]:
@@ -110,16 +69,6 @@ def estimate_log_normalizer(
     return prior.estimate_log_normalizer(
         num_samples, contexts=x, generator=generator, progress=progress
     )
-
-
-def log_normalizer_summary(estimate: LogNormalizer) -> dict[str, Any]:
-    """log Z as report entries: the total, its standard error and draws, and per group."""
-    return {
-        "log_normalizer": estimate.value,
-        "log_normalizer_stderr": estimate.stderr,
-        "log_normalizer_samples": estimate.num_samples,
-        "log_normalizer_groups": [dataclasses.asdict(g) for g in estimate.groups],
-    }
 
 
 def likelihood_shard(model, test: TensorData, settings: EvaluationSettings) -> tuple[Plan, range]:
@@ -174,7 +123,7 @@ def _per_example(
 
 def _sir_and_prior_hole(
     prior: Prior, test: TensorData, settings: EvaluationSettings, progress: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[SIRFigures, MMDFigures]:
     """SIR's ESS over ``settings.sir_samples`` draws, and the prior hole as MMD^2 between
     aggregate-posterior latents of ``test`` and draws of the base prior and of SIR."""
     model = prior.model
@@ -182,20 +131,14 @@ def _sir_and_prior_hole(
     sampled = prior.sample(
         settings.sir_samples, build_sampler("sir", settings, progress), generator=generator
     )
-    ess = ess_summary(sampled.ess)
-    sir = {
-        "sir_ess": ess["sir_ess_mean"],
-        "sir_ess_groups": ess["sir_ess_groups"],
-        "sir_proposals": settings.sir_proposals,
-        "sir_samples": settings.sir_samples,
-    }
+    sir = SIRFigures.of(sampled.ess, settings.sir_proposals, settings.sir_samples)
     n = min(len(sampled.latents), len(test), MMD_SAMPLES)
-    mmd: dict[str, Any] = {"mmd_samples": n}
-    if n >= 2:
-        base = BasePriorSampler().sample(prior, n, generator=generator).latents
-        posterior = posterior_latents(model, test, n)()
-        mmd.update(prior_hole(prior, posterior, {"base": base, "ncp": sampled.latents[:n]}))
-    return sir, mmd
+    if n < 2:
+        return sir, MMDFigures(samples=n)
+    base = BasePriorSampler().sample(prior, n, generator=generator).latents
+    posterior = posterior_latents(model, test, n)()
+    hole = prior_hole(prior, posterior, {"base": base, "ncp": sampled.latents[:n]})
+    return sir, MMDFigures.from_dict({"mmd_samples": n, **hole})
 
 
 def evaluate(
@@ -239,9 +182,7 @@ def evaluate(
         per_example = _per_example(prior, test, settings, shard, log_z, discrete, progress)
         likelihood = LikelihoodReport.of(per_example)
         seconds["likelihood"] = time.perf_counter() - tick
-    sir: dict[str, Any] = {}
-    mmd: dict[str, Any] = {}
-    quality: dict[str, Any] = {}
+    sir, mmd, quality = None, None, None
     if settings.samples_figures:
         tick = time.perf_counter()
         sir, mmd = _sir_and_prior_hole(prior, test, settings, progress)
@@ -249,10 +190,11 @@ def evaluate(
         if fid is not None:
             tick = time.perf_counter()
             reference = settings.fid_reference_samples or settings.fid_samples
-            quality = fid_reference(fid, train, reference, settings.fid_cache)
-            quality["sample_quality"] = sample_quality(prior, fid, settings, grids, progress)
+            fid_reference(fid, train, reference, settings.fid_cache)
+            quality = sample_quality(prior, fid, settings, grids, progress)
             seconds["fid"] = time.perf_counter() - tick
     seconds["total"] = time.perf_counter() - start
+    sharded = settings.num_shards > 1 and per_example is not None
     return EvaluationReport(
         num_test=len(test) if per_example is None else len(per_example.vae),
         trained_groups=prior.trained_groups,
@@ -264,4 +206,7 @@ def evaluate(
         seconds=seconds,
         per_example=per_example,
         shard=(settings.shard, settings.num_shards),
+        shard_examples=[per_example.first, per_example.first + len(per_example.vae)]
+        if sharded
+        else None,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,12 @@ class LikelihoodReport:
     def to_dict(self) -> dict[str, Any]:
         """The report's entries (bits per dimension only where defined)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, entries: Mapping[str, Any]) -> LikelihoodReport:
+        """The figures among ``entries`` (a ``report.json``'s, which holds more)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in entries.items() if k in names})
 
 
 @dataclass

@@ -13,19 +13,15 @@ import torch
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID, InceptionFeatures, reference_cache_name
+from ncpvae.evaluation.figures import FIDRow, SampleQuality, SamplerDiagnostics
 from ncpvae.evaluation.settings import EvaluationSettings
 from ncpvae.prior import Prior
 from ncpvae.samplers import SAMPLERS, build_sampler, decode
 
-__all__ = ["ess_summary", "fid_reference", "fid_scorer", "sample_quality", "GRID_IMAGES"]
+__all__ = ["fid_reference", "fid_scorer", "sample_quality", "GRID_IMAGES", "FID_REFERENCE"]
 
 GRID_IMAGES = 100  # images in a sample grid (10 x 10)
-
-
-def ess_summary(ess: torch.Tensor) -> dict[str, Any]:
-    """SIR's ESS (N, K): the mean per group, and the smallest of those."""
-    per_group = ess.mean(0)
-    return {"sir_ess_mean": float(per_group.min()), "sir_ess_groups": per_group.tolist()}
+FID_REFERENCE = "train"  # the split whose images FID compares samples with
 
 
 def fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") -> dict[str, Any]:
@@ -37,15 +33,15 @@ def fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") ->
     if cache_dir:
         cache = Path(cache_dir) / reference_cache_name(images.values[:n], fid.extractor_id)
     fid.set_reference(images.batch, num=n, cache=cache)
-    return {"fid_reference": "train", "fid_reference_samples": fid.num_reference}
+    return {"fid_reference": FID_REFERENCE, "fid_reference_samples": fid.num_reference}
 
 
 def sample_quality(
     prior: Prior, fid: FID, settings: EvaluationSettings, grids: Path | None, progress: bool
-) -> list[dict[str, Any]]:
+) -> SampleQuality:
     """For each sampler at each temperature and each of ``fid_seeds`` sampling seeds:
-    ``fid_samples`` images (decoder means), their FID, seconds per sample, ESS or acceptance
-    rate, and (for the first seed) a sample grid in ``grids``."""
+    ``fid_samples`` images (decoder means), their FID against ``fid``'s reference, seconds per
+    sample, ESS or acceptance rate, and (for the first seed) a sample grid in ``grids``."""
     from ncpvae.evaluation.plotting import image_grid
 
     rows = []
@@ -62,26 +58,22 @@ def sample_quality(
                     generator=generator,
                 )
                 _, images = decode(prior.model, result.latents, generator)
-                row: dict[str, Any] = {
-                    "sampler": name,
-                    "temperature": temperature,
-                    "sampling_seed": seed,
-                    "fid": fid(images),
-                    "fid_samples": len(images),
-                    "seconds_per_sample": (time.perf_counter() - start) / len(images),
-                }
-                if result.ess is not None:
-                    row.update(ess_summary(result.ess), sir_proposals=settings.sir_proposals)
-                if result.acceptance_rate is not None:
-                    row["acceptance_rate"] = result.acceptance_rate
-                if result.hmc is not None:
-                    row["hmc_samples"] = int(result.hmc.sum())
+                seconds = time.perf_counter() - start
+                row = FIDRow(
+                    sampler=name,
+                    temperature=temperature,
+                    sampling_seed=seed,
+                    fid=fid(images),
+                    fid_samples=len(images),
+                    seconds_per_sample=seconds / len(images),
+                    diagnostics=SamplerDiagnostics.of(result, settings.sir_proposals),
+                )
                 if grids is not None and repeat == 0:
                     image_grid(
                         images[:GRID_IMAGES].cpu(), grids / f"samples_{name}_t{temperature:g}.png"
                     )
                 rows.append(row)
-    return rows
+    return SampleQuality(reference_samples=fid.num_reference, rows=rows, reference=FID_REFERENCE)
 
 
 def fid_scorer(
