@@ -1,6 +1,7 @@
 """Evaluation: the importance-weighted likelihood, the prior hole as MMD^2, FID, and one report
 of them all."""
 
+from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.evaluation.evaluate import (
     EvaluationReport,
     check_trained,
@@ -11,7 +12,6 @@ from ncpvae.evaluation.evaluate import (
 from ncpvae.evaluation.likelihood import LogDensity, bits_per_dim, log_likelihood, log_likelihoods
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample, join_shards
 from ncpvae.evaluation.prior_hole import prior_hole
-from ncpvae.evaluation.settings import EvaluationSettings
 
 __all__ = [
     "EvaluationSettings",

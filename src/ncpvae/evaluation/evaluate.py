@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
@@ -22,7 +23,6 @@ from ncpvae.evaluation.likelihood import Plan, log_likelihoods, plan
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.sample_quality import ess_summary, fid_reference, sample_quality
-from ncpvae.evaluation.settings import EvaluationSettings
 from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
 from ncpvae.training import posterior_latents
