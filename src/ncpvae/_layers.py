@@ -2,13 +2,16 @@
 
 Layers, top to bottom (a module imports only from its own layer or those below it):
 
-    cli -> runs, config -> training, evaluation -> samplers -> prior -> models
+    cli -> runs, integrations -> training, evaluation -> samplers -> prior -> models
         -> networks, likelihoods, distributions, data, and the utilities beside them
+        -> config (every component's settings) -> errors, settings, files
 
 Checked: no import cycle (imports inside functions and under ``TYPE_CHECKING`` count too), no
-import against the layer order, no module over 300 lines, and no test of a prior's kind
-(``isinstance`` with a prior class, or ``hasattr``) outside :mod:`ncpvae.prior`. Prints the graph
-and every violation; exits 1 if there is one.
+import against the layer order, no module over 300 lines, no test of a prior's kind
+(``isinstance`` with a prior class, or ``hasattr``) outside :mod:`ncpvae.prior`, and no runtime
+code under the config: the config sections and what they build on (the two bottom layers) import
+only each other, the standard library and pydantic (no torch, numpy or runtime module). Prints
+the graph and every violation; exits 1 if there is one.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ __all__ = ["LAYERS", "import_graph", "violations", "main"]
 ROOT = Path(__file__).resolve().parent
 MAX_LINES = 300
 LAYERS: list[tuple[str, ...]] = [  # bottom first
+    ("errors", "settings", "files", "_version"),
+    ("config",),
     (
-        "errors",
-        "settings",
         "checkpoint",
         "metrics",
         "distributions",
@@ -33,17 +36,18 @@ LAYERS: list[tuple[str, ...]] = [  # bottom first
         "nets",
         "progress",
         "threads",
-        "_version",
         "_layers",
     ),
     ("models",),
     ("prior",),
     ("samplers",),
     ("training", "evaluation"),
-    ("runs", "config", "config_io", "integrations"),
+    ("runs", "integrations"),
     ("cli",),
     ("__init__",),
 ]
+CONFIG_LAYERS = 2  # the bottom layers: config sections and what they build on
+CONFIG_EXTERNALS = {"pydantic"}  # the libraries they may import besides the standard library
 PRIOR_CLASSES = {"Prior", "NCPPrior", "HierarchicalNCPPrior"}
 PRIOR_ATTRIBUTES = {  # what a test of a prior's kind would ask for
     "group_log_prob",
@@ -131,6 +135,17 @@ def _kind_tests(path: Path) -> list[str]:
     return out
 
 
+def _external_imports(path: Path) -> set[str]:
+    """The top-level names of the modules outside the package that the file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names - {"ncpvae", "__future__"} - set(sys.stdlib_module_names)
+
+
 def violations(graph: dict[str, set[str]] | None = None) -> list[str]:
     """Every broken rule, one line each."""
     graph = graph if graph is not None else import_graph()
@@ -143,6 +158,9 @@ def violations(graph: dict[str, set[str]] | None = None) -> list[str]:
         lines = len(path.read_text().splitlines())
         if lines > MAX_LINES:
             found.append(f"too long: {module} has {lines} lines (at most {MAX_LINES})")
+        if _rank(module) < CONFIG_LAYERS:
+            runtime = sorted(_external_imports(path) - CONFIG_EXTERNALS)
+            found += [f"runtime import under the config: {module} -> {name}" for name in runtime]
         if not module.startswith("ncpvae.prior") and module != "ncpvae._layers":
             found += [f"prior-kind test in {module}, {t}" for t in _kind_tests(path)]
     return found
@@ -157,7 +175,12 @@ def main() -> int:
             inside = sorted(t.removeprefix("ncpvae.") for t in graph[module])
             print(f"  {module.removeprefix('ncpvae.') or 'ncpvae'} -> {', '.join(inside) or '-'}")
     found = violations(graph)
-    print("\n".join(found) if found else "no cycle, no upward import, no long module, no kind test")
+    print(
+        "\n".join(found)
+        if found
+        else "no cycle, no upward import, no long module, no kind test, "
+        "no runtime code under the config"
+    )
     return 1 if found else 0
 
 

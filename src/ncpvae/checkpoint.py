@@ -8,12 +8,8 @@ half-written file in place of a finished one.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ncpvae.errors import CheckpointError
+from ncpvae.files import atomic_write, read_json, write_json
 
 __all__ = [
     "atomic_write",
@@ -31,46 +28,9 @@ __all__ = [
     "weights_metadata",
     "file_sha256",
     "write_json",
+    "read_json",
     "make_run_dir",
 ]
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
-
-
-def read_json(path: Path, missing: str) -> dict[str, Any]:
-    """The JSON object in ``path``; a one-line :class:`CheckpointError` if the file is absent
-    (``missing`` says what to do), not JSON or not an object."""
-    if not path.is_file():
-        raise CheckpointError(missing)
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{str(path)!r} is not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{str(path)!r} does not hold what ncpvae writes there")
-    return data
 
 
 def make_run_dir(path: str | Path) -> Path:

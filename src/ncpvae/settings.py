@@ -1,27 +1,50 @@
-"""Settings declared once: a config field's default, help text and valid range live in its
-``metadata``, and :func:`check_settings` validates an instance from them.
+"""Settings declared once and checked by pydantic: a config section is a
+:func:`config_section` class (a pydantic dataclass), and each field declares its default, help
+text and bounds with :func:`setting`. Constructing a section validates it, from Python, JSON or
+flags alike:
 
-    @dataclass
+    @config_section
     class TrainConfig:
         section: ClassVar[str] = "train"
-        steps: int = setting(20_000, "optimisation steps", min=1)
+        steps: Int = setting(20_000, "Optimisation steps.", min=1)
 
-        def __post_init__(self) -> None:
-            check_settings(self)
-
-The CLI's ``--help`` and the docs' CLI page read the same ``help`` text (:func:`help_text`).
+A value of the wrong type, out of bounds, not finite or an unknown key raises a
+:class:`~ncpvae.errors.ConfigError` of one line naming the dotted key (:func:`config_error`). The
+CLI's ``--help`` and the docs' CLI page read the same help text (:func:`help_text`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any
+import functools
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic.fields import FieldInfo
 
 from ncpvae.errors import ConfigError
 
-__all__ = ["setting", "check_settings", "help_text"]
+__all__ = [
+    "config_section",
+    "setting",
+    "kind_union",
+    "Int",
+    "help_text",
+    "fields_of",
+    "kinds",
+    "config_error",
+]
 
+C = TypeVar("C")
+INT_LIMIT = 2**62  # seeds, counts: every int setting fits in 64 bits with room to spare
+Int = Annotated[int, Field(gt=-INT_LIMIT, lt=INT_LIMIT)]
+"""An int setting (bounded, so that a seed or count always fits torch's 64-bit integers)."""
+
+# strict: JSON's "5" is not an int, nor true a number; a section is a JSON object
+STRICT = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 _MISSING = dataclasses.MISSING
 
 
@@ -29,63 +52,151 @@ def setting(
     default: Any = _MISSING,
     help: str = "",
     *,
-    default_factory: Any = _MISSING,
+    default_factory: Callable[[], Any] | None = None,
     min: float | None = None,
     max: float | None = None,
     above: float | None = None,
     below: float | None = None,
-    choices: Sequence[Any] | None = None,
-    each_min: float | None = None,
 ) -> Any:
-    """A dataclass field with its help text and bounds: ``min``/``max`` inclusive,
-    ``above``/``below`` exclusive, ``choices`` a finite set, ``each_min`` a bound on every item of
-    a list."""
-    metadata = {
-        "help": help,
-        "min": min,
-        "max": max,
-        "above": above,
-        "below": below,
-        "choices": tuple(choices) if choices is not None else None,
-        "each_min": each_min,
-    }
-    if default_factory is not _MISSING:
-        return dataclasses.field(default_factory=default_factory, metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+    """A field with its help text and bounds: ``min``/``max`` inclusive, ``above``/``below``
+    exclusive. (A finite set of values is a ``Literal`` annotation; a bound on every item of a
+    list is ``list[Annotated[int, Field(ge=...)]]``.)"""
+    bounds = dict(ge=min, le=max, gt=above, lt=below)
+    if default_factory is not None:
+        return Field(default_factory=default_factory, description=help, **bounds)
+    return Field(default, description=help, **bounds)
 
 
-def _prefix(obj: Any) -> str:
-    section = getattr(type(obj), "section", "")
-    return f"{section}." if section else ""
+def config_section(cls: type[C]) -> type[C]:
+    """Make ``cls`` a config section: a dataclass whose constructor validates every field (and
+    then runs ``__post_init__`` for checks across fields), raising a one-line
+    :class:`ConfigError`."""
+    cls = pydantic_dataclass(cls, config=STRICT)
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def checked_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            init(self, *args, **kwargs)
+        except ValidationError as err:
+            raise config_error(err, type(self)) from None
+
+    cls.__init__ = checked_init  # type: ignore[method-assign]
+    return cls
 
 
-def check_settings(obj: Any) -> None:
-    """Raise :class:`ConfigError` (naming ``section.field``) for the first field of the
-    dataclass instance ``obj`` that is outside the bounds its :func:`setting` declares."""
-    prefix = _prefix(obj)
-    for f in dataclasses.fields(obj):
-        meta, value, name = f.metadata, getattr(obj, f.name), prefix + f.name
-        if not meta or value is None:
+def kind_union(*members: type) -> Any:
+    """The annotation of a section chosen by its ``kind``: each member has a ``kind`` field with
+    its own default; a JSON object without ``kind`` is the first member's kind."""
+    default = _kind_of(members[0])
+
+    def kind(value: Any) -> str | None:
+        return value.get("kind", default) if isinstance(value, dict) else value.kind
+
+    tagged = [Annotated[m, Tag(_kind_of(m))] for m in members]
+    return Annotated[typing.Union[tuple(tagged)], Discriminator(kind)]  # noqa: UP007
+
+
+def _kind_of(cls: type) -> str:
+    return fields_of(cls)["kind"].default
+
+
+def fields_of(cls: type) -> dict[str, FieldInfo]:
+    """Field name -> pydantic's view of the field (annotation, default, description, bounds)."""
+    return cls.__pydantic_fields__  # type: ignore[attr-defined]
+
+
+def kinds(annotation: Any) -> dict[str, type]:
+    """kind -> member class, when ``annotation`` is a :func:`kind_union`; empty otherwise."""
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) is not typing.Union:
+        return {}
+    members = [typing.get_args(m)[0] for m in typing.get_args(annotation)]
+    if not all(dataclasses.is_dataclass(m) and "kind" in fields_of(m) for m in members):
+        return {}
+    return {_kind_of(m): m for m in members}
+
+
+def help_text(cls: type, name: str) -> str:
+    """The help sentence of the field ``name`` of section ``cls`` (empty when it declares none)."""
+    return fields_of(cls)[name].description or ""
+
+
+def _walk(cls: type, loc: tuple[Any, ...]) -> tuple[list[str], type, str | None]:
+    """The dotted key of an error's location in section ``cls``, without the union tags that
+    pydantic adds, the section class holding its last part, and that section's kind if chosen
+    by kind."""
+    key: list[str] = []
+    kind = None
+    parts = list(loc)
+    while parts:
+        name = parts.pop(0)
+        if isinstance(name, int) and key:  # an item of a list
+            key[-1] += f"[{name}]"
             continue
-        choices = meta.get("choices")
-        if choices is not None and value not in choices:
-            options = ", ".join(str(c) for c in choices)
-            raise ConfigError(f"unknown {name} {value!r}; use one of: {options}")
-        bounds = (
-            ("min", lambda v, b: v >= b, "at least"),
-            ("max", lambda v, b: v <= b, "at most"),
-            ("above", lambda v, b: v > b, "above"),
-            ("below", lambda v, b: v < b, "below"),
-        )
-        for key, holds, words in bounds:
-            bound = meta.get(key)
-            if bound is not None and not holds(value, bound):
-                raise ConfigError(f"{name} must be {words} {bound:g}, got {value!r}")
-        each_min = meta.get("each_min")
-        if each_min is not None and not all(v >= each_min for v in value):
-            raise ConfigError(f"every entry of {name} must be at least {each_min:g}, got {value}")
+        key.append(str(name))
+        info = fields_of(cls).get(name)
+        if info is None or not parts:
+            continue
+        members = kinds(info.annotation)
+        if members and parts[0] in members:
+            kind = parts.pop(0)
+            cls = members[kind]
+        elif dataclasses.is_dataclass(info.annotation):
+            cls, kind = info.annotation, None
+    return key, cls, kind
 
 
-def help_text(f: dataclasses.Field) -> str:
-    """The help sentence of a config field (empty when it declares none)."""
-    return f.metadata.get("help", "") if f.metadata else ""
+def _names(ctx: dict[str, Any]) -> str:
+    """The choices pydantic lists (``'a', 'b' or 'c'``) as ``a, b, c``."""
+    expected = ctx.get("expected_tags", ctx.get("expected", ""))
+    return expected.replace("'", "").replace(" or ", ", ")
+
+
+TYPE_NAMES = {"int": "int", "float": "float", "bool": "bool", "string": "str", "list": "list"}
+
+
+def config_error(err: ValidationError, cls: type, prefix: str = "") -> ConfigError:
+    """pydantic's first error on section ``cls`` as the one line the CLI prints, naming the
+    dotted key (``prefix`` is the section's own path; default its ``section`` name)."""
+    first = err.errors()[0]
+    kind_of_error, value, ctx = first["type"], first.get("input"), first.get("ctx", {})
+    if isinstance(ctx.get("error"), ConfigError):  # raised by a section's __post_init__
+        return ctx["error"]
+    parts, owner, kind = _walk(cls, first["loc"])
+    prefix = prefix or (f"{cls.section}." if getattr(cls, "section", "") else "")
+    key = prefix + ".".join(parts)
+    if kind_of_error == "unexpected_keyword_argument":
+        names = list(fields_of(owner))
+        if kind is None and "kind" in fields_of(owner):  # a kind's section built directly
+            kind = _kind_of(owner)
+        if kind is not None:
+            return ConfigError(
+                f"{key} is not a setting of {owner.section or prefix.rstrip('.')} kind "
+                f"{kind!r}; its settings: {', '.join(names)}"
+            )
+        return ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(names))}")
+    if kind_of_error == "union_tag_invalid":
+        return ConfigError(f"unknown {key}.kind {ctx['tag']!r}; use one of: {_names(ctx)}")
+    if kind_of_error == "literal_error":
+        return ConfigError(f"unknown {key} {value!r}; use one of: {_names(ctx)}")
+    if kind_of_error in ("greater_than", "less_than") and abs(ctx.get("gt", ctx.get("lt"))) == (
+        INT_LIMIT
+    ):
+        return ConfigError(f"{key} is out of range: {value}")
+    bounds = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most")}
+    bounds |= {"greater_than": ("gt", "above"), "less_than": ("lt", "below")}
+    if kind_of_error in bounds:
+        bound, words = bounds[kind_of_error]
+        item = "every entry of " if key.endswith("]") else ""
+        key = key.rsplit("[", 1)[0]
+        return ConfigError(f"{item}{key} must be {words} {ctx[bound]:g}, got {value!r}")
+    if kind_of_error == "finite_number":
+        return ConfigError(f"{key} must be a finite number, got {value}")
+    if kind_of_error in ("dataclass_type", "dataclass_exact_type", "model_type"):
+        return ConfigError(f"config section {key or '<top>'!r} must be a JSON object")
+    expected = TYPE_NAMES.get(kind_of_error.split("_")[0])
+    if expected:
+        return ConfigError(f"config key {key!r} must be {expected}, got {value!r}")
+    return ConfigError(f"{key}: {first['msg']}, got {value!r}")

@@ -104,19 +104,21 @@ def config_classes(cls: type) -> set[type]:
     return found
 
 
-def own_fields(cls: type) -> list[dataclasses.Field]:
-    """The fields ``cls`` itself declares (not those it inherits unchanged)."""
-    return [f for f in dataclasses.fields(cls) if f.name in cls.__dict__.get("__annotations__", {})]
+def own_fields(cls: type) -> list[str]:
+    """The names of the fields ``cls`` itself declares (not those it inherits unchanged)."""
+    return [
+        f.name for f in dataclasses.fields(cls) if f.name in cls.__dict__.get("__annotations__", {})
+    ]
 
 
 def test_every_setting_of_every_run_config_has_help_text() -> None:
     classes = set().union(*map(config_classes, RUN_CONFIGS))
     assert {VAEConfig, RAEConfig, HierarchicalVAEConfig, DataConfig} <= classes
     missing = [
-        f"{cls.__name__}.{f.name}"
+        f"{cls.__name__}.{name}"
         for cls in classes - NOT_YET_CONVERTED
-        for f in own_fields(cls)
-        if len(help_text(f).strip()) < 10 or not help_text(f).rstrip().endswith(".")
+        for name in own_fields(cls)
+        if len(help_text(cls, name).strip()) < 10 or not help_text(cls, name).rstrip().endswith(".")
     ]
     assert missing == []
 

@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ncpvae.config.data import DataConfig
 from ncpvae.data.arrays import DataLike, TensorData, as_data
-from ncpvae.data.config import DataConfig
 from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob, grid
 from ncpvae.errors import DataError, first_line
 

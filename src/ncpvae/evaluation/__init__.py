@@ -1,6 +1,7 @@
 """Evaluation: the importance-weighted likelihood, the prior hole as MMD^2, FID, and one report
 of them all, typed (:class:`EvaluationReport` and the figures it holds)."""
 
+from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.evaluation.evaluate import (
     check_trained,
     estimate_log_normalizer,
@@ -19,7 +20,6 @@ from ncpvae.evaluation.likelihood import LogDensity, bits_per_dim, log_likelihoo
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample, join_shards
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.results import EvaluationReport
-from ncpvae.evaluation.settings import EvaluationSettings
 
 __all__ = [
     "EvaluationSettings",

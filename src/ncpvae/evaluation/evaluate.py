@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
@@ -21,7 +22,6 @@ from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.results import EvaluationReport
 from ncpvae.evaluation.sample_quality import fid_reference, sample_quality
-from ncpvae.evaluation.settings import EvaluationSettings
 from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
 from ncpvae.training import posterior_latents

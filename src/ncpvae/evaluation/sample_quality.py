@@ -10,11 +10,11 @@ from typing import Any
 
 import torch
 
+from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID, InceptionFeatures, reference_cache_name
 from ncpvae.evaluation.figures import FIDRow, SampleQuality, SamplerDiagnostics
-from ncpvae.evaluation.settings import EvaluationSettings
 from ncpvae.prior import Prior
 from ncpvae.samplers import SAMPLERS, build_sampler, decode
 

@@ -20,7 +20,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +35,13 @@ from ncpvae.integrations.pythae_model import SUPPORTED_MODELS, PythaeModel
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior
 from ncpvae.samplers import SamplerSettings, build_sampler
+from ncpvae.settings import config_section
 from ncpvae.training import TrainConfig, train_prior
 
 __all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler", "BinarizedDataset", "SUPPORTED_MODELS"]
 
 
-@dataclass
+@config_section
 class NCPSamplerConfig(SamplerSettings):
     """Settings of :class:`NCPSampler`: the classifier, its training and the sampler settings
     of ncpvae (:class:`~ncpvae.samplers.SamplerSettings`; SIR draws with ``sir_proposals``).

@@ -4,14 +4,14 @@ the model a config describes."""
 
 from __future__ import annotations
 
-from ncpvae.models.base import LatentVariableModel, TrainingOutput
-from ncpvae.models.config import (
+from ncpvae.config.model import (
     BaseModelConfig,
     HierarchicalVAEConfig,
     ModelConfig,
     RAEConfig,
     VAEConfig,
 )
+from ncpvae.models.base import LatentVariableModel, TrainingOutput
 from ncpvae.models.hierarchy import HierarchicalLatentModel
 from ncpvae.models.nvae import HierarchicalVAE
 from ncpvae.models.rae import RAE

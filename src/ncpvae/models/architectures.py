@@ -12,8 +12,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ncpvae.config.model import VAEConfig
 from ncpvae.errors import ConfigError
-from ncpvae.models.config import VAEConfig
 from ncpvae.nets import ACTIVATION_MODULES, mlp
 
 __all__ = ["build_networks", "set_output_bias", "OutputBias", "ARCHITECTURES", "conv_scales"]

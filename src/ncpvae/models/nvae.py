@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution, Normal
 
+from ncpvae.config.model import HierarchicalVAEConfig
 from ncpvae.data.arrays import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.likelihoods import build_likelihood, soft_clamp
 from ncpvae.models.architectures import OutputBias
 from ncpvae.models.base import TrainingOutput
-from ncpvae.models.config import HierarchicalVAEConfig
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep, HierarchicalLatentModel
 from ncpvae.nets import ResidualBlock
 

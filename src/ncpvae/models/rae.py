@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, MultivariateNormal
 
+from ncpvae.config.model import RAEConfig
 from ncpvae.data.arrays import TensorData
 from ncpvae.distributions import GaussianMixture, PointMass, tempered
 from ncpvae.models.base import TrainingOutput
-from ncpvae.models.config import RAEConfig
 from ncpvae.models.vae import VAE
 
 __all__ = ["RAE"]

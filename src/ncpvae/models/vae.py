@@ -7,12 +7,12 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, Normal
 
+from ncpvae.config.model import VAEConfig
 from ncpvae.data.arrays import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.likelihoods import build_likelihood, soft_clamp
 from ncpvae.models.architectures import build_networks, set_output_bias
 from ncpvae.models.base import LatentVariableModel
-from ncpvae.models.config import VAEConfig
 
 __all__ = ["VAE"]
 

@@ -1,8 +1,9 @@
 """The Noise Contrastive Prior: one interface (:class:`Prior`), a flat and a hierarchical kind,
 their log-normaliser estimate, and a builder for a model's prior."""
 
+from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior
-from ncpvae.prior.build import ClassifierConfig, build_prior
+from ncpvae.prior.build import build_prior
 from ncpvae.prior.flat import NCPPrior, nce_loss
 from ncpvae.prior.hierarchical import HierarchicalNCPPrior, merge_priors
 from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer

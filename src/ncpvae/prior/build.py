@@ -5,9 +5,8 @@ classifier f_k(z_k, c_k) per group for a hierarchical one."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
 
+from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.errors import ConfigError
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import HierarchicalLatentModel
@@ -15,37 +14,8 @@ from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
 from ncpvae.prior.base import Prior
 from ncpvae.prior.flat import NCPPrior
 from ncpvae.prior.hierarchical import HierarchicalNCPPrior
-from ncpvae.settings import check_settings, setting
 
 __all__ = ["ClassifierConfig", "build_prior"]
-
-
-@dataclass
-class ClassifierConfig:
-    """The residual classifier f(z) = log r(z) (the paper's: Swish, batch norm and
-    squeeze-and-excitation in every block)."""
-
-    section: ClassVar[str] = "classifier"
-    hidden_dim: int = setting(256, "Width of the classifier's residual blocks.", min=1)
-    num_blocks: int = setting(3, "Residual blocks (0: a linear classifier).", min=0)
-    batch_norm: bool = setting(True, "Batch norm in every block.")
-    squeeze_excitation: bool = setting(True, "Squeeze-and-excitation in every block.")
-    dropout: float = setting(
-        0.0, "Dropout probability inside every block (a regulariser of the ratio).", min=0, below=1
-    )
-    spectral_norm: bool = setting(
-        False, "Spectral normalisation of every layer (a regulariser of the ratio)."
-    )
-    latent_noise: float = setting(
-        0.0,
-        "Standard deviation of Gaussian noise added to the aggregate-posterior latents in stage "
-        "2: the prior fits q(z) smoothed by N(0, s^2 I) (for a deterministic encoder, whose "
-        "codes are points; flat priors only).",
-        min=0,
-    )
-
-    def __post_init__(self) -> None:
-        check_settings(self)
 
 
 def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = None) -> Prior:

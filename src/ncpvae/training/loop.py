@@ -15,15 +15,13 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from ncpvae.errors import CheckpointError, ConfigError, NonFiniteLossError
+from ncpvae.config.train import TrainConfig
+from ncpvae.errors import CheckpointError, NonFiniteLossError
 from ncpvae.progress import progress_bar
-from ncpvae.settings import check_settings, setting
 from ncpvae.training import distributed
 from ncpvae.training.checkpoints import Checkpointing, resume, save_checkpoint
 from ncpvae.training.history import TrainHistory
@@ -32,34 +30,6 @@ __all__ = ["TrainConfig", "train", "Objective"]
 
 Objective = Callable[[int], tuple[Tensor, dict[str, float]]]
 MAX_SKIPPED_IN_A_ROW = 100  # with skip_nonfinite, a run this long of bad steps still stops
-
-
-@dataclass
-class TrainConfig:
-    """Optimiser settings shared by both stages. ``seed`` seeds the CLI's runs (the API leaves the
-    global RNG to the caller)."""
-
-    section: ClassVar[str] = "train"
-    steps: int = setting(20_000, "Optimisation steps.", min=1)
-    batch_size: int = setting(256, "Examples per step, over all processes.", min=1)
-    lr: float = setting(1e-3, "Adam's initial learning rate.", above=0)
-    lr_final: float = setting(0.0, "Learning rate at the last step (cosine schedule).", min=0)
-    grad_clip: float = setting(0.0, "Clip the gradient norm to this (0: no clipping).", min=0)
-    weight_decay: float = setting(
-        0.0, "Decoupled weight decay (AdamW; 0: plain Adam), a regulariser.", min=0
-    )
-    validate_every: int = setting(
-        500, "Steps between validation passes (with data.num_validation > 0).", min=1
-    )
-    skip_nonfinite: bool = setting(
-        False, "Skip steps whose loss is NaN or infinite instead of stopping."
-    )
-    seed: int = setting(0, "Seed of the run's initial weights, batches and noise.")
-
-    def __post_init__(self) -> None:
-        check_settings(self)
-        if self.lr_final > self.lr:
-            raise ConfigError("train.lr_final must be between 0 and train.lr")
 
 
 class _Step(nn.Module):

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from ncpvae.config.train import TrainConfig
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import Prior
@@ -21,7 +22,7 @@ from ncpvae.training.batches import Minibatches
 from ncpvae.training.checkpoints import Checkpointing, with_state
 from ncpvae.training.encodings import encode_once
 from ncpvae.training.history import TrainHistory
-from ncpvae.training.loop import TrainConfig, train
+from ncpvae.training.loop import train
 from ncpvae.training.sharding import shard_noise, sharded_model
 from ncpvae.training.validation import BestWeights, measure, measure_nce
 

@@ -14,12 +14,12 @@ an error, not silently ignored. Every field declares its default, help text and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
 
 from ncpvae.errors import require
-from ncpvae.likelihoods import LIKELIHOODS
-from ncpvae.settings import check_settings, setting
+from ncpvae.settings import Int, config_section, kind_union, setting
 
 __all__ = [
     "BaseModelConfig",
@@ -27,10 +27,14 @@ __all__ = [
     "RAEConfig",
     "HierarchicalVAEConfig",
     "ModelConfig",
-    "ACTIVATIONS",
+    "LIKELIHOOD_NAMES",
 ]
 
-ACTIVATIONS = ("silu", "tanh")
+LikelihoodName = Literal["gaussian", "gaussian_fixed", "bernoulli", "logistic_mixture"]
+LIKELIHOOD_NAMES = LikelihoodName.__args__
+"""The output likelihoods by their ``model.likelihood`` name (``ncpvae.likelihoods.LIKELIHOODS``
+builds them)."""
+Shape = list[Annotated[int, Field(ge=1)]]
 
 KIND_HELP = (
     "Which model: vae (Gaussian encoder, trained by the ELBO), rae (deterministic encoder with L2 "
@@ -39,12 +43,7 @@ KIND_HELP = (
 )
 
 
-def _kind(name: str) -> Any:
-    """The ``kind`` field of the config class of model kind ``name`` (it takes no other value)."""
-    return setting(name, KIND_HELP, choices=(name,))
-
-
-@dataclass
+@config_section
 class BaseModelConfig:
     """The settings every model kind has: its kind, the shape of one example and the output
     likelihood p(x|z)."""
@@ -52,53 +51,45 @@ class BaseModelConfig:
     section: ClassVar[str] = "model"
 
     kind: str = setting("", KIND_HELP)
-    data_shape: list[int] = setting(
+    data_shape: Shape = setting(
         help="Shape of one example, e.g. 1,28,28; empty: taken from the data.",
         default_factory=list,
-        each_min=1,
     )
-    likelihood: str = setting(
+    likelihood: LikelihoodName = setting(
         "gaussian",
         "Output distribution p(x|z): gaussian (learned scale per element), gaussian_fixed "
         "(standard deviation output_scale), bernoulli (binary data) or logistic_mixture (8-bit "
         "data, num_mixtures components).",
-        choices=tuple(LIKELIHOODS),
     )
     output_scale: float = setting(
         0.1,
         "Standard deviation of p(x|z) for likelihood gaussian_fixed, in data units.",
         above=0,
     )
-    num_mixtures: int = setting(
+    num_mixtures: Int = setting(
         10, "Logistic components per data element for likelihood logistic_mixture.", min=1
     )
 
-    def __post_init__(self) -> None:
-        check_settings(self)
 
-
-@dataclass
+@config_section
 class VAEConfig(BaseModelConfig):
     """A VAE with one latent vector: encoder and decoder networks of ``architecture``
     (``mlp``: ``depth`` hidden layers of ``hidden_dim``; ``conv``: stride-2 convolutions starting
     at ``channels``) and the output likelihood."""
 
-    kind: str = _kind("vae")
-    architecture: str = setting(
+    kind: Literal["vae"] = setting("vae", KIND_HELP)
+    architecture: Literal["mlp", "conv"] = setting(
         "mlp",
         "Encoder and decoder networks: mlp (any data, flattened) or conv (square images whose "
         "side is even and above 7, e.g. 28, 32 or 64).",
-        choices=("mlp", "conv"),
     )
-    latent_dim: int = setting(2, "Dimension of the latent vector z.", min=1)
-    hidden_dim: int = setting(256, "Width of every hidden layer of the mlp networks.", min=1)
-    depth: int = setting(3, "Number of hidden layers of the mlp networks.", min=1)
-    activation: str = setting(
-        "silu",
-        "Activation of the mlp networks: silu or tanh (Lawson et al. use tanh).",
-        choices=ACTIVATIONS,
+    latent_dim: Int = setting(2, "Dimension of the latent vector z.", min=1)
+    hidden_dim: Int = setting(256, "Width of every hidden layer of the mlp networks.", min=1)
+    depth: Int = setting(3, "Number of hidden layers of the mlp networks.", min=1)
+    activation: Literal["silu", "tanh"] = setting(
+        "silu", "Activation of the mlp networks: silu or tanh (Lawson et al. use tanh)."
     )
-    channels: int = setting(
+    channels: Int = setting(
         32,
         "Channels of the conv networks after the first convolution, doubled at every "
         "downsampling up to 8 times this.",
@@ -106,13 +97,13 @@ class VAEConfig(BaseModelConfig):
     )
 
 
-@dataclass
+@config_section
 class RAEConfig(VAEConfig):
     """A regularised autoencoder (RAE-L2): the networks of a :class:`VAEConfig`, a deterministic
     encoder, the loss -log p(x|z) + ``latent_penalty`` * ||z||^2 / 2 + ``decoder_penalty`` *
     ||decoder weights||^2, and a Gaussian mixture of ``gmm_components`` as base prior."""
 
-    kind: str = _kind("rae")
+    kind: Literal["rae"] = setting("rae", KIND_HELP)  # type: ignore[assignment]
     latent_penalty: float = setting(
         1.0, "Weight beta of the latent penalty beta * ||z||^2 / 2 in the loss (0: none).", min=0
     )
@@ -121,7 +112,7 @@ class RAEConfig(VAEConfig):
         "Weight lambda of the decoder weights' squared L2 norm in the loss (0: none).",
         min=0,
     )
-    gmm_components: int = setting(
+    gmm_components: Int = setting(
         10,
         "Components of the full-covariance Gaussian mixture fitted on the training codes after "
         "training, the base prior.",
@@ -129,22 +120,21 @@ class RAEConfig(VAEConfig):
     )
 
 
-@dataclass
+@config_section
 class HierarchicalVAEConfig(BaseModelConfig):
     """An NVAE-style hierarchical VAE for square images: ``groups_per_scale`` latent groups of
     ``latent_channels`` maps per scale (coarsest first), ``channels`` wide, ``cells_per_group``
     residual cells between groups."""
 
-    kind: str = _kind("hvae")
-    channels: int = setting(32, "Channels of the encoder's and decoder's feature maps.", min=1)
-    groups_per_scale: list[int] = setting(
+    kind: Literal["hvae"] = setting("hvae", KIND_HELP)
+    channels: Int = setting(32, "Channels of the encoder's and decoder's feature maps.", min=1)
+    groups_per_scale: Shape = setting(
         help="Latent groups at each scale, coarsest first, e.g. 2,2; the finest scale is a "
         "quarter of the image side and each scale before it halves it.",
         default_factory=lambda: [2, 2],
-        each_min=1,
     )
-    latent_channels: int = setting(8, "Channels of every latent group.", min=1)
-    cells_per_group: int = setting(
+    latent_channels: Int = setting(8, "Channels of every latent group.", min=1)
+    cells_per_group: Int = setting(
         1, "Residual cells between consecutive latent groups (0: none).", min=0
     )
     spectral_regularization: float = setting(
@@ -155,10 +145,9 @@ class HierarchicalVAEConfig(BaseModelConfig):
     )
 
     def __post_init__(self) -> None:
-        super().__post_init__()
         require(bool(self.groups_per_scale), "model.groups_per_scale needs at least one scale")
 
 
-ModelConfig = VAEConfig | RAEConfig | HierarchicalVAEConfig
+ModelConfig = kind_union(VAEConfig, RAEConfig, HierarchicalVAEConfig)
 """Any model config; its ``kind`` says which (an :class:`RAEConfig` is also a
-:class:`VAEConfig`)."""
+:class:`VAEConfig`), and a JSON object without one is a ``vae``."""

@@ -3,46 +3,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
+from ncpvae.config.sampling import SamplerSettings
 from ncpvae.errors import ConfigError
-from ncpvae.evaluation.fid import DEFAULT_INCEPTION_PATH
-from ncpvae.samplers import SamplerSettings
-from ncpvae.settings import check_settings, setting
+from ncpvae.settings import Int, config_section, setting
 
-__all__ = ["EvaluationSettings"]
+__all__ = ["EvaluationSettings", "DEFAULT_INCEPTION_PATH"]
+
+DEFAULT_INCEPTION_PATH = "~/.cache/ncpvae/inception_fid.pt"
+"""Where ``scripts/fid_weights.sh`` puts the TF-FID Inception network."""
 
 
-@dataclass
+@config_section
 class EvaluationSettings(SamplerSettings):
     """What :func:`evaluate` measures, and with how many samples."""
 
     section: ClassVar[str] = ""
-    num_test: int = setting(0, "Test examples to evaluate on (0: the whole test set).", min=0)
-    importance_samples: int = setting(
+    num_test: Int = setting(0, "Test examples to evaluate on (0: the whole test set).", min=0)
+    importance_samples: Int = setting(
         1000, "Importance samples per test example in the log-likelihood estimate.", min=1
     )
-    log_normalizer_samples: int = setting(
+    log_normalizer_samples: Int = setting(
         1_000_000, "Base-prior draws behind the estimate of log Z.", min=1
     )
-    sir_samples: int = setting(2_000, "SIR samples behind the ESS and MMD^2 figures.", min=1)
-    group_normalizer_samples: int = setting(
+    sir_samples: Int = setting(2_000, "SIR samples behind the ESS and MMD^2 figures.", min=1)
+    group_normalizer_samples: Int = setting(
         100, "Hierarchical VAE: draws behind each Z_k(z_<k) in the log-likelihood.", min=1
     )
-    group_normalizer_contexts: int = setting(
+    group_normalizer_contexts: Int = setting(
         256, "Hierarchical VAE: test contexts averaged in the per-group log Z.", min=1
     )
-    fid_samples: int = setting(
+    fid_samples: Int = setting(
         0, "Generated and reference images per FID score (0: no FID; else at least 2).", min=0
     )
-    fid_reference_samples: int = setting(
+    fid_reference_samples: Int = setting(
         0,
         "Training images behind FID's reference statistics (0: as many as fid_samples; the "
         "statistics are cached).",
         min=0,
     )
-    fid_seeds: int = setting(
+    fid_seeds: Int = setting(
         1, "Sampling seeds per sampler and temperature, to show FID's spread over seeds.", min=1
     )
     samplers: list[str] = setting(
@@ -59,15 +60,15 @@ class EvaluationSettings(SamplerSettings):
     fid_cache: str = setting(
         "~/.cache/ncpvae/fid", "Folder caching the reference statistics of each data set."
     )
-    fid_batch_size: int = setting(50, "Images per batch through the Inception network.", min=1)
-    seed: int = setting(0, "Seed of the random draws.")
-    shard: int = setting(
+    fid_batch_size: Int = setting(50, "Images per batch through the Inception network.", min=1)
+    seed: Int = setting(0, "Seed of the random draws.")
+    shard: Int = setting(
         0,
         "This run's part of the test-set likelihood, 0 <= shard < num_shards (the sampling "
         "figures are taken from shard 0's run when the parts are merged).",
         min=0,
     )
-    num_shards: int = setting(
+    num_shards: Int = setting(
         1,
         "Split the test-set likelihood over this many runs (same settings, shard = 0, 1, ...), "
         "then join their reports with ncpvae merge-evaluations.",
@@ -81,8 +82,6 @@ class EvaluationSettings(SamplerSettings):
         return self.shard == 0
 
     def __post_init__(self) -> None:
-        super().__post_init__()
-        check_settings(self)
         if self.fid_samples == 1:
             raise ConfigError("fid_samples must be 0 or at least 2, got 1")
         if any(t <= 0 for t in self.temperatures):

@@ -1,59 +1,33 @@
-"""Run configurations: one dataclass per CLI verb, saved as JSON next to the weights.
+"""Run configurations: one section per CLI verb, composed of the sections of the components it
+runs, saved as JSON next to the weights.
 
 Every leaf field of a run config becomes a command-line flag named by its dotted path
 (``--train.steps 5000``, ``--model.hidden_dim 128``); ``--config FILE`` loads a JSON file first
-and flags override it. Reading is strict (:mod:`ncpvae.config_io`): an unknown key, a value of the
-wrong type, or a model setting the chosen ``model.kind`` does not have is a
-:class:`~ncpvae.errors.ConfigError` naming the key. Every field declares its default, help text
-and bounds once (:func:`~ncpvae.settings.setting`).
+and flags override it (:mod:`ncpvae.config.io`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from ncpvae.config_io import (
-    apply_overrides,
-    default_value,
-    field_help,
-    from_dict,
-    leaf_fields,
-    load_config,
-    named_configs,
-    parse_value,
-    save_config,
-    to_dict,
-)
-from ncpvae.data.config import DataConfig
-from ncpvae.evaluation import EvaluationSettings
-from ncpvae.models.config import ModelConfig, VAEConfig
-from ncpvae.prior import ClassifierConfig
-from ncpvae.samplers import SamplerSettings
-from ncpvae.settings import check_settings, setting
-from ncpvae.training import TrainConfig
+from pydantic import Field
+
+from ncpvae.config.classifier import ClassifierConfig
+from ncpvae.config.data import DataConfig
+from ncpvae.config.evaluation import EvaluationSettings
+from ncpvae.config.model import ModelConfig, VAEConfig
+from ncpvae.config.sampling import SamplerSettings
+from ncpvae.config.train import TrainConfig
+from ncpvae.settings import Int, config_section, setting
 
 __all__ = [
-    "DataConfig",
-    "ClassifierConfig",
     "VAERunConfig",
     "PriorRunConfig",
-    "SamplerSettings",
     "SampleConfig",
     "EvaluateConfig",
     "DemoConfig",
     "MergeConfig",
     "MergeEvaluationsConfig",
-    "leaf_fields",
-    "default_value",
-    "field_help",
-    "to_dict",
-    "from_dict",
-    "load_config",
-    "named_configs",
-    "save_config",
-    "parse_value",
-    "apply_overrides",
 ]
 
 DEVICE_HELP = "Where to run: auto (a GPU if there is one), cpu, cuda or cuda:N."
@@ -61,7 +35,7 @@ CHECKPOINT_HELP = "Training steps between checkpoints (0: only at the end)."
 CHECKPOINT_MINUTES_HELP = "Minutes of training between checkpoints as well (0: by steps only)."
 
 
-@dataclass
+@config_section
 class VAERunConfig:
     """``ncpvae train-vae``: stage 1."""
 
@@ -78,15 +52,12 @@ class VAERunConfig:
         min=0,
         max=1,
     )
-    checkpoint_every: int = setting(1000, CHECKPOINT_HELP, min=0)
+    checkpoint_every: Int = setting(1000, CHECKPOINT_HELP, min=0)
     checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
     device: str = setting("auto", DEVICE_HELP)
 
-    def __post_init__(self) -> None:
-        check_settings(self)
 
-
-@dataclass
+@config_section
 class PriorRunConfig:
     """``ncpvae train-prior``: stage 2 on the frozen VAE in the run folder ``vae``. For a
     hierarchical VAE, ``groups`` selects the latent groups whose classifiers this run trains (to
@@ -101,7 +72,7 @@ class PriorRunConfig:
     train: TrainConfig = setting(
         help="The optimisation.", default_factory=lambda: TrainConfig(lr_final=1e-7)
     )
-    log_normalizer_samples: int = setting(
+    log_normalizer_samples: Int = setting(
         1_000_000, "Base-prior draws behind the estimate of the normalising constant Z.", min=1
     )
     select_best: bool = setting(
@@ -109,20 +80,16 @@ class PriorRunConfig:
         "Keep the classifiers of the validation pass with the lowest NCE loss (with the VAE's "
         "data.num_validation > 0); false: the last step's.",
     )
-    groups: list[int] = setting(
+    groups: list[Annotated[int, Field(ge=0)]] = setting(
         help="Hierarchical VAE: indices of the latent groups this run trains (empty: all).",
         default_factory=list,
-        each_min=0,
     )
-    checkpoint_every: int = setting(1000, CHECKPOINT_HELP, min=0)
+    checkpoint_every: Int = setting(1000, CHECKPOINT_HELP, min=0)
     checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
     device: str = setting("auto", DEVICE_HELP)
 
-    def __post_init__(self) -> None:
-        check_settings(self)
 
-
-@dataclass
+@config_section
 class SampleConfig(SamplerSettings):
     """``ncpvae sample``: draw from the prior in the run folder ``prior``.
     ``sampler``: ``base`` (the VAE's own prior), ``sir``, ``langevin`` or ``hmc``."""
@@ -135,19 +102,15 @@ class SampleConfig(SamplerSettings):
         "base (the VAE's own prior), sir (importance resampling), langevin, hmc, or auto (SIR, "
         "and HMC for the samples whose SIR draw collapsed); all but base sample the NCP prior.",
     )
-    num_samples: int = setting(5_000, "Samples to draw.", min=1)
+    num_samples: Int = setting(5_000, "Samples to draw.", min=1)
     temperature: float = setting(
         1.0, "Multiplies the base prior's standard deviation (below 1: sharper samples).", above=0
     )
-    seed: int = setting(0, "Seed of the random draws.")
+    seed: Int = setting(0, "Seed of the random draws.")
     device: str = setting("auto", DEVICE_HELP)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_settings(self)
 
-
-@dataclass
+@config_section
 class EvaluateConfig(EvaluationSettings):
     """``ncpvae evaluate``: one report (``report.json``, ``report.md``, plots) on the prior in the
     run folder ``prior``: test log-likelihood under both priors (models with a density), log Z,
@@ -160,12 +123,8 @@ class EvaluateConfig(EvaluationSettings):
     prior: str = setting("runs/prior", "The train-prior run folder to evaluate.")
     device: str = setting("auto", DEVICE_HELP)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_settings(self)
 
-
-@dataclass
+@config_section
 class MergeEvaluationsConfig:
     """``ncpvae merge-evaluations``: join ``evaluate`` runs that computed the shards 0 .. N-1
     of the test-set likelihood (``--shard``, ``--num_shards``) into one report."""
@@ -176,11 +135,8 @@ class MergeEvaluationsConfig:
         help="The evaluate run folders to join, comma-separated.", default_factory=list
     )
 
-    def __post_init__(self) -> None:
-        check_settings(self)
 
-
-@dataclass
+@config_section
 class MergeConfig:
     """``ncpvae merge-priors``: join train-prior runs of one hierarchical VAE that trained
     disjoint ``groups`` into one prior."""
@@ -192,17 +148,12 @@ class MergeConfig:
     )
     device: str = setting("cpu", DEVICE_HELP)
 
-    def __post_init__(self) -> None:
-        check_settings(self)
-
 
 def _demo_vae() -> VAERunConfig:
     # A long KL warm-up (90 % of the steps) leaves the aggregate posterior with clear holes
     # between the 25 modes: the case NCP is for (README, "25 Gaussians"). 3,000 steps of batch 512
-    # at 2e-3: the demo runs in 53 s on one Xeon thread, 86 s on two EPYC threads (README), and
-    # reaches the paper's level for every seed tried (2,000 steps at 3e-3 missed it for 2 of 6;
-    # a narrower VAE, 128 units, misses it: NCP -2.6 nats; see docs/benchmarks.md, "The demo's
-    # wall time");
+    # at 2e-3 reach the paper's level for every seed tried, where shorter or narrower runs miss it
+    # (docs/benchmarks.md, "The demo's wall time", has the times and the runs that missed);
     # configs/gaussians25_full.json: the README's table, 10,000 steps per stage.
     return VAERunConfig(
         data=DataConfig(num_test=2_000),
@@ -231,7 +182,7 @@ def _demo_sample() -> SampleConfig:
     )
 
 
-@dataclass
+@config_section
 class DemoConfig:
     """``ncpvae demo``: the 25-Gaussians benchmark end to end (docs/method.md section 3)."""
 

@@ -3,15 +3,14 @@ from, and how much of it is used."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
-from ncpvae.settings import check_settings, setting
+from ncpvae.settings import Int, config_section, setting
 
 __all__ = ["DataConfig"]
 
 
-@dataclass
+@config_section
 class DataConfig:
     """Where the data come from. ``name``:
 
@@ -38,36 +37,33 @@ class DataConfig:
         "Data set: gaussians25 (built in), file (.npy or .pt), mnist, cifar10 or folder (images).",
     )
     path: str = setting("", "File or folder the data set is read from (unused by gaussians25).")
-    num_train: int = setting(
+    num_train: Int = setting(
         100_000, "Training examples used: the first num_train of the training split.", min=1
     )
-    num_test: int = setting(
+    num_test: Int = setting(
         5_000,
         "Test examples used; for file and folder data, the last num_test examples are held out.",
         min=1,
     )
-    num_validation: int = setting(
+    num_validation: Int = setting(
         0,
         "Validation examples (MNIST: from its validation split; others: held out at random "
         "from the training examples by data.split_seed); stage 2 keeps its classifier by "
         "them. 0: none.",
         min=0,
     )
-    split_seed: int = setting(0, "Seed of the random choice of the validation examples.")
+    split_seed: Int = setting(0, "Seed of the random choice of the validation examples.")
     binarize: bool = setting(
         False,
         "Dynamic binarization: a fresh x ~ Bernoulli(pixel) every time an image is used.",
     )
-    image_size: int = setting(64, "folder: side in pixels the images are resized to.", min=1)
-    crop: int = setting(
+    image_size: Int = setting(64, "folder: side in pixels the images are resized to.", min=1)
+    crop: Int = setting(
         0,
         "folder: side in pixels of the centred square cropped before resizing (0: the largest).",
         min=0,
     )
-    seed: int = setting(0, "Seed of the generated gaussians25 points.")
+    seed: Int = setting(0, "Seed of the generated gaussians25 points.")
     mode_std: float = setting(0.05, "gaussians25: standard deviation of every mode.", above=0)
-    grid_size: int = setting(5, "gaussians25: modes per side of the square grid.", min=1)
+    grid_size: Int = setting(5, "gaussians25: modes per side of the square grid.", min=1)
     grid_spacing: float = setting(2.0, "gaussians25: distance between neighbouring modes.", above=0)
-
-    def __post_init__(self) -> None:
-        check_settings(self)
