@@ -25,6 +25,7 @@ from ncpvae.config import (
     apply_overrides,
     load_config,
 )
+from ncpvae.evaluation import EvaluationReport
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 MODELS = {  # stage 1, stage 2 and evaluation configs
@@ -46,7 +47,9 @@ QUICK = {  # the same pipeline in minutes: short stages, few test digits and sam
 }
 
 
-def configs(args: argparse.Namespace, out: Path) -> tuple[VAERunConfig, PriorRunConfig, Any]:
+def configs(
+    args: argparse.Namespace, out: Path
+) -> tuple[VAERunConfig, PriorRunConfig, EvaluateConfig]:
     """The three committed configs of ``args.model``, pointed at the data and run folders."""
     vae_file, prior_file, evaluate_file = (CONFIGS / name for name in MODELS[args.model])
     quick = QUICK if args.quick else {"vae": {}, "prior": {}, "evaluate": {}}
@@ -65,25 +68,27 @@ def configs(args: argparse.Namespace, out: Path) -> tuple[VAERunConfig, PriorRun
     return vae, prior, evaluate
 
 
-def table(model: str, steps: str, r: dict[str, Any], seconds: str) -> str:
+def table(model: str, steps: str, report: EvaluationReport, seconds: str) -> str:
     """The README's MNIST table: a row in nats and one in bits per dimension."""
-    nll = f"{-r['vae_log_likelihood']:.2f} +- {r['vae_log_likelihood_stderr']:.2f}"
-    ncp = f"**{-r['ncp_log_likelihood']:.2f}** +- {r['ncp_log_likelihood_stderr']:.2f}"
-    if len(r["log_normalizer_groups"]) == 1:
-        log_z = f"{r['log_normalizer']:.3f} +- {r['log_normalizer_stderr']:.3f}"
+    r, log_z, sir = report.likelihood, report.log_normalizer, report.sir
+    assert r is not None and sir is not None  # the MNIST VAEs have a density; SIR ran
+    nll = f"{-r.vae_log_likelihood:.2f} +- {r.vae_log_likelihood_stderr:.2f}"
+    ncp = f"**{-r.ncp_log_likelihood:.2f}** +- {r.ncp_log_likelihood_stderr:.2f}"
+    if len(log_z.groups) == 1:
+        normalizer = f"{log_z.value:.3f} +- {log_z.stderr:.3f}"
     else:  # hierarchical: log Z_k per group, means over test contexts
-        log_z = "per group " + ", ".join(f"{g['mean']:+.4f}" for g in r["log_normalizer_groups"])
+        normalizer = "per group " + ", ".join(f"{g.mean:+.4f}" for g in log_z.groups)
     return "\n".join(
         [
-            f"| model (first {r['num_test']} test digits) | steps | VAE, base prior | VAE + NCP "
-            f"| gain (paired) | log Z (+- s.e.) | mean SIR ESS (of {r['sir_proposals']}) "
+            f"| model (first {report.num_test} test digits) | steps | VAE, base prior | VAE + NCP "
+            f"| gain (paired) | log Z (+- s.e.) | mean SIR ESS (of {sir.proposals}) "
             "| wall time |",
             "|---|---|---|---|---|---|---|---|",
             f"| {model} | {steps} | {nll} | {ncp} "
-            f"| {r['ncp_gain']:.2f} +- {r['ncp_gain_stderr']:.2f} | {log_z} "
-            f"| {r['sir_ess']:.1f} | {seconds} |",
-            f"| the same, in bits per dimension | | {r['vae_bits_per_dim']:.4f} "
-            f"| **{r['ncp_bits_per_dim']:.4f}** | | | | |",
+            f"| {r.ncp_gain:.2f} +- {r.ncp_gain_stderr:.2f} | {normalizer} "
+            f"| {sir.smallest_group_ess:.1f} | {seconds} |",
+            f"| the same, in bits per dimension | | {r.vae_bits_per_dim:.4f} "
+            f"| **{r.ncp_bits_per_dim:.4f}** | | | | |",
         ]
     )
 
@@ -106,12 +111,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     steps = f"{vae_cfg.train.steps:,} / {prior_cfg.train.steps:,}"
     seconds = (
-        f"stage 1 {stage1['seconds']:.0f} s, stage 2 {stage2['seconds']:.0f} s, "
-        f"evaluation {report['seconds']['total']:.0f} s"
+        f"stage 1 {stage1.seconds:.0f} s, stage 2 {stage2.training.seconds:.0f} s, "
+        f"evaluation {report.seconds['total']:.0f} s"
     )
     text = table(args.model, steps, report, seconds)
-    if "ncp_normalizer_bias_estimate" in report:
-        bias = report["ncp_normalizer_bias_estimate"]
+    if report.likelihood is not None:
+        bias = report.likelihood.ncp_normalizer_bias_estimate
         text += f"\n\nestimated Jensen bias of the per-sample Z_k: {bias:.3f} nats"
     (out / "table.md").write_text(text + "\n")
     print(text)

@@ -43,11 +43,13 @@ __all__ = ["main"]
 
 @dataclass(frozen=True)
 class Verb:
-    """A CLI verb: its config class, the pipeline function it runs, its default output folder."""
+    """A CLI verb: its config class, the pipeline function it runs (returning the verb's typed
+    result, :mod:`ncpvae.cli.results`), the lines ``describe`` makes of that result, its default
+    output folder."""
 
     config: type
-    run: Callable[..., dict[str, Any]]
-    describe: Callable[[dict[str, Any], Path], str]
+    run: Callable[..., Any]
+    describe: Callable[[Any, Path], str]
     out: str
     help: str
     # under --threads auto: builds, from the verb's config, a piece of its work that set_threads

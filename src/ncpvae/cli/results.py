@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ncpvae.evaluation import EvaluationReport, SamplerDiagnostics, log_normalizer_summary
-from ncpvae.evaluation.results import ClassifierFit
+from ncpvae.evaluation.classifier import ClassifierFit
 from ncpvae.prior import LogNormalizer
 from ncpvae.training import TrainHistory, distributed
 

@@ -68,6 +68,8 @@ def describe(result: SampleResult, out: Path) -> str:
     if diagnostics.sir is not None:
         sir = diagnostics.sir
         line += f"; mean SIR ESS {sir.smallest_group_ess:.1f} of {sir.proposals}"
+        if len(sir.group_ess) > 1:  # as evaluate says it: the group SIR serves worst
+            line += " (smallest group)"
     if diagnostics.hmc_samples is not None:
         line += f"; {diagnostics.hmc_samples:,} drawn by HMC where SIR collapsed"
     if diagnostics.acceptance_rate is not None:

@@ -4,13 +4,16 @@ accuracy near 1, says the density ratio has overfitted (docs/method.md section 2
 
 from __future__ import annotations
 
-from typing import Any
-
 from ncpvae.data.arrays import TensorData
 from ncpvae.prior import Prior
 from ncpvae.training.validation import measure_nce
 
-__all__ = ["classifier_fit", "describe_fit"]
+__all__ = ["ClassifierFit", "classifier_fit", "describe_fit"]
+
+ClassifierFit = dict[str, dict[str, float]]
+"""The classifiers' fit as ``report.json`` and ``history.json`` hold it: split (``train``,
+``validation``) -> the NCE metrics of :func:`~ncpvae.training.validation.measure_nce` (``loss``
+and, per trained group k, ``nce<k>``, ``acc<k>``, ``logz<k>``); ``{}`` without validation data."""
 
 
 def classifier_fit(
@@ -19,7 +22,7 @@ def classifier_fit(
     validation: TensorData | None,
     batch_size: int = 256,
     seed: int = 0,
-) -> dict[str, dict[str, float]]:
+) -> ClassifierFit:
     """``{"train": metrics, "validation": metrics}`` of the trained groups' classifiers (the
     summed NCE ``loss`` and, per group k, ``nce<k>``, ``acc<k>``, ``logz<k>``), the training
     figures on the first ``len(validation)`` training examples so that both rest on as many;
@@ -34,7 +37,7 @@ def classifier_fit(
     return {"train": metrics(train.head(len(validation))), "validation": metrics(validation)}
 
 
-def describe_fit(fit: dict[str, Any]) -> list[str]:
+def describe_fit(fit: ClassifierFit) -> list[str]:
     """Lines for people: NCE loss and accuracy on training and validation data."""
     if not fit:
         return []

@@ -16,7 +16,7 @@ from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
 from ncpvae.evaluation.fid import FID
-from ncpvae.evaluation.figures import MMDFigures, SIRFigures, log_normalizer_summary
+from ncpvae.evaluation.figures import MMDFigures, SIRFigures
 from ncpvae.evaluation.likelihood import Plan, log_likelihoods, plan
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
@@ -26,15 +26,7 @@ from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
 from ncpvae.training import posterior_latents
 
-__all__ = [
-    "EvaluationReport",
-    "LikelihoodReport",
-    "evaluate",
-    "estimate_log_normalizer",
-    "log_normalizer_summary",
-    "check_trained",
-    "likelihood_shard",
-]
+__all__ = ["evaluate", "estimate_log_normalizer", "check_trained", "likelihood_shard"]
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
 

@@ -165,8 +165,8 @@ class FIDRow:
 
     def to_dict(self) -> dict[str, Any]:
         """One row of ``sample_quality`` in ``report.json``."""
-        entries = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {**entries, **entries.pop("diagnostics").to_dict()}
+        names = [f.name for f in dataclasses.fields(self) if f.name != "diagnostics"]
+        return {**{k: getattr(self, k) for k in names}, **self.diagnostics.to_dict()}
 
     @classmethod
     def from_dict(cls, entries: Mapping[str, Any]) -> FIDRow:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ncpvae.evaluation.classifier import ClassifierFit
 from ncpvae.evaluation.figures import (
     MMDFigures,
     SampleQuality,
@@ -17,10 +18,7 @@ from ncpvae.evaluation.figures import (
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.prior import LogNormalizer
 
-__all__ = ["EvaluationReport", "ClassifierFit"]
-
-# split ("train", "validation") -> the classifiers' NCE metrics (loss, nce<k>, acc<k>, logz<k>)
-ClassifierFit = dict[str, dict[str, float]]
+__all__ = ["EvaluationReport"]
 
 
 @dataclass
