@@ -75,14 +75,14 @@ def main() -> None:
         fid = FID(device=device)
         name = f"{Path(path).parent.name}/{Path(path).name}"
         reference = fid_reference(fid, train, args.num, args.fid_cache)
-        print(f"{name}: FID reference {reference['fid_reference_samples']} training images")
+        print(f"{name}: FID reference {reference} training images")
         samplers = [(1, BasePriorSampler())]
         samplers += [(int(m), SIRSampler(int(m), min_ess=0)) for m in args.proposals.split(",")]
         for m, sampler in samplers:
             r = {
                 "prior": name,
                 "M": m,
-                "reference_images": reference["fid_reference_samples"],
+                "reference_images": reference,
                 **measure(prior, model, sampler, args.num, fid, args.seed),
             }
             rows.append(r)

@@ -180,7 +180,8 @@ class FIDRow:
 @dataclass(frozen=True)
 class SampleQuality:
     """FID per sampler, temperature and seed (``rows``) against the statistics of
-    ``reference_samples`` images of the ``reference`` split."""
+    ``reference_samples`` images of the ``reference`` split (the training images, as
+    :func:`~ncpvae.evaluation.sample_quality.fid_reference` takes them)."""
 
     reference_samples: int
     rows: list[FIDRow]

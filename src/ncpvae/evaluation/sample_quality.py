@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -18,22 +17,22 @@ from ncpvae.evaluation.figures import FIDRow, SampleQuality, SamplerDiagnostics
 from ncpvae.prior import Prior
 from ncpvae.samplers import SAMPLERS, build_sampler, decode
 
-__all__ = ["fid_reference", "fid_scorer", "sample_quality", "GRID_IMAGES", "FID_REFERENCE"]
+__all__ = ["fid_reference", "fid_scorer", "sample_quality", "GRID_IMAGES"]
 
 GRID_IMAGES = 100  # images in a sample grid (10 x 10)
-FID_REFERENCE = "train"  # the split whose images FID compares samples with
 
 
-def fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") -> dict[str, Any]:
+def fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") -> int:
     """Give ``fid`` the reference statistics of the first ``num`` training images (pixel
-    intensities, never binarized), from the cache in ``cache_dir`` when it has them."""
+    intensities, never binarized), from the cache in ``cache_dir`` when it has them; returns
+    how many images they rest on."""
     images = dataclasses.replace(train, binarize=False)
     n = min(num, len(images))
     cache = None
     if cache_dir:
         cache = Path(cache_dir) / reference_cache_name(images.values[:n], fid.extractor_id)
     fid.set_reference(images.batch, num=n, cache=cache)
-    return {"fid_reference": FID_REFERENCE, "fid_reference_samples": fid.num_reference}
+    return fid.num_reference
 
 
 def sample_quality(
@@ -73,7 +72,7 @@ def sample_quality(
                         images[:GRID_IMAGES].cpu(), grids / f"samples_{name}_t{temperature:g}.png"
                     )
                 rows.append(row)
-    return SampleQuality(reference_samples=fid.num_reference, rows=rows, reference=FID_REFERENCE)
+    return SampleQuality(reference_samples=fid.num_reference, rows=rows)
 
 
 def fid_scorer(
