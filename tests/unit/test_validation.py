@@ -18,7 +18,7 @@ from torch.distributions import Independent, Normal
 from ncpvae.data import DataConfig, TensorData, hold_out_validation, load_data
 from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
-from ncpvae.prior import NCPPrior, build_prior, nce_loss
+from ncpvae.prior import NCPPrior, build_prior, nce_loss_from_logits
 from ncpvae.training import TrainConfig, train_prior
 from ncpvae.training.validation import _combine, measure_nce
 
@@ -124,7 +124,7 @@ def test_hierarchical_validation_measures_every_group_at_known_values():
 
 def test_nce_loss_metrics_of_a_known_logit():
     real, fake = torch.full((4,), 2.0), torch.full((6,), -1.0)
-    loss, metrics = nce_loss(real, fake, group=3)
+    loss, metrics = nce_loss_from_logits(real, fake, group=3)
     expected = math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))
     assert math.isclose(float(loss), expected, rel_tol=1e-6)
     assert metrics == {"nce3": metrics["nce3"], "acc3": 1.0, "logz3": metrics["logz3"]}

@@ -193,7 +193,7 @@ def _sir_and_prior_hole(
     mmd: dict[str, Any] = {"mmd_samples": n}
     if n >= 2:
         base = BasePriorSampler().sample(prior, n, generator=generator).latents
-        posterior = posterior_latents(model, test, n)()
+        posterior = posterior_latents(model, test, n)
         mmd.update(prior_hole(prior, posterior, {"base": base, "ncp": sampled.latents[:n]}))
     return sir, mmd
 

@@ -33,7 +33,7 @@ __all__ = [
     "recording",
     "HierarchicalLatentModel",
     "HierarchicalPosterior",
-    "HierarchicalPrior",
+    "HierarchicalBasePrior",
 ]
 
 
@@ -152,9 +152,9 @@ class HierarchicalLatentModel(LatentVariableModel):
         """q(z | x) from an :meth:`encoder_output`."""
         return HierarchicalPosterior(self, self.features_from(output))
 
-    def base_prior(self, temperature: float = 1.0) -> HierarchicalPrior:  # type: ignore[override]
+    def base_prior(self, temperature: float = 1.0) -> HierarchicalBasePrior:  # type: ignore[override]
         """p_t(z) = prod_k p_t(z_k | z_<k) over the flattened groups."""
-        return HierarchicalPrior(self, temperature)
+        return HierarchicalBasePrior(self, temperature)
 
     def likelihood(self, z: Tensor) -> Distribution:
         """p(x | z) for flattened latents (N, D)."""
@@ -215,7 +215,7 @@ class HierarchicalPosterior:
         return _log_prob_along(self.model, z.reshape(-1, z.shape[-1]), features).view(z.shape[:-1])
 
 
-class HierarchicalPrior:
+class HierarchicalBasePrior:
     """p_t(z) = prod_k p_t(z_k | z_<k) of a hierarchical model, over flattened z."""
 
     def __init__(self, model: HierarchicalLatentModel, temperature: float = 1.0) -> None:
