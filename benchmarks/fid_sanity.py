@@ -17,7 +17,7 @@ import time
 import torch
 from _results import write_results
 
-from ncpvae.config import DataConfig
+from ncpvae.config import DataConfig, ImageFolderConfig, MNISTConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.fid import FID
 from ncpvae.runs import resolve_device
@@ -43,10 +43,9 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     sets = {
-        "MNIST": halves(DataConfig(name="mnist", path=args.mnist, num_test=1), args.num, 0),
+        "MNIST": halves(MNISTConfig(path=args.mnist, num_test=1), args.num, 0),
         "CelebA-64": halves(
-            DataConfig(
-                name="folder",
+            ImageFolderConfig(
                 path=args.celeba,
                 image_size=64,
                 crop=74,

@@ -13,7 +13,16 @@ p_NCP(z) = p(z) exp f(z) / Z (docs/method.md).
 """
 
 from ncpvae._version import __version__
-from ncpvae.data import DataConfig, TensorData, load_data
+from ncpvae.data import (
+    CIFAR10Config,
+    DataConfig,
+    FileDataConfig,
+    Gaussians25Config,
+    ImageFolderConfig,
+    MNISTConfig,
+    TensorData,
+    load_data,
+)
 from ncpvae.distributions import standard_normal, tempered
 from ncpvae.evaluation import (
     EvaluationReport,
@@ -80,6 +89,11 @@ __all__ = [
     "build_model",
     "TensorData",
     "DataConfig",
+    "Gaussians25Config",
+    "FileDataConfig",
+    "MNISTConfig",
+    "CIFAR10Config",
+    "ImageFolderConfig",
     "load_data",
     "Sampler",
     "SampleOutput",

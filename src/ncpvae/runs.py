@@ -29,7 +29,14 @@ from ncpvae.checkpoint import (
     save_weights,
     weights_metadata,
 )
-from ncpvae.config import PriorRunConfig, VAERunConfig, from_dict, save_config, to_dict
+from ncpvae.config import (
+    PriorRunConfig,
+    VAERunConfig,
+    from_dict,
+    save_config,
+    saved_data_section,
+    to_dict,
+)
 from ncpvae.data import TensorData
 from ncpvae.errors import CheckpointError, ConfigError, DataError
 from ncpvae.models import LatentVariableModel, ModelConfig, build_model
@@ -102,6 +109,8 @@ def load_run(folder: str | Path, expect: str | None = None) -> Any:
             f"{str(folder)!r} is a {VERB_OF_KIND[kind]} run; this needs a {VERB_OF_KIND[expect]} "
             "run folder"
         )
+    if "data" in data:  # read by its source's section, also as written before it had one
+        data = {**data, "data": saved_data_section(data["data"], str(folder / CONFIG))}
     return from_dict(RUN_KINDS[kind], data)
 
 

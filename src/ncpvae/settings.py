@@ -35,6 +35,7 @@ __all__ = [
     "help_text",
     "fields_of",
     "kinds",
+    "chosen_by",
     "config_error",
 ]
 
@@ -86,19 +87,30 @@ def config_section(cls: type[C]) -> type[C]:
 
 
 def kind_union(*members: type) -> Any:
-    """The annotation of a section chosen by its ``kind``: each member has a ``kind`` field with
-    its own default; a JSON object without ``kind`` is the first member's kind."""
-    default = _kind_of(members[0])
+    """The annotation of a section chosen by one of its fields: each member names that field in
+    its ``chosen_by`` class variable (``kind`` for models, ``name`` for data sources) and gives it
+    its own default; a JSON object without it is the first member's."""
+    tag = _chosen_by(members[0])
+    if any(_chosen_by(m) != tag for m in members):
+        raise TypeError(f"the members of a kind_union must all be chosen by {tag!r}")
+    default = _tag_of(members[0])
 
-    def kind(value: Any) -> str | None:
-        return value.get("kind", default) if isinstance(value, dict) else value.kind
+    def choose(value: Any) -> str | None:
+        return value.get(tag, default) if isinstance(value, dict) else getattr(value, tag)
 
-    tagged = [Annotated[m, Tag(_kind_of(m))] for m in members]
-    return Annotated[typing.Union[tuple(tagged)], Discriminator(kind)]  # noqa: UP007
+    tagged = [Annotated[m, Tag(_tag_of(m))] for m in members]
+    return Annotated[typing.Union[tuple(tagged)], Discriminator(choose)]  # noqa: UP007
 
 
-def _kind_of(cls: type) -> str:
-    return fields_of(cls)["kind"].default
+def _chosen_by(cls: type) -> str | None:
+    """The field that chooses ``cls`` among the members of its :func:`kind_union`, if any."""
+    tag = getattr(cls, "chosen_by", None)
+    return tag if dataclasses.is_dataclass(cls) and tag in fields_of(cls) else None
+
+
+def _tag_of(cls: type) -> str:
+    """The value of the choosing field that names ``cls`` (its default)."""
+    return fields_of(cls)[_chosen_by(cls)].default
 
 
 def fields_of(cls: type) -> dict[str, FieldInfo]:
@@ -107,15 +119,23 @@ def fields_of(cls: type) -> dict[str, FieldInfo]:
 
 
 def kinds(annotation: Any) -> dict[str, type]:
-    """kind -> member class, when ``annotation`` is a :func:`kind_union`; empty otherwise."""
+    """kind (the value of the choosing field) -> member class, when ``annotation`` is a
+    :func:`kind_union`; empty otherwise."""
     if typing.get_origin(annotation) is Annotated:
         annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) is not typing.Union:
         return {}
     members = [typing.get_args(m)[0] for m in typing.get_args(annotation)]
-    if not all(dataclasses.is_dataclass(m) and "kind" in fields_of(m) for m in members):
+    if not all(_chosen_by(m) for m in members):
         return {}
-    return {_kind_of(m): m for m in members}
+    return {_tag_of(m): m for m in members}
+
+
+def chosen_by(annotation: Any) -> str | None:
+    """The field that chooses the member of a :func:`kind_union` (``kind``, ``name``); None for
+    any other annotation."""
+    members = list(kinds(annotation).values())
+    return _chosen_by(members[0]) if members else None
 
 
 def help_text(cls: type, name: str) -> str:
@@ -169,16 +189,18 @@ def config_error(err: ValidationError, cls: type, prefix: str = "") -> ConfigErr
     key = prefix + ".".join(parts)
     if kind_of_error == "unexpected_keyword_argument":
         names = list(fields_of(owner))
-        if kind is None and "kind" in fields_of(owner):  # a kind's section built directly
-            kind = _kind_of(owner)
+        if kind is None and _chosen_by(owner):  # a kind's section built directly
+            kind = _tag_of(owner)
         if kind is not None:
             return ConfigError(
-                f"{key} is not a setting of {owner.section or prefix.rstrip('.')} kind "
-                f"{kind!r}; its settings: {', '.join(names)}"
+                f"{key} is not a setting of {owner.section or prefix.rstrip('.')} "
+                f"{_chosen_by(owner)} {kind!r}; its settings: {', '.join(names)}"
             )
         return ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(names))}")
     if kind_of_error == "union_tag_invalid":
-        return ConfigError(f"unknown {key}.kind {ctx['tag']!r}; use one of: {_names(ctx)}")
+        union = fields_of(owner).get(parts[-1]) if parts else None
+        tag = (union and chosen_by(union.annotation)) or "kind"
+        return ConfigError(f"unknown {key}.{tag} {ctx['tag']!r}; use one of: {_names(ctx)}")
     if kind_of_error == "literal_error":
         return ConfigError(f"unknown {key} {value!r}; use one of: {_names(ctx)}")
     if kind_of_error in ("greater_than", "less_than") and abs(ctx.get("gt", ctx.get("lt"))) == (

@@ -5,6 +5,7 @@ reproduction here, or a reproduction without its row, fails the test."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Callable
@@ -88,6 +89,14 @@ def _retrained(finished: Path) -> None:
     _run(f"train-vae {TINY} --train.seed 1 --out runs/vae --overwrite")
 
 
+def _foreign_setting(finished: Path) -> None:
+    """runs/vae (25 Gaussians) whose config.json also holds a folder source's setting, changed."""
+    _copy(finished, "vae")
+    config = json.loads(Path("runs/vae/config.json").read_text())
+    config["data"]["image_size"] = 32
+    Path("runs/vae/config.json").write_text(json.dumps(config))
+
+
 def _truncate(path: str) -> None:
     data = Path(path).read_bytes()
     Path(path).write_bytes(data[: len(data) // 2])
@@ -168,6 +177,14 @@ ROWS: dict[str, tuple[Setup, str]] = {
     "`ncpvae train-vae --model.kind hvae --model.hidden_dim 3`": (
         lambda f: None,
         "train-vae --model.kind hvae --model.hidden_dim 3",
+    ),
+    "`ncpvae train-vae --data.name mnist --data.grid_size 3`": (
+        lambda f: None,
+        "train-vae --data.name mnist --data.grid_size 3",
+    ),
+    "a run folder whose `config.json` holds a setting of another data source": (
+        _foreign_setting,
+        "train-prior --vae runs/vae --out runs/prior",
     ),
     "`ncpvae evaluate --fid_samples 1000` without the FID weights": (
         lambda f: shutil.copytree(f / "mnist_prior", "runs/prior"),

@@ -34,3 +34,15 @@ def test_the_automatic_sampler_replaces_collapsed_sir_draws_by_hmc():
 
 def _g(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def test_the_automatic_sampler_raises_no_sir_warning_and_leaves_its_parts_as_given():
+    prior, _ = far_target()  # SIR collapses here: a plain SIRSampler would warn
+    sir, hmc = ncpvae.SIRSampler(num_proposals=50), ncpvae.HMCSampler(num_steps=5, num_warmup=5)
+    auto = ncpvae.AutoSampler(sir, hmc, progress=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # the collapse warning would fail here
+        out = prior.sample(20, auto, generator=_g(2))
+    assert bool(out.hmc.all())
+    assert sir.min_ess == 10.0 and not hmc.progress  # the caller's samplers are not changed
+    assert auto.hmc.progress and auto.sir.min_ess == 0.0

@@ -18,7 +18,6 @@ from helpers import ROOT
 
 from ncpvae.cli import main
 from ncpvae.config import (
-    DataConfig,
     DemoConfig,
     EvaluateConfig,
     MergeConfig,
@@ -32,6 +31,7 @@ from ncpvae.config import (
     parse_value,
     to_dict,
 )
+from ncpvae.config.data import SOURCES
 from ncpvae.errors import ConfigError
 from ncpvae.models import MODELS, HierarchicalVAEConfig, RAEConfig, VAEConfig
 from ncpvae.settings import help_text
@@ -113,7 +113,7 @@ def own_fields(cls: type) -> list[str]:
 
 def test_every_setting_of_every_run_config_has_help_text() -> None:
     classes = set().union(*map(config_classes, RUN_CONFIGS))
-    assert {VAEConfig, RAEConfig, HierarchicalVAEConfig, DataConfig} <= classes
+    assert {VAEConfig, RAEConfig, HierarchicalVAEConfig, *SOURCES.values()} <= classes
     missing = [
         f"{cls.__name__}.{name}"
         for cls in classes - NOT_YET_CONVERTED
@@ -202,7 +202,7 @@ def test_model_kind_can_be_changed_by_flag() -> None:
         ),
         (VAERunConfig, {"model": {"output_scale": 0.0}}, "model.output_scale must be above 0"),
         (VAERunConfig, {"model": {"activation": "relu"}}, "unknown model.activation 'relu'"),
-        (VAERunConfig, {"data": {"crop": -2}}, "data.crop must be at least 0, got -2"),
+        (VAERunConfig, {"data": {"name": "folder", "crop": -2}}, "data.crop must be at least 0"),
         (VAERunConfig, {"kl_warmup_fraction": 1.5}, "kl_warmup_fraction must be at most 1"),
         (PriorRunConfig, {"groups": [0, -1]}, "every entry of groups must be at least 0"),
         (EvaluateConfig, {"fid_samples": 1}, "fid_samples must be 0 or at least 2"),

@@ -13,7 +13,7 @@ import torch
 from helpers import TEST_ID, TRAIN_ID, idx_bytes, pattern, write_idx, write_mnist
 
 import ncpvae.data.mnist as mnist
-from ncpvae.config import DataConfig
+from ncpvae.config import MNISTConfig
 from ncpvae.data import DATASETS, load_data
 from ncpvae.data.mnist import read_idx, read_mnist
 from ncpvae.errors import DataError
@@ -63,7 +63,7 @@ def test_read_idx_any_shape(tmp_path: Path) -> None:
 def test_load_data_mnist_keeps_train_split_and_heads(tmp_path: Path, small_validation) -> None:
     root = write_pattern_mnist(tmp_path / "mnist")
     assert "mnist" in DATASETS
-    cfg = DataConfig(name="mnist", path=str(root), num_train=4, num_test=2, binarize=True)
+    cfg = MNISTConfig(path=str(root), num_train=4, num_test=2, binarize=True)
     train, _, test = load_data(cfg)
     assert (len(train), len(test)) == (4, 2)
     assert train.binarize and test.binarize and train.scale == pytest.approx(1 / 255)
@@ -71,7 +71,7 @@ def test_load_data_mnist_keeps_train_split_and_heads(tmp_path: Path, small_valid
     np.testing.assert_array_equal(train.values[:, 0].numpy(), pattern(4, TRAIN_ID))
     np.testing.assert_array_equal(test.values[:, 0].numpy(), pattern(2, TEST_ID))
     # all of the training split, never the validation images
-    train = load_data(DataConfig(name="mnist", path=str(root))).train
+    train = load_data(MNISTConfig(path=str(root))).train
     assert len(train) == TRAIN_IMAGES - NUM_VALIDATION and not train.binarize
 
 
@@ -79,7 +79,7 @@ def test_mnist_validation_comes_from_its_own_validation_split(
     tmp_path: Path, small_validation
 ) -> None:
     root = write_pattern_mnist(tmp_path / "mnist")
-    cfg = DataConfig(name="mnist", path=str(root), num_validation=NUM_VALIDATION - 1)
+    cfg = MNISTConfig(path=str(root), num_validation=NUM_VALIDATION - 1)
     train, validation, _ = load_data(cfg)
     n_train = TRAIN_IMAGES - NUM_VALIDATION
     # the training split untouched, validation the first images after it in the train file
@@ -87,7 +87,7 @@ def test_mnist_validation_comes_from_its_own_validation_split(
     expected = pattern(TRAIN_IMAGES, TRAIN_ID)[n_train : TRAIN_IMAGES - 1]
     np.testing.assert_array_equal(validation.values[:, 0].numpy(), expected)
     with pytest.raises(DataError, match="more than the"):
-        load_data(DataConfig(name="mnist", path=str(root), num_validation=NUM_VALIDATION + 1))
+        load_data(MNISTConfig(path=str(root), num_validation=NUM_VALIDATION + 1))
 
 
 def _replace_train(root: Path, raw: bytes) -> None:

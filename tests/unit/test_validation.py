@@ -15,10 +15,10 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
-from ncpvae.data import DataConfig, TensorData, hold_out_validation, load_data
+from ncpvae.data import Gaussians25Config, TensorData, hold_out_validation, load_data
 from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
 from ncpvae.nets import ResidualMLPClassifier
-from ncpvae.prior import NCPPrior, build_prior, nce_loss
+from ncpvae.prior import NCPPrior, build_prior, nce_loss_from_logits
 from ncpvae.training import TrainConfig, train_prior
 from ncpvae.training.validation import _combine, measure_nce
 
@@ -124,7 +124,7 @@ def test_hierarchical_validation_measures_every_group_at_known_values():
 
 def test_nce_loss_metrics_of_a_known_logit():
     real, fake = torch.full((4,), 2.0), torch.full((6,), -1.0)
-    loss, metrics = nce_loss(real, fake, group=3)
+    loss, metrics = nce_loss_from_logits(real, fake, group=3)
     expected = math.log1p(math.exp(-2.0)) + math.log1p(math.exp(-1.0))
     assert math.isclose(float(loss), expected, rel_tol=1e-6)
     assert metrics == {"nce3": metrics["nce3"], "acc3": 1.0, "logz3": metrics["logz3"]}
@@ -145,9 +145,9 @@ def test_validation_split_is_disjoint_complete_and_reproducible():
 
 
 def test_load_data_holds_validation_out_of_the_first_num_train():
-    cfg = DataConfig(num_train=500, num_test=50, num_validation=100)
+    cfg = Gaussians25Config(num_train=500, num_test=50, num_validation=100)
     splits = load_data(cfg)
     assert (len(splits.train), len(splits.validation), len(splits.test)) == (400, 100, 50)
-    whole = load_data(DataConfig(num_train=500, num_test=50)).train.values
+    whole = load_data(Gaussians25Config(num_train=500, num_test=50)).train.values
     joined = torch.cat([splits.train.values, splits.validation.values])
     assert sorted(joined[:, 0].tolist()) == sorted(whole[:, 0].tolist())

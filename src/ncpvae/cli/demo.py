@@ -18,7 +18,7 @@ from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import gaussians25_figure
 from ncpvae.models import build_model
 from ncpvae.runs import claim_run_dir, fit_model_to_data, load_prior, load_run, resolve_device
-from ncpvae.samplers import BasePriorSampler, LangevinSampler, SIRSampler, decode
+from ncpvae.samplers import build_sampler, decode
 from ncpvae.training import posterior_latents
 
 __all__ = ["run", "describe", "thread_probe"]
@@ -41,19 +41,17 @@ def run(
     test = load_data(load_run(out / "vae", expect="vae").data).test
     generator = torch.Generator(prior.model.device).manual_seed(cfg.sample.seed)
     n = cfg.sample.num_samples
-    samplers = {
-        "VAE, N(0, I) prior": BasePriorSampler(),
-        f"NCP, SIR (M={cfg.sample.sir_proposals})": SIRSampler(cfg.sample.sir_proposals),
-        f"NCP, Langevin ({cfg.sample.langevin_steps} steps)": LangevinSampler(
-            cfg.sample.langevin_steps, cfg.sample.langevin_step_size
-        ),
+    panels = {
+        "VAE, N(0, I) prior": "base",
+        f"NCP, SIR (M={cfg.sample.sir_proposals})": "sir",
+        f"NCP, Langevin ({cfg.sample.langevin_steps} steps)": "langevin",
     }
     decoded = {}
-    for name, sampler in samplers.items():
-        sampler.progress = progress
+    for name, sampler_name in panels.items():
+        sampler = build_sampler(sampler_name, cfg.sample, progress)
         latents = prior.sample(n, sampler, generator=generator).latents
         decoded[name] = decode(prior.model, latents, generator)[0].cpu()
-    latents = posterior_latents(prior.model, test, min(n, len(test)), generator=None)()
+    latents = posterior_latents(prior.model, test, min(n, len(test)))
     gaussians25_figure(test.values[:n], decoded, prior, latents.cpu(), out / "figure.png")
 
     result = DemoResult(

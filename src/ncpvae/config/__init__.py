@@ -9,7 +9,15 @@ and flags override it. Every field declares its default, help text and bounds on
 """
 
 from ncpvae.config.classifier import ClassifierConfig
-from ncpvae.config.data import DataConfig
+from ncpvae.config.data import (
+    CIFAR10Config,
+    DataConfig,
+    FileDataConfig,
+    Gaussians25Config,
+    ImageFolderConfig,
+    MNISTConfig,
+    saved_data_section,
+)
 from ncpvae.config.evaluation import DEFAULT_INCEPTION_PATH, EvaluationSettings
 from ncpvae.config.io import (
     apply_overrides,
@@ -48,6 +56,12 @@ __all__ = [
     "TrainConfig",
     "ClassifierConfig",
     "DataConfig",
+    "Gaussians25Config",
+    "FileDataConfig",
+    "MNISTConfig",
+    "CIFAR10Config",
+    "ImageFolderConfig",
+    "saved_data_section",
     "BaseModelConfig",
     "VAEConfig",
     "RAEConfig",

@@ -1,9 +1,10 @@
 """Run configs to and from JSON and command-line flags, strictly, by pydantic.
 
 Every leaf field of a config becomes a dotted path (``train.steps``, ``model.hidden_dim``). A
-section chosen by kind (:func:`~ncpvae.settings.kind_union`) contributes the fields of all its
-kinds. Reading is strict: an unknown key, a value of the wrong type, or a setting the chosen kind
-does not have is a :class:`~ncpvae.errors.ConfigError` of one line naming the key.
+section chosen by one of its fields (:func:`~ncpvae.settings.kind_union`: the model by ``kind``,
+the data by ``name``) contributes the fields of all its kinds. Reading is strict: an unknown key,
+a value of the wrong type, or a setting the chosen kind does not have is a
+:class:`~ncpvae.errors.ConfigError` of one line naming the key.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ncpvae.errors import ConfigError
 from ncpvae.files import write_json
-from ncpvae.settings import INT_LIMIT, config_error, fields_of, help_text, kinds
+from ncpvae.settings import INT_LIMIT, chosen_by, config_error, fields_of, help_text, kinds
 
 __all__ = [
     "leaf_fields",
@@ -54,9 +55,10 @@ def leaf_fields(cls: type, prefix: str = "") -> dict[str, Any]:
         members = _members(info.annotation)
         if not members:
             out[f"{prefix}{name}"] = info.annotation
+        tag = f"{prefix}{name}.{chosen_by(info.annotation)}"
         for member in members:
             for key, kind in leaf_fields(member, f"{prefix}{name}.").items():
-                if key.endswith(".kind"):  # each kind's own value: the flag takes any of them
+                if key == tag:  # each kind's own value: the flag takes any of them
                     kind = str
                 if out.setdefault(key, kind) != kind:
                     raise TypeError(f"config key {key!r} has two types: {out[key]} and {kind}")
@@ -174,16 +176,25 @@ def parse_value(text: str, kind: Any, key: str) -> Any:
 def apply_overrides(config: C, overrides: dict[str, Any]) -> C:
     """Return ``config`` with dotted-path values replaced (values already parsed).
 
-    A new ``kind`` of a section is applied first: the section's settings still at the old kind's
-    defaults take the new kind's defaults, changed ones are kept (and refused, naming the kind,
-    where the new kind does not have them)."""
+    A new kind of a section chosen by kind (``model.kind``, ``data.name``) is applied first: the
+    section's settings still at the old kind's defaults take the new kind's defaults, changed
+    ones are kept (and refused, naming the kind, where the new kind does not have them)."""
     data = to_dict(config)
-    for key, value in sorted(overrides.items(), key=lambda item: not item[0].endswith(".kind")):
+
+    def sections(key: str) -> tuple[dict[str, Any], Any, str]:
         *parents, leaf = key.split(".")
         node, section = data, config
         for part in parents:
             node, section = node[part], getattr(section, part)
-        if leaf == "kind" and parents and value != section.kind:
+        return node, section, leaf
+
+    def chooses(key: str) -> bool:  # whether ``key`` chooses the kind of its section
+        _, section, leaf = sections(key)
+        return "." in key and getattr(section, "chosen_by", None) == leaf
+
+    for key, value in sorted(overrides.items(), key=lambda item: not chooses(item[0])):
+        node, section, leaf = sections(key)
+        if chooses(key) and value != getattr(section, leaf):
             defaults = to_dict(type(section)())
             for name in [name for name, v in node.items() if v == defaults[name]]:
                 del node[name]

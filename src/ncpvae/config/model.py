@@ -49,6 +49,7 @@ class BaseModelConfig:
     likelihood p(x|z)."""
 
     section: ClassVar[str] = "model"
+    chosen_by: ClassVar[str] = "kind"  # the field that chooses the kind (see kind_union)
 
     kind: str = setting("", KIND_HELP)
     data_shape: Shape = setting(

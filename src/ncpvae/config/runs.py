@@ -13,7 +13,7 @@ from typing import Annotated, ClassVar
 from pydantic import Field
 
 from ncpvae.config.classifier import ClassifierConfig
-from ncpvae.config.data import DataConfig
+from ncpvae.config.data import DataConfig, Gaussians25Config
 from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.config.model import ModelConfig, VAEConfig
 from ncpvae.config.sampling import SamplerSettings
@@ -41,7 +41,10 @@ class VAERunConfig:
 
     section: ClassVar[str] = ""
 
-    data: DataConfig = setting(help="The data set.", default_factory=DataConfig)
+    data: DataConfig = setting(
+        help="The data set; its name decides which data settings exist.",
+        default_factory=Gaussians25Config,
+    )
     model: ModelConfig = setting(
         help="The model; its kind decides which model settings exist.", default_factory=VAEConfig
     )
@@ -156,7 +159,7 @@ def _demo_vae() -> VAERunConfig:
     # (docs/benchmarks.md, "The demo's wall time", has the times and the runs that missed);
     # configs/gaussians25_full.json: the README's table, 10,000 steps per stage.
     return VAERunConfig(
-        data=DataConfig(num_test=2_000),
+        data=Gaussians25Config(num_test=2_000),
         train=TrainConfig(steps=3_000, batch_size=512, lr=2e-3),
         kl_warmup_fraction=0.9,
     )

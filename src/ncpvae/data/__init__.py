@@ -1,8 +1,9 @@
 """Data sets: built-in synthetic ones and readers for files the user names.
 
-:func:`load_data` maps a :class:`DataConfig` (the ``data`` section of a run config) to
-:class:`DataSplits` of :class:`TensorData` (train, validation, test) through the ``DATASETS``
-registry; add a reader by adding an entry.
+:func:`load_data` maps a :data:`DataConfig` (the ``data`` section of a run config: one section
+class per source, chosen by ``name``) to :class:`DataSplits` of :class:`TensorData` (train,
+validation, test) through the ``DATASETS`` registry; add a reader by adding an entry (and its
+section to :data:`DataConfig`).
 """
 
 from __future__ import annotations
@@ -11,18 +12,31 @@ import pickle
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 
-from ncpvae.config.data import DataConfig
+from ncpvae.config.data import (
+    CIFAR10Config,
+    DataConfig,
+    FileDataConfig,
+    Gaussians25Config,
+    ImageFolderConfig,
+    MNISTConfig,
+    PathConfig,
+)
 from ncpvae.data.arrays import DataLike, TensorData, as_data
 from ncpvae.data.toy import GRID_25, gaussians25, gaussians25_log_prob, grid
 from ncpvae.errors import DataError, first_line
 
 __all__ = [
     "DataConfig",
+    "Gaussians25Config",
+    "FileDataConfig",
+    "MNISTConfig",
+    "CIFAR10Config",
+    "ImageFolderConfig",
     "gaussians25",
     "gaussians25_log_prob",
     "GRID_25",
@@ -46,7 +60,7 @@ class DataSplits(NamedTuple):
     test: TensorData
 
 
-def _gaussians25(cfg: DataConfig) -> Splits:
+def _gaussians25(cfg: Gaussians25Config) -> Splits:
     generator = torch.Generator().manual_seed(cfg.seed)
     centres = grid(cfg.grid_size, cfg.grid_spacing)
     train = gaussians25(cfg.num_train, generator, cfg.mode_std, centres)
@@ -54,7 +68,7 @@ def _gaussians25(cfg: DataConfig) -> Splits:
     return TensorData(train), TensorData(test)
 
 
-def _hold_out_last(data: TensorData, cfg: DataConfig, what: str) -> Splits:
+def _hold_out_last(data: TensorData, cfg: PathConfig, what: str) -> Splits:
     """(all but the last ``num_test`` examples, the last ``num_test``) of one data set."""
     if not 0 < cfg.num_test < len(data):
         raise DataError(
@@ -65,7 +79,7 @@ def _hold_out_last(data: TensorData, cfg: DataConfig, what: str) -> Splits:
     return replace(data, values=head), replace(data, values=tail)
 
 
-def _tensor_file(cfg: DataConfig) -> Splits:
+def _tensor_file(cfg: FileDataConfig) -> Splits:
     path = Path(cfg.path)
     if not path.is_file():
         raise DataError(f"data file {cfg.path!r} not found; set --data.path to a .npy or .pt file")
@@ -92,7 +106,7 @@ def _tensor_file(cfg: DataConfig) -> Splits:
     return _hold_out_last(replace(data, binarize=cfg.binarize), cfg, "examples")
 
 
-def _mnist(cfg: DataConfig) -> DataSplits:
+def _mnist(cfg: MNISTConfig) -> DataSplits:
     from ncpvae.data.mnist import read_mnist
 
     splits = read_mnist(cfg.path)
@@ -101,27 +115,29 @@ def _mnist(cfg: DataConfig) -> DataSplits:
     )
 
 
-def _cifar10(cfg: DataConfig) -> Splits:
+def _cifar10(cfg: CIFAR10Config) -> Splits:
     from ncpvae.data.cifar import read_cifar10
 
     train, test = read_cifar10(cfg.path)
     return TensorData.images(train, cfg.binarize), TensorData.images(test, cfg.binarize)
 
 
-def _folder(cfg: DataConfig) -> Splits:
+def _folder(cfg: ImageFolderConfig) -> Splits:
     from ncpvae.data.folder import read_image_folder
 
     images = read_image_folder(cfg.path, cfg.image_size, crop=cfg.crop, progress=True)
     return _hold_out_last(TensorData.images(images, cfg.binarize), cfg, "images")
 
 
-DATASETS: dict[str, Callable[[DataConfig], Splits | DataSplits]] = {
+DATASETS: dict[str, Callable[[Any], Splits | DataSplits]] = {
     "gaussians25": _gaussians25,
     "file": _tensor_file,
     "mnist": _mnist,
     "cifar10": _cifar10,
     "folder": _folder,
 }
+"""Data source name -> its reader, which takes that source's section (``Gaussians25Config``
+for ``gaussians25``, ...)."""
 
 
 def hold_out_validation(
@@ -149,7 +165,7 @@ def load_data(cfg: DataConfig) -> DataSplits:
     ``split_seed``) from the ``num_train`` training examples."""
     if cfg.name not in DATASETS:
         raise DataError(f"unknown data set {cfg.name!r}; choose one of {sorted(DATASETS)}")
-    if cfg.name != "gaussians25" and not cfg.path:
+    if isinstance(cfg, PathConfig) and not cfg.path:
         raise DataError(f"data set {cfg.name!r} is read from files: set --data.path")
     splits = DATASETS[cfg.name](cfg)
     if not isinstance(splits, DataSplits):  # (train, test): no validation split of its own

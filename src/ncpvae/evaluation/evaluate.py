@@ -128,7 +128,7 @@ def _sir_and_prior_hole(
     if n < 2:
         return sir, MMDFigures(samples=n)
     base = BasePriorSampler().sample(prior, n, generator=generator).latents
-    posterior = posterior_latents(model, test, n)()
+    posterior = posterior_latents(model, test, n)
     hole = prior_hole(prior, posterior, {"base": base, "ncp": sampled.latents[:n]})
     return sir, MMDFigures.from_dict({"mmd_samples": n, **hole})
 

@@ -7,6 +7,10 @@ priors at once: the decoder pass, the costly part, is then shared by all of them
 estimates use the same importance samples (so their difference has less noise). Importance
 samples are batched: the decoder sees up to ``chunk`` rows (and about 2^24 data elements on a
 GPU, 2^22 on a CPU) at a time, across examples and samples.
+
+One loop serves every model: each batch of samples is one walk over the model's groups
+(docs/method.md section 2.2; a flat model is one group), summing log q(z_k | x, z_<k) and each
+prior's term of log p(z) group by group.
 """
 
 from __future__ import annotations
@@ -22,8 +26,7 @@ from torch import Tensor
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.distributions import sample
 from ncpvae.metrics import log_mean_exp
-from ncpvae.models.base import LatentVariableModel
-from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel, repeat_rows
+from ncpvae.models.base import GroupStep, LatentVariableModel
 from ncpvae.progress import progress_bar
 
 __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity", "Plan", "plan"]
@@ -33,17 +36,18 @@ MAX_ELEMENTS_PER_PASS = 1 << 24
 # cache: with 2^22 elements instead of 2^24 the MNIST MLPs' likelihoods took 7 to 44 % less time
 # (benchmarks/image_speed.py; pythae's MLP VAE on 1,000 digits, 8.9 s -> 5.0 s)
 CPU_ELEMENTS_PER_PASS = 1 << 22
-HIERARCHICAL_ROWS_PER_PASS = 2048
-# on a CPU a hierarchical pass is also kept to about 2^22 elements in its largest feature map
-# (the model's row_activation_elements): the MNIST hierarchical VAE's likelihood under both
-# priors then takes 128 rows a pass instead of 2048, 2.61 -> 2.17 s a digit (one thread)
+# on a CPU a pass is also kept to about 2^22 elements in the largest feature map where the model
+# states it (its row_activation_elements: the hierarchical models): the MNIST hierarchical VAE's
+# likelihood under both priors then takes 128 rows a pass instead of 2048, 2.61 -> 2.17 s a
+# digit (one thread)
 CPU_ACTIVATION_ELEMENTS = 1 << 22
 
 
 class LogDensity(Protocol):
     """Anything with ``log_prob(z)``: a ``Distribution`` or an NCP :class:`~ncpvae.prior.Prior`.
     For a hierarchical model: anything with ``group_log_prob(step, z_k, generator)``, the term
-    log p(z_k | z_<k) (+ f_k - log Z_k for an NCP prior): ``model.base_prior()`` or an NCP prior."""
+    log p(z_k | z_<k) (+ f_k - log Z_k for an NCP prior): ``model.base_prior()`` or an NCP prior
+    (the model's ``group_log_density`` says which it asks for)."""
 
     def log_prob(self, z: Tensor) -> Tensor:
         """log p(z) for latents ``z`` (N, *latent_shape), shape (N,)."""
@@ -81,16 +85,17 @@ def plan(
     """The batching of :func:`log_likelihoods` for ``model`` on examples of ``data_shape``: at
     most ``chunk`` rows and about 2^24 (CPU: 2^22) data elements per decoder pass (a
     convolutional decoder's activations are many times the size of its output; on a CPU a
-    hierarchical model's largest feature map, too, is kept to about 2^22 elements a pass)."""
+    model's largest feature map, where it states one, is kept to about 2^22 elements a pass), and
+    at most the model's own ``max_rows_per_pass``."""
     on_cpu = model.device.type == "cpu"
     elements = MAX_ELEMENTS_PER_PASS
     if on_cpu:
         elements = min(elements, CPU_ELEMENTS_PER_PASS)
     chunk = max(1, min(chunk, elements // math.prod(data_shape)))
-    if isinstance(model, HierarchicalLatentModel):  # many wide feature maps per row
-        chunk = min(chunk, HIERARCHICAL_ROWS_PER_PASS)
-        if on_cpu:
-            chunk = min(chunk, max(1, CPU_ACTIVATION_ELEMENTS // model.row_activation_elements))
+    if model.max_rows_per_pass is not None:
+        chunk = min(chunk, model.max_rows_per_pass)
+    if on_cpu and model.row_activation_elements is not None:
+        chunk = min(chunk, max(1, CPU_ACTIVATION_ELEMENTS // model.row_activation_elements))
     examples_per_chunk = max(1, chunk // num_samples)
     return Plan(examples_per_chunk, max(1, chunk // examples_per_chunk))
 
@@ -110,9 +115,10 @@ def log_likelihoods(
     """Per-example importance-weighted estimates of log p(x) (nats), one tensor of shape (N,)
     per named prior, all from the same ``num_samples`` samples of q(z|x) per example.
 
-    Dynamically binarized data are binarized once. For a hierarchical model each importance
-    sample takes one top-down pass that sums, per prior, the group terms
-    log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample].
+    Dynamically binarized data are binarized once. Each batch of importance samples takes one
+    walk over the model's groups that sums, per prior, the group terms
+    log p(z_k | z_<k) [+ f_k(z_k, c_k) - log Z_k(z_<k), Z_k estimated per sample] (a flat
+    model's one group: log p(z) [+ f(z) - log Z]).
 
     Every chunk of examples (see :func:`plan`) draws from a generator of its own, seeded in turn
     from ``generator``; ``examples`` (a range of whole chunks, :meth:`Plan.shard`) evaluates
@@ -134,14 +140,13 @@ def log_likelihoods(
         generator = torch.Generator().manual_seed(int(torch.randint(2**62, ())))
     chunks = math.ceil(len(data) / step)  # one seed each, however many are evaluated
     seeds = torch.randint(2**62, (chunks,), generator=generator, device=generator.device)
-    weigh = _hierarchical_weights if isinstance(model, HierarchicalLatentModel) else _weights
     results: dict[str, list[Tensor]] = {name: [] for name in priors}
     starts = range(examples.start, examples.stop, step)
     for start in progress_bar(starts, "log-likelihood", progress):
         draws = torch.Generator(generator.device).manual_seed(int(seeds[start // step]))
         x = data.batch(slice(start, min(start + step, examples.stop)), draws).to(model.device)
         log_w: dict[str, list[Tensor]] = {name: [] for name in priors}
-        for weights in weigh(model, x, priors, num_samples, batching.samples_per_chunk, draws):
+        for weights in _weights(model, x, priors, num_samples, batching.samples_per_chunk, draws):
             for name in priors:
                 log_w[name].append(weights[name])
         for name in priors:
@@ -152,44 +157,46 @@ def log_likelihoods(
 Weights = Iterator[dict[str, Tensor]]
 
 
-def _weights(model, x, priors, num_samples, samples_per_chunk, generator) -> Weights:
-    """log p(x|z) + log p(z) - log q(z|x) for batches of samples z ~ q(z|x), (k, B) per prior."""
-    q = model.posterior(x)
-    for k0 in range(0, num_samples, samples_per_chunk):
-        k = min(samples_per_chunk, num_samples - k0)
-        z = sample(q, (k,), generator)  # (k, B, *latent)
-        flat = z.flatten(0, 1)
-        log_px_z_minus_q = model.log_likelihood_given(z, x) - q.log_prob(z)
-        yield {n: log_px_z_minus_q + p.log_prob(flat).view(k, -1) for n, p in priors.items()}
-
-
-def _hierarchical_weights(model, x, priors, num_samples, samples_per_chunk, generator) -> Weights:
-    """The same for a hierarchical model, one top-down pass per batch of samples."""
+def _weights(
+    model: LatentVariableModel,
+    x: Tensor,
+    priors: Mapping[str, LogDensity],
+    num_samples: int,
+    samples_per_chunk: int,
+    generator: torch.Generator,
+) -> Weights:
+    """log p(x|z) + sum_k [prior's term for z_k - log q(z_k | x, z_<k)] for batches of samples
+    z ~ q(z|x), (k, B) per prior: one encoder pass, then one walk over the groups per batch."""
     features = model.encode(x)
     for k0 in range(0, num_samples, samples_per_chunk):
         k = min(samples_per_chunk, num_samples - k0)
-        yield _hierarchical_pass(model, x, repeat_rows(features, k), priors, generator)
+        yield _pass(model, x, features, k, priors, generator)
 
 
-def _hierarchical_pass(model, x, features, priors, generator) -> dict[str, Tensor]:
-    """One top-down pass with z_k ~ q(z_k | x, z_<k) for every row of the repeated ``features``
-    (k * B rows): log p(x | z) + sum_k [prior's group term - log q(z_k | x, z_<k)], (k, B)."""
-    rows = len(features[0])
+def _pass(
+    model: LatentVariableModel,
+    x: Tensor,
+    features: list[Tensor],
+    samples: int,
+    priors: Mapping[str, LogDensity],
+    generator: torch.Generator,
+) -> dict[str, Tensor]:
+    """One walk with z_k ~ q(z_k | x, z_<k) for ``samples`` rows per example (row i B + n for
+    example n): log p(x | z) + sum_k [prior's group term - log q(z_k | x, z_<k)], (samples, B)."""
+    rows = samples * len(x)
     log_q = torch.zeros(rows, device=x.device)
     log_p = {name: torch.zeros_like(log_q) for name in priors}
 
     def choose(step: GroupStep) -> Tensor:
         nonlocal log_q
         z = sample(step.posterior, (), generator)
-        log_q = log_q + step.posterior.log_prob(z).flatten(1).sum(1)
+        log_q = log_q + step.posterior.log_prob(z).reshape(rows, -1).sum(1)
         for name, prior in priors.items():
-            log_p[name] = log_p[name] + prior.group_log_prob(step, z, generator)
+            log_p[name] = log_p[name] + model.group_log_density(prior, step, z, generator)
         return z
 
-    likelihood = model.walk(choose, rows, features)
-    x_rep = x.repeat(rows // len(x), *([1] * (x.dim() - 1)))
-    log_px_z_minus_q = likelihood.log_prob(x_rep) - log_q
-    return {n: (log_px_z_minus_q + lp).view(-1, len(x)) for n, lp in log_p.items()}
+    log_px_z_minus_q = model.importance_walk(choose, x, features, samples) - log_q.view(samples, -1)
+    return {n: log_px_z_minus_q + lp.view(samples, -1) for n, lp in log_p.items()}
 
 
 def log_likelihood(

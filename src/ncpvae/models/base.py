@@ -4,21 +4,82 @@ A model implements :meth:`posterior` (q(z|x)) and :meth:`likelihood` (p(x|z)); i
 standard-Normal base prior, an ELBO ``forward``, no-op data hooks and a ``device`` property. The
 VAEs and the RAE of :mod:`ncpvae.models` and a user's own model implement it, and every stage-2
 routine (NCE fitting, sampling, likelihood evaluation) is written against it alone.
+
+A flat model is a hierarchy of one group (docs/method.md section 2.2 with K = 1), as a flat prior
+is in :mod:`ncpvae.prior`: :meth:`~LatentVariableModel.encode` and
+:meth:`~LatentVariableModel.walk` take one :class:`GroupStep` with no context, so the ELBO, the
+importance-weighted likelihood (:meth:`~LatentVariableModel.importance_walk`) and torchrun's
+noise sharding are each written once, for every model, on the walk.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution, kl_divergence
 
 from ncpvae.data.arrays import TensorData
-from ncpvae.distributions import standard_normal, tempered
+from ncpvae.distributions import sample, standard_normal, tempered
 
-__all__ = ["LatentVariableModel", "TrainingOutput"]
+__all__ = ["LatentVariableModel", "TrainingOutput", "GroupStep", "ChooseLatent", "RepeatedRows"]
+
+
+@dataclass
+class GroupStep:
+    """What the top-down pass knows at group k: the context c_k (a function of z_<k; None for a
+    flat model's one group), the prior p_t(z_k | z_<k) and, when walking with data, the posterior
+    q(z_k | x, z_<k). A hierarchical model's are elementwise ``Normal`` with batch shape
+    (N, *group_shape); a flat model's one step holds its base prior and q(z | x) as they are."""
+
+    index: int
+    context: Tensor | None
+    prior: Distribution
+    posterior: Distribution | None = None
+
+
+ChooseLatent = Callable[[GroupStep], Tensor]
+"""A rule returning z_k (N, *group_shape) for a :class:`GroupStep`."""
+
+
+class RepeatedRows(Distribution):
+    """``times`` draws of ``rows`` (batch shape (N, ...)) as one distribution over times * N rows,
+    row i * N + n being a draw of row n: what a top-down pass over repeated rows draws, without
+    repeating ``rows``' parameters. ``sample`` is ``rows.sample((times,))`` flattened (the same
+    random numbers); ``log_prob`` scores each row under its own row of ``rows``."""
+
+    arg_constraints: dict = {}
+
+    def __init__(self, rows: Distribution, times: int) -> None:
+        self.rows, self.times = rows, times
+        batch = torch.Size([times * rows.batch_shape[0], *rows.batch_shape[1:]])
+        super().__init__(batch, rows.event_shape, validate_args=False)
+
+    @property
+    def has_rsample(self) -> bool:  # type: ignore[override]
+        """As ``rows``."""
+        return self.rows.has_rsample
+
+    def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        """(*sample_shape, times * N, ...) from ``rows.sample((*sample_shape, times))``."""
+        shape = tuple(sample_shape)
+        return sample(self.rows, (*shape, self.times)).flatten(len(shape), len(shape) + 1)
+
+    def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:
+        """The reparameterised :meth:`sample`."""
+        shape = tuple(sample_shape)
+        draws = self.rows.rsample((*shape, self.times))
+        return draws.flatten(len(shape), len(shape) + 1)
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        """log q(value) for values (..., times * N, *event_shape), each row by its own row."""
+        at = value.dim() - len(self.batch_shape) - len(self.event_shape)
+        rows = value.unflatten(at, (self.times, -1))
+        return self.rows.log_prob(rows).flatten(at, at + 1)
 
 
 @dataclass
@@ -92,6 +153,60 @@ class LatentVariableModel(nn.Module, ABC):
     def likelihood(self, z: Tensor) -> Distribution:
         """The decoder's distribution p(x | z)."""
 
+    # ------------------------------------------------------------------ the walk of one group
+
+    def encode(self, x: Tensor) -> list[Tensor]:
+        """The bottom-up pass: one feature per group, here :meth:`encoder_output` for the one
+        group (each with N rows), passed back to :meth:`walk` and :meth:`importance_walk`."""
+        return [self.encoder_output(x)]
+
+    def walk(
+        self,
+        choose: ChooseLatent,
+        num: int,
+        features: list[Tensor] | None = None,
+        temperature: float = 1.0,
+        decode: bool = True,
+    ) -> Distribution | None:
+        """The top-down pass of one group: z = choose(step) for the step holding the base prior
+        at ``temperature`` and, given :meth:`encode`'s ``features``, q(z | x) of their rows (a
+        flat step has no context, and ``num`` is the rows of ``features``). Returns p(x | z) if
+        ``decode``, else None."""
+        posterior = None if features is None else self.posterior_from(features[0])
+        z = choose(GroupStep(0, None, self.base_prior(temperature), posterior))
+        return self.likelihood(z) if decode else None
+
+    def importance_walk(
+        self, choose: ChooseLatent, x: Tensor, features: list[Tensor], samples: int
+    ) -> Tensor:
+        """One pass of ``samples`` importance samples per example of ``x`` (N examples whose
+        :meth:`encode` gave ``features``): ``samples * N`` rows, row i * N + n for example n,
+        z_k = choose(step) at every group's step, whose posterior is q(z_k | x, z_<k) of those
+        rows. Returns log p(x | z), (samples, N). The one group of a flat model draws q(z | x)
+        ``samples`` times per example (:class:`RepeatedRows`) and is decoded by
+        :meth:`log_likelihood_given` (x is not copied)."""
+        q = RepeatedRows(self.posterior_from(features[0]), samples)
+        z = choose(GroupStep(0, None, self.base_prior(), q))
+        return self.log_likelihood_given(z.unflatten(0, (samples, -1)), x)
+
+    def group_log_density(
+        self, prior: Any, step: GroupStep, z: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """A prior's term for the latents z_k (N, ...) that a walk chose at ``step``, (N,): the
+        one group of a flat model is all of z, so its term is ``prior.log_prob(z)`` (a
+        ``Distribution`` or an NCP prior, whose log Z is stored: no ``generator`` needed)."""
+        return prior.log_prob(z)
+
+    max_rows_per_pass: int | None = None
+    """The most rows one :meth:`importance_walk` should take (None: no bound of the model's
+    own, only the likelihood's bound on data elements)."""
+
+    @property
+    def row_activation_elements(self) -> int | None:
+        """Elements of the largest feature map one row of a pass hands from layer to layer,
+        where the model states it (it sizes the likelihood's passes on a CPU); None: unstated."""
+        return None
+
     def log_likelihood_given(self, z: Tensor, x: Tensor) -> Tensor:
         """log p(x | z) for K latents per example, z (K, N, *latent_shape), and the N examples x:
         shape (K, N). Override to avoid copying x K times (the VAEs do)."""
@@ -117,14 +232,26 @@ class LatentVariableModel(nn.Module, ABC):
         Gaussian mixture). Does nothing unless overridden."""
 
     def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
-        """Negative ELBO with a weight on the KL term (KL warm-up), averaged over the batch:
-        ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)); KL in closed form when torch has one."""
-        q = self.posterior(x)
-        z = q.rsample()
-        reconstruction = self.likelihood(z).log_prob(x)
-        p = self.base_prior()
-        try:
-            kl = kl_divergence(q, p)
-        except NotImplementedError:
-            kl = q.log_prob(z) - p.log_prob(z)
-        return TrainingOutput.from_elbo(reconstruction, kl, kl_weight)
+        """Negative ELBO with a weight on the KL (warm-up), batch mean, over one :meth:`walk`:
+        ELBO = E_q[log p(x|z)] - sum_k KL(q(z_k | x, z_<k) || p(z_k | z_<k)), every group's KL
+        in closed form at the sampled z_<k where torch has one (else its one-sample estimate
+        log q - log p). With several groups each group's is logged too (``kl0``, ``kl1``, ...:
+        the training curves show which groups are used)."""
+        kls: list[Tensor] = []
+
+        def choose(step: GroupStep) -> Tensor:
+            q, p = step.posterior, step.prior
+            z = q.rsample()
+            try:
+                kl = kl_divergence(q, p)
+            except NotImplementedError:
+                kl = q.log_prob(z) - p.log_prob(z)
+            kls.append(kl.reshape(len(z), -1).sum(1))
+            return z
+
+        reconstruction = self.walk(choose, len(x), self.encode(x)).log_prob(x)
+        kl = torch.stack(kls, dim=1)
+        out = TrainingOutput.from_elbo(reconstruction, kl.sum(1), kl_weight)
+        if len(kls) > 1:
+            out.terms.update({f"kl{k}": group.mean() for k, group in enumerate(kl.unbind(1))})
+        return out

@@ -7,25 +7,26 @@ prior p(z_k | z_<k). A model implements two passes: :meth:`~HierarchicalLatentMo
 (bottom-up, data to one feature per group) and :meth:`~HierarchicalLatentModel.walk` (top-down,
 asking a :data:`ChooseLatent` rule for z_k at every group). Everything else (the ELBO, the
 stage-2 NCE pairs of every group from one encoder pass, ancestral and SIR sampling, Langevin in
-the noise space, the hierarchical likelihood) is a choice rule, so it is written once, here and
-in :mod:`ncpvae.prior.hierarchical`, for every hierarchical model.
+the noise space, the likelihood) is a choice rule, so it is written once, here, in
+:mod:`ncpvae.models.base` (the ELBO and the likelihood's pass, for flat models too) and in
+:mod:`ncpvae.prior.hierarchical`, for every hierarchical model.
 
 The flat :class:`~ncpvae.models.LatentVariableModel` interface sees z as all groups flattened and
-concatenated, shape (N, D).
+concatenated, shape (N, D); a flat model, in turn, is a hierarchy of one group (its ``walk`` takes
+one step), so the ELBO ``forward`` and the importance-weighted likelihood serve both.
 """
 
 from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
-from torch.distributions import Distribution, Normal, kl_divergence
+from torch.distributions import Distribution
 
-from ncpvae.models.base import LatentVariableModel, TrainingOutput
+from ncpvae.models.base import ChooseLatent, GroupStep, LatentVariableModel
 
 __all__ = [
     "GroupStep",
@@ -33,24 +34,8 @@ __all__ = [
     "recording",
     "HierarchicalLatentModel",
     "HierarchicalPosterior",
-    "HierarchicalPrior",
+    "HierarchicalBasePrior",
 ]
-
-
-@dataclass
-class GroupStep:
-    """What the top-down pass knows at group k: the context c_k (a function of z_<k), the prior
-    p_t(z_k | z_<k) and, when walking with data, the posterior q(z_k | x, z_<k). Both are
-    elementwise ``Normal`` with batch shape (N, *group_shape)."""
-
-    index: int
-    context: Tensor
-    prior: Normal
-    posterior: Normal | None = None
-
-
-ChooseLatent = Callable[[GroupStep], Tensor]
-"""A rule returning z_k (N, *group_shape) for a :class:`GroupStep`."""
 
 
 def recording(choose: ChooseLatent, into: list[Tensor]) -> ChooseLatent:
@@ -72,6 +57,7 @@ class HierarchicalLatentModel(LatentVariableModel):
 
     group_shapes: list[tuple[int, ...]]
     context_shapes: list[tuple[int, ...]]
+    max_rows_per_pass = 2048  # many wide feature maps per row: the likelihood's passes stay small
 
     @abstractmethod
     def encode(self, x: Tensor) -> list[Tensor]:
@@ -97,6 +83,24 @@ class HierarchicalLatentModel(LatentVariableModel):
     def num_groups(self) -> int:
         """K, the number of latent groups."""
         return len(self.group_shapes)
+
+    def importance_walk(
+        self, choose: ChooseLatent, x: Tensor, features: list[Tensor], samples: int
+    ) -> Tensor:
+        """One top-down pass of ``samples`` importance samples per example of ``x`` (see
+        :meth:`LatentVariableModel.importance_walk`): the features repeated ``samples`` times,
+        log p(x | z) of the decoded rows, (samples, N)."""
+        likelihood = self.walk(choose, samples * len(x), repeat_rows(features, samples))
+        x_rep = x.repeat(samples, *([1] * (x.dim() - 1)))
+        return likelihood.log_prob(x_rep).view(samples, -1)
+
+    def group_log_density(
+        self, prior: Any, step: GroupStep, z: Tensor, generator: torch.Generator | None
+    ) -> Tensor:
+        """The prior's group term, ``prior.group_log_prob(step, z_k, generator)``: log
+        p(z_k | z_<k) (+ f_k(z_k, c_k) - log Z_k(z_<k) for an NCP prior, Z_k estimated from
+        draws of ``generator``), (N,)."""
+        return prior.group_log_prob(step, z, generator)
 
     @property
     def row_activation_elements(self) -> int:
@@ -152,30 +156,14 @@ class HierarchicalLatentModel(LatentVariableModel):
         """q(z | x) from an :meth:`encoder_output`."""
         return HierarchicalPosterior(self, self.features_from(output))
 
-    def base_prior(self, temperature: float = 1.0) -> HierarchicalPrior:  # type: ignore[override]
+    def base_prior(self, temperature: float = 1.0) -> HierarchicalBasePrior:  # type: ignore[override]
         """p_t(z) = prod_k p_t(z_k | z_<k) over the flattened groups."""
-        return HierarchicalPrior(self, temperature)
+        return HierarchicalBasePrior(self, temperature)
 
     def likelihood(self, z: Tensor) -> Distribution:
         """p(x | z) for flattened latents (N, D)."""
         groups = self.split_latents(z)
         return self.walk(lambda step: groups[step.index], len(z))
-
-    def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
-        """Negative ELBO with a weight on the KL (warm-up), batch mean. The KL of every group is
-        analytic at the sampled z_<k: KL(q(z_k | x, z_<k) || p(z_k | z_<k)); each group's is
-        logged too (``kl0``, ``kl1``, ...: the training curves show which groups are used)."""
-        kls: list[Tensor] = []
-
-        def choose(step: GroupStep) -> Tensor:
-            kls.append(kl_divergence(step.posterior, step.prior).flatten(1).sum(1))
-            return step.posterior.rsample()
-
-        reconstruction = self.walk(choose, len(x), self.encode(x)).log_prob(x)
-        kl = torch.stack(kls, dim=1)
-        out = TrainingOutput.from_elbo(reconstruction, kl.sum(1), kl_weight)
-        out.terms.update({f"kl{k}": group.mean() for k, group in enumerate(kl.unbind(1))})
-        return out
 
 
 def repeat_rows(features: list[Tensor], times: int) -> list[Tensor]:
@@ -215,7 +203,7 @@ class HierarchicalPosterior:
         return _log_prob_along(self.model, z.reshape(-1, z.shape[-1]), features).view(z.shape[:-1])
 
 
-class HierarchicalPrior:
+class HierarchicalBasePrior:
     """p_t(z) = prod_k p_t(z_k | z_<k) of a hierarchical model, over flattened z."""
 
     def __init__(self, model: HierarchicalLatentModel, temperature: float = 1.0) -> None:

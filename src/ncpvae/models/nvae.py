@@ -239,7 +239,7 @@ class HierarchicalVAE(HierarchicalLatentModel):
         return self.output(self.output_bias(params))
 
     def forward(self, x: Tensor, kl_weight: float = 1.0) -> TrainingOutput:
-        """Negative ELBO (see :class:`HierarchicalLatentModel`) plus, when configured, the
+        """Negative ELBO (see :meth:`LatentVariableModel.forward`) plus, when configured, the
         spectral penalty lambda * sum of largest singular values (training mode only)."""
         out = super().forward(x, kl_weight)
         if self.spectral is not None and self.training:

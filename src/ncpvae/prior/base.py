@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.distributions import Distribution
 
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
-from ncpvae.prior.normalizer import LogNormalizer, estimate_log_normalizer
+from ncpvae.prior.normalizer import LogNormalizer, log_normalizer_estimate
 
 __all__ = ["Prior", "Noise", "NO_SHARDING"]
 
@@ -198,7 +198,7 @@ class Prior(nn.Module, ABC):
     ) -> tuple[Tensor, dict[str, float]]:
         """The NCE loss summed over ``groups`` (default: all) for one batch (data for a prior
         with a model, latents for one without) and each group's metrics (``nce<k>``, ``acc<k>``,
-        ``logz<k>``; see :func:`ncpvae.prior.nce_loss`):
+        ``logz<k>``; see :func:`ncpvae.prior.nce_loss_from_logits`):
         BCE(f_k(real), 1) + BCE(f_k(fake), 0) (docs/method.md section 2.1). ``noise`` shards the
         draws under torchrun. With ``encoded`` the batch holds the frozen model's
         ``encoder_output`` of the data instead (see :func:`ncpvae.training.encode_once`)."""
@@ -255,7 +255,7 @@ class Prior(nn.Module, ABC):
         posterior samples give the contexts, ``num_samples / len(contexts)`` draws each (at the
         optimum Z_k = 1 there). Jensen: E[log Z_hat] <= log Z, so use enough samples that the
         standard error is far below the digits you report."""
-        estimate = estimate_log_normalizer(self, num_samples, contexts, generator, progress)
+        estimate = log_normalizer_estimate(self, num_samples, contexts, generator, progress)
         self.log_normalizer.fill_(estimate.value)
         self.log_normalizer_stderr.fill_(estimate.stderr)
         return estimate

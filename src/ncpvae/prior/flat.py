@@ -24,10 +24,10 @@ from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
 
-__all__ = ["NCPPrior", "nce_loss"]
+__all__ = ["NCPPrior", "nce_loss_from_logits"]
 
 
-def nce_loss(
+def nce_loss_from_logits(
     real_logits: Tensor, fake_logits: Tensor, group: int = 0
 ) -> tuple[Tensor, dict[str, float]]:
     """BCEWithLogits(f(z_q), 1) + BCEWithLogits(f(z_p), 0) for a balanced batch of logits
@@ -178,4 +178,4 @@ class NCPPrior(Prior):
             real = real + noise(jitter).sample()
         fake = noise(self.base).sample((real.shape[0],))
         logits = self.classifier(torch.cat([real.to(fake.device), fake]))
-        return nce_loss(*logits.split(real.shape[0]))
+        return nce_loss_from_logits(*logits.split(real.shape[0]))

@@ -22,7 +22,7 @@ from torch.distributions import Distribution
 from ncpvae.distributions import sample, spawn, standard_normal, tempered
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
-from ncpvae.prior.flat import nce_loss
+from ncpvae.prior.flat import nce_loss_from_logits
 from ncpvae.prior.normalizer import group_log_normalizer
 
 __all__ = ["HierarchicalNCPPrior", "merge_priors"]
@@ -210,7 +210,7 @@ class HierarchicalNCPPrior(Prior):
         for k in groups:
             real, fake, context = pairs[k]
             logits = self.classifiers[k](torch.cat([real, fake]), torch.cat([context, context]))
-            loss, group_metrics = nce_loss(*logits.split(len(real)), k)
+            loss, group_metrics = nce_loss_from_logits(*logits.split(len(real)), k)
             metrics.update(group_metrics)
             total = total + loss
         return total, metrics

@@ -16,7 +16,7 @@ from ncpvae.metrics import LogWeightSums
 from ncpvae.models.hierarchy import GroupStep
 from ncpvae.progress import progress_bar
 
-__all__ = ["LogNormalizer", "GroupLogNormalizer", "group_log_normalizer", "estimate_log_normalizer"]
+__all__ = ["LogNormalizer", "GroupLogNormalizer", "group_log_normalizer", "log_normalizer_estimate"]
 
 LOG_NORMALIZER_CHUNK = 65_536  # proposals per classifier batch when estimating log Z
 
@@ -101,7 +101,7 @@ def group_log_normalizer(
     return sums.lse - math.log(num), sums.ess()
 
 
-def estimate_log_normalizer(
+def log_normalizer_estimate(
     prior: Any,
     num_samples: int,
     contexts: Tensor | None,

@@ -3,7 +3,7 @@ p, SIR's effective sample size collapses and each draw rests on a few proposals)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -28,21 +28,24 @@ class AutoSampler(Sampler):
     sampler is its remedy.
     """
 
-    sir: SIRSampler = field(default_factory=lambda: SIRSampler(min_ess=0.0))
+    sir: SIRSampler = field(default_factory=SIRSampler)
     hmc: HMCSampler = field(default_factory=HMCSampler)
     min_ess: float = 10.0
 
     def __post_init__(self) -> None:
+        # SIR's own collapse warning is silenced (this sampler is its remedy); HMC shows the
+        # progress this sampler was asked for
+        self.sir = replace(self.sir, min_ess=0.0)
+        self.hmc = replace(self.hmc, progress=self.hmc.progress or self.progress)
         self.batch_size = self.sir.batch_size
 
     def _sample_batch(
         self, prior: Prior, n: int, temperature: float, generator: torch.Generator | None
     ) -> SampleOutput:
-        out = self.sir._sample_batch(prior, n, temperature, generator)
+        out = self.sir.sample(prior, n, temperature=temperature, generator=generator)
         collapsed = out.ess.min(dim=1).values < min(self.min_ess, self.sir.num_proposals / 2)
         latents, rate = out.latents, None
         if collapsed.any():
-            self.hmc.progress = self.progress
             redrawn = self.hmc.sample(
                 prior, int(collapsed.sum()), temperature=temperature, generator=generator
             )

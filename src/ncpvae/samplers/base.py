@@ -8,7 +8,7 @@ for reproducibility, and returns a :class:`SampleOutput`. Samplers know the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -57,12 +57,13 @@ class SampleOutput:
         )
 
 
+@dataclass
 class Sampler(ABC):
-    """Draws from p_t(z) r(z) / Z for a :class:`~ncpvae.prior.Prior`, in batches. Set
-    ``progress = True`` on an instance for progress bars."""
+    """Draws from p_t(z) r(z) / Z for a :class:`~ncpvae.prior.Prior`, in batches. Every sampler
+    takes ``progress`` (keyword only): show progress bars over its batches and iterations."""
 
-    batch_size: int = 4096
-    progress: bool = False
+    batch_size = 4096  # samples drawn per batch (a class default; samplers declare their own)
+    progress: bool = field(default=False, kw_only=True)
 
     def _bar(self, iterable, description: str):
         return progress_bar(iterable, description, self.progress, leave=False)

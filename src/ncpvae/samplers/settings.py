@@ -15,21 +15,33 @@ from ncpvae.samplers.sir import SIRSampler
 __all__ = ["SamplerSettings", "SAMPLERS", "build_sampler"]
 
 
-def _hmc(s: SamplerSettings) -> HMCSampler:
+def _sir(s: SamplerSettings, progress: bool) -> SIRSampler:
+    return SIRSampler(num_proposals=s.sir_proposals, progress=progress)
+
+
+def _hmc(s: SamplerSettings, progress: bool) -> HMCSampler:
     return HMCSampler(
-        s.hmc_steps, s.hmc_warmup, s.hmc_leapfrog_steps, target_acceptance=s.hmc_target_acceptance
+        s.hmc_steps,
+        s.hmc_warmup,
+        s.hmc_leapfrog_steps,
+        target_acceptance=s.hmc_target_acceptance,
+        progress=progress,
     )
 
 
-SAMPLERS: dict[str, Callable[[SamplerSettings], Sampler]] = {
-    "base": lambda s: BasePriorSampler(),
-    "sir": lambda s: SIRSampler(num_proposals=s.sir_proposals),
-    "langevin": lambda s: LangevinSampler(s.langevin_steps, s.langevin_step_size),
-    "hmc": lambda s: _hmc(s),
-    "auto": lambda s: AutoSampler(SIRSampler(num_proposals=s.sir_proposals, min_ess=0.0), _hmc(s)),
+def _langevin(s: SamplerSettings, progress: bool) -> LangevinSampler:
+    return LangevinSampler(s.langevin_steps, s.langevin_step_size, progress=progress)
+
+
+SAMPLERS: dict[str, Callable[[SamplerSettings, bool], Sampler]] = {
+    "base": lambda s, progress: BasePriorSampler(progress=progress),
+    "sir": _sir,
+    "langevin": _langevin,
+    "hmc": _hmc,
+    "auto": lambda s, progress: AutoSampler(_sir(s, False), _hmc(s, progress), progress=progress),
 }
-"""Sampler name -> builder: ``base`` (the VAE's own prior), ``sir``, ``langevin``, ``hmc``,
-``auto`` (SIR, and HMC where SIR collapses)."""
+"""Sampler name -> builder from the settings and whether to show progress: ``base`` (the VAE's
+own prior), ``sir``, ``langevin``, ``hmc``, ``auto`` (SIR, and HMC where SIR collapses)."""
 
 
 def build_sampler(
@@ -38,6 +50,4 @@ def build_sampler(
     """The sampler called ``name`` with ``settings`` (defaults if None)."""
     if name not in SAMPLERS:
         raise ConfigError(f"unknown sampler {name!r}; use one of {sorted(SAMPLERS)}")
-    sampler = SAMPLERS[name](settings or SamplerSettings())
-    sampler.progress = progress
-    return sampler
+    return SAMPLERS[name](settings or SamplerSettings(), progress)

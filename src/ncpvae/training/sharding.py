@@ -7,11 +7,12 @@ Either way the ranks together draw exactly the noise one process draws for the g
 whatever the distribution (anything ``torch.distributions`` can ``expand``). The copy keeps the
 distribution's type, so ``log_prob`` and ``kl_divergence`` work on it unchanged.
 
-Stage 1 routes a model's posterior (a flat model's :meth:`posterior`, every group step of a
-hierarchical model's :meth:`walk`) through :func:`sharded_model`; stage 2 passes
-:func:`shard_noise` to the prior's ``nce_loss``. A model whose training loss draws noise from
-anything else (a ``forward`` that builds its own distribution) draws the same noise on every
-rank: correct gradients, but not those of one process with the global batch.
+Stage 1 routes the posterior and prior of every group step of a model's :meth:`walk` (a flat
+model walks one group; the ELBO ``forward`` draws its noise there) through
+:func:`sharded_model`; stage 2 passes :func:`shard_noise` to the prior's ``nce_loss``. A model
+whose training loss draws noise from anything else (a ``forward`` of its own that samples
+:meth:`posterior` or builds its own distribution) draws the same noise on every rank: correct
+gradients, but not those of one process with the global batch.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import copy
 import dataclasses
 from collections.abc import Iterator
 from functools import partial
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Distribution
 
-from ncpvae.models.hierarchy import GroupStep, HierarchicalLatentModel
+from ncpvae.models.base import ChooseLatent, GroupStep, LatentVariableModel
 from ncpvae.prior import NO_SHARDING, Noise
 from ncpvae.training import distributed
 
@@ -68,31 +70,24 @@ def shard_noise() -> Noise:
 
 
 @contextlib.contextmanager
-def sharded_model(model: nn.Module) -> Iterator[None]:
-    """Within this context the model's posterior draws (flat: :meth:`posterior`; hierarchical:
-    the posterior and prior of every step of :meth:`walk`) are this process's shard."""
+def sharded_model(model: LatentVariableModel) -> Iterator[None]:
+    """Within this context the posterior and prior draws of every step of the model's
+    :meth:`walk` (for a flat model, its one step) are this process's shard."""
     noise = shard_noise()
     if noise is NO_SHARDING:
         yield
         return
-    if isinstance(model, HierarchicalLatentModel):
-        walk = model.walk
+    walk = model.walk
 
-        def sharded_walk(choose, *args, **kwargs):
-            def choose_sharded(step: GroupStep) -> Tensor:
-                posterior = None if step.posterior is None else noise(step.posterior)
-                return choose(
-                    dataclasses.replace(step, prior=noise(step.prior), posterior=posterior)
-                )
+    def sharded_walk(choose: ChooseLatent, *args: Any, **kwargs: Any) -> Distribution | None:
+        def choose_sharded(step: GroupStep) -> Tensor:
+            posterior = None if step.posterior is None else noise(step.posterior)
+            return choose(dataclasses.replace(step, prior=noise(step.prior), posterior=posterior))
 
-            return walk(choose_sharded, *args, **kwargs)
+        return walk(choose_sharded, *args, **kwargs)
 
-        patch = ("walk", sharded_walk)
-    else:
-        posterior = model.posterior
-        patch = ("posterior", lambda x: noise(posterior(x)))
-    model.__dict__[patch[0]] = patch[1]
+    model.__dict__["walk"] = sharded_walk
     try:
         yield
     finally:
-        del model.__dict__[patch[0]]
+        del model.__dict__["walk"]

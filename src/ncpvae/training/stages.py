@@ -100,21 +100,17 @@ def freeze(model: LatentVariableModel) -> LatentVariableModel:
     return model
 
 
+@torch.no_grad()
 def posterior_latents(
     model: LatentVariableModel,
     data: DataLike,
-    batch_size: int,
+    num_samples: int,
     generator: torch.Generator | None = None,
-) -> Callable[[], Tensor]:
-    """A callable returning z ~ q(z|x) for a fresh random minibatch x of ``data``: samples of
-    the aggregate posterior."""
-    batches = Minibatches(data, batch_size, generator)
-
-    @torch.no_grad()
-    def draw() -> Tensor:
-        return model.posterior(next(batches).to(model.device)).sample()
-
-    return draw
+) -> Tensor:
+    """z ~ q(z|x) for ``num_samples`` examples x of ``data`` drawn at random (one of each, so
+    at most ``len(data)``): samples of the aggregate posterior."""
+    batch = next(Minibatches(data, num_samples, generator))
+    return model.posterior(batch.to(model.device)).sample()
 
 
 def train_prior(
