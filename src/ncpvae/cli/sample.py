@@ -48,7 +48,7 @@ def run(
         "trained_groups": trained,
     }
     if result.ess is not None:
-        summary.update(ess_summary(result.ess), sir_proposals=cfg.sir_proposals)
+        summary.update(ess_summary(result.ess), sir_proposals=cfg.sir.num_proposals)
     if result.acceptance_rate is not None:
         summary["acceptance_rate"] = result.acceptance_rate
     if result.hmc is not None:  # the automatic sampler: which samples HMC drew

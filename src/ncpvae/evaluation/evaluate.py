@@ -186,7 +186,7 @@ def _sir_and_prior_hole(
     sir = {
         "sir_ess": ess["sir_ess_mean"],
         "sir_ess_groups": ess["sir_ess_groups"],
-        "sir_proposals": settings.sir_proposals,
+        "sir_proposals": settings.sir.num_proposals,
         "sir_samples": settings.sir_samples,
     }
     n = min(len(sampled.latents), len(test), MMD_SAMPLES)

@@ -71,7 +71,7 @@ def sample_quality(
                     "seconds_per_sample": (time.perf_counter() - start) / len(images),
                 }
                 if result.ess is not None:
-                    row.update(ess_summary(result.ess), sir_proposals=settings.sir_proposals)
+                    row.update(ess_summary(result.ess), sir_proposals=settings.sir.num_proposals)
                 if result.acceptance_rate is not None:
                     row["acceptance_rate"] = result.acceptance_rate
                 if result.hmc is not None:
