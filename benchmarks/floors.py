@@ -233,7 +233,7 @@ def workloads(args: argparse.Namespace, device: torch.device) -> dict[str, Workl
         if "hvae_sir" in chosen:
             for m in sorted({500, args.sir_proposals}):
                 found[f"hvae_sir_m{m}"] = Workload(
-                    lambda m=m: prior.sample(args.sir_samples, SIRSampler(m)),
+                    lambda m=m: prior.sample(args.sir_samples, SIRSampler(num_proposals=m)),
                     args.sir_samples,
                     "sample",
                 )

@@ -35,7 +35,7 @@ def run_one(out: Path, seed: int, std: float, steps: int) -> dict:
         demo = ["--vae.data.seed", seed, "--vae.train.seed", seed, "--prior.train.seed", seed]
         demo += ["--vae.data.mode_std", std, "--vae.train.steps", steps]
         demo += ["--prior.train.steps", steps, "--sample.num_samples", 2]
-        demo += ["--sample.sir_proposals", 2, "--sample.langevin_steps", 1]
+        demo += ["--sample.sir.num_proposals", 2, "--sample.langevin.num_steps", 1]
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         command = [sys.executable, "-m", "ncpvae.cli", "demo", "--out", out, "--quiet"]
         command += ["--config", "gaussians25_full", *demo]

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
 from ncpvae.checkpoint import load_weights, save_weights
+from ncpvae.config import TrainConfig
 from ncpvae.data.mnist import read_mnist
 from ncpvae.evaluation.fid import FID, reference_cache_name
 from ncpvae.evaluation.likelihood import (
@@ -213,7 +214,10 @@ def main() -> None:
         )
         _, fit_seconds["maf"] = timed(maf.fit, train.to(device), training_config=maf_training)
     samplers["maf"] = maf
-    ncp = NCPSampler(vae, NCPSamplerConfig(steps=args.ncp_steps, seed=args.seed))
+    ncp = NCPSampler(
+        vae,
+        NCPSamplerConfig(train=TrainConfig(steps=args.ncp_steps, lr_final=1e-7, seed=args.seed)),
+    )
     _, fit_seconds["ncp"] = timed(ncp.fit, train.to(device), progress=True)
     for m in args.proposals.split(","):
         samplers[f"ncp_sir_m{m}"] = ncp
@@ -257,7 +261,7 @@ def main() -> None:
     rows = []
     for name, sampler in samplers.items():
         if name.startswith("ncp_sir_m"):
-            sampler.sampler_config.sir_proposals = int(name.removeprefix("ncp_sir_m"))
+            sampler.sampler_config.sir.num_proposals = int(name.removeprefix("ncp_sir_m"))
         torch.manual_seed(args.seed + 2)
         np.random.seed(args.seed + 2)
         with torch.no_grad():  # pythae's samplers would otherwise decode with autograd on

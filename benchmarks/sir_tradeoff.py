@@ -77,7 +77,9 @@ def main() -> None:
         reference = fid_reference(fid, train, args.num, args.fid_cache)
         print(f"{name}: FID reference {reference} training images")
         samplers = [(1, BasePriorSampler())]
-        samplers += [(int(m), SIRSampler(int(m), min_ess=0)) for m in args.proposals.split(",")]
+        samplers += [
+            (int(m), SIRSampler(num_proposals=int(m), min_ess=0)) for m in args.proposals.split(",")
+        ]
         for m, sampler in samplers:
             r = {
                 "prior": name,

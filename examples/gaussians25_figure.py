@@ -28,11 +28,11 @@ QUICK = {  # small enough for a test, large enough that NCP still closes most of
     "prior.log_normalizer_samples": 100_000,
     "vae.data.num_test": 300,
     "sample.num_samples": 300,
-    "sample.sir_proposals": 500,
-    "sample.langevin_steps": 100,
+    "sample.sir.num_proposals": 500,
+    "sample.langevin.num_steps": 100,
     "evaluate.importance_samples": 100,
     "evaluate.log_normalizer_samples": 100_000,
-    "evaluate.sir_proposals": 500,
+    "evaluate.sir.num_proposals": 500,
     "evaluate.sir_samples": 200,
 }
 

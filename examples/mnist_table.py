@@ -42,7 +42,7 @@ QUICK = {  # the same pipeline in minutes: short stages, few test digits and sam
         "group_normalizer_samples": 10,
         "group_normalizer_contexts": 8,
         "sir_samples": 200,
-        "sir_proposals": 500,
+        "sir.num_proposals": 500,
     },
 }
 

@@ -22,6 +22,7 @@ from pythae.samplers import NormalSampler
 from pythae.trainers import BaseTrainerConfig
 
 from ncpvae import log_likelihoods
+from ncpvae.config import TrainConfig
 from ncpvae.data.mnist import read_mnist
 from ncpvae.evaluation.plotting import image_grid
 from ncpvae.integrations.pythae import (
@@ -68,7 +69,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # 2. NCP as a pythae sampler: fit on (one binarization of) the training set, save, reload.
     binarizer = torch.Generator().manual_seed(args.seed)
-    sampler = NCPSampler(vae, NCPSamplerConfig(steps=args.ncp_steps, seed=args.seed))
+    sampler = NCPSampler(
+        vae,
+        NCPSamplerConfig(train=TrainConfig(steps=args.ncp_steps, lr_final=1e-7, seed=args.seed)),
+    )
     sampler.fit(torch.bernoulli(train, generator=binarizer), progress=True)
     sampler.save(out / "ncp_sampler")
     sampler = NCPSampler.load(vae, out / "ncp_sampler")  # the classifier and log Z come back

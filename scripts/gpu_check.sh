@@ -34,7 +34,7 @@ echo "== flat conv VAE: train-vae, train-prior, sample (base, sir, hmc, auto), e
     --train.validate_every 100 --out "$OUT/flat/prior" "${COMMON[@]}"
 for sampler in base sir hmc auto; do
     "${NCPVAE[@]}" sample --prior "$OUT/flat/prior" --sampler "$sampler" --num_samples 64 \
-        --hmc_steps 20 --hmc_warmup 20 --out "$OUT/flat/samples_$sampler" "${COMMON[@]}"
+        --hmc.num_steps 20 --hmc.num_warmup 20 --out "$OUT/flat/samples_$sampler" "${COMMON[@]}"
 done
 "${NCPVAE[@]}" evaluate --prior "$OUT/flat/prior" --num_test 100 --importance_samples 100 \
     --out "$OUT/flat/evaluate" "${COMMON[@]}"

@@ -36,9 +36,9 @@ finished "$OUT/evaluate" || $NCPVAE evaluate --config "configs/$EVALUATE.json" "
 for t in 1 0.7; do
     for sampler in base sir; do
         finished "$OUT/samples_${sampler}_t$t" || $NCPVAE sample --prior "$OUT/prior" \
-            --sampler "$sampler" --num_samples 100 --sir_proposals 500 --temperature "$t" \
+            --sampler "$sampler" --num_samples 100 --sir.num_proposals 500 --temperature "$t" \
             --seed 1 --out "$OUT/samples_${sampler}_t$t"
     done
 done
 finished "$OUT/samples_sir_m5000" || $NCPVAE sample --prior "$OUT/prior" --sampler sir \
-    --num_samples 500 --sir_proposals 5000 --seed 1 --out "$OUT/samples_sir_m5000"
+    --num_samples 500 --sir.num_proposals 5000 --seed 1 --out "$OUT/samples_sir_m5000"

@@ -21,5 +21,5 @@ $NCPVAE train-prior --config "configs/$PRIOR.json" --vae "$OUT/vae" --out "$OUT/
 $NCPVAE evaluate --config "configs/$EVALUATE.json" --prior "$OUT/prior" --out "$OUT/evaluate"
 for sampler in base sir; do
     $NCPVAE sample --prior "$OUT/prior" --sampler "$sampler" --num_samples 100 \
-        --sir_proposals "$PROPOSALS" --out "$OUT/samples_$sampler"
+        --sir.num_proposals "$PROPOSALS" --out "$OUT/samples_$sampler"
 done

@@ -20,7 +20,7 @@ TINY_DEMO = (
     "--vae.data.num_test 100 --prior.train.steps 200 --prior.classifier.hidden_dim 32 "
     "--prior.log_normalizer_samples 20000 --evaluate.importance_samples 50 "
     "--evaluate.log_normalizer_samples 20000 --evaluate.sir_samples 100 "
-    "--sample.num_samples 300 --sample.langevin_steps 10"
+    "--sample.num_samples 300 --sample.langevin.num_steps 10"
 )
 
 
@@ -52,7 +52,7 @@ def test_demo_writes_report_and_figure(tmp_path: Path):
     assert (out / "figure.png").stat().st_size > 10_000
     # the run folders it leaves are usable by the other verbs
     ncpvae(
-        "sample --prior {} --out {} --sampler langevin --num_samples 50 --langevin_steps 5",
+        "sample --prior {} --out {} --sampler langevin --num_samples 50 --langevin.num_steps 5",
         out / "prior",
         tmp_path / "s",
     )
@@ -71,7 +71,7 @@ def test_verbs_chain_and_configs_round_trip(capsys, tmp_path: Path):
     ncpvae("train-prior --config {} --train.steps 100 --out {}", cfg, tmp_path / "prior2")
     assert json.loads((tmp_path / "prior2" / "config.json").read_text())["train"]["steps"] == 100
     # the same seed gives the same samples
-    sample = "sample --prior {} --out {} --num_samples 64 --sir_proposals 20 --seed 3"
+    sample = "sample --prior {} --out {} --num_samples 64 --sir.num_proposals 20 --seed 3"
     ncpvae(sample, prior, tmp_path / "s1")
     ncpvae(sample, prior, tmp_path / "s2")
     first = np.load(tmp_path / "s1" / "samples.npy")
@@ -90,8 +90,8 @@ def test_verbs_chain_and_configs_round_trip(capsys, tmp_path: Path):
     )
     assert "FID needs grey or RGB images" in line and "--fid_samples 0" in line
     ncpvae(
-        "sample --prior {} --out {} --sampler hmc --num_samples 30 --hmc_steps 5 "
-        "--hmc_warmup 5 --hmc_leapfrog_steps 3",
+        "sample --prior {} --out {} --sampler hmc --num_samples 30 --hmc.num_steps 5 "
+        "--hmc.num_warmup 5 --hmc.num_leapfrog 3",
         prior,
         tmp_path / "h",
     )

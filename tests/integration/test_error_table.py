@@ -107,6 +107,10 @@ REAL = np.random.default_rng(0).normal(size=(300, 2)).astype(np.float32)
 # input cell of the table -> (what to set up in the row's folder, the command)
 ROWS: dict[str, tuple[Setup, str]] = {
     "`ncpvae train-vae --train.stepz 5`": (lambda f: None, "train-vae --train.stepz 5"),
+    "`ncpvae sample --sir_proposals 100` (ncpvae 0.1.0's flag)": (
+        lambda f: None,
+        "sample --sir_proposals 100",
+    ),
     "`--train.steps many`": (lambda f: None, "train-vae --train.steps many"),
     "`--config missing.json`": (lambda f: None, "train-vae --config missing.json"),
     'a config with `{"train": {"stepz": 3}}`': (
@@ -160,10 +164,10 @@ ROWS: dict[str, tuple[Setup, str]] = {
         lambda f: None,
         "train-vae --model.likelihood bernoulli",
     ),
-    "`ncpvae sample --sampler langevin --langevin_step_size 100`": (
+    "`ncpvae sample --sampler langevin --langevin.step_size 100`": (
         lambda f: _copy(f, "prior"),
-        "sample --prior runs/prior --sampler langevin --langevin_step_size 100 "
-        "--num_samples 10 --langevin_steps 50",
+        "sample --prior runs/prior --sampler langevin --langevin.step_size 100 "
+        "--num_samples 10 --langevin.num_steps 50",
     ),
     "`ncpvae sample --seed 99999999999999999999999`": (
         lambda f: None,

@@ -97,7 +97,7 @@ def test_every_verb_ends_with_a_summary_for_people(tmp_path, capsys, vae_and_pri
         "2000",
         "--sir_samples",
         "20",
-        "--sir_proposals",
+        "--sir.num_proposals",
         "10",
         "--out",
         tmp_path / "e",

@@ -42,7 +42,7 @@ def test_mnist_conv_vae_end_to_end(tmp_path: Path, mnist_dir: Path) -> None:
     assert math.isfinite(json.loads((prior / "history.json").read_text())["log_normalizer"])
 
     samples = tmp_path / "samples"
-    ncpvae("sample --prior {} --out {} --num_samples 12 --sir_proposals 20", prior, samples)
+    ncpvae("sample --prior {} --out {} --num_samples 12 --sir.num_proposals 20", prior, samples)
     x = np.load(samples / "samples.npy")
     assert x.shape == (12, 1, 28, 28)
     assert set(np.unique(x).tolist()) <= {0.0, 1.0}  # Bernoulli draws
@@ -56,7 +56,7 @@ def test_mnist_conv_vae_end_to_end(tmp_path: Path, mnist_dir: Path) -> None:
     evaluation = tmp_path / "evaluate"
     ncpvae(
         "evaluate --prior {} --out {} --num_test 10 --importance_samples 5 "
-        "--log_normalizer_samples 2000 --sir_samples 20 --sir_proposals 20",
+        "--log_normalizer_samples 2000 --sir_samples 20 --sir.num_proposals 20",
         prior,
         evaluation,
     )
@@ -102,9 +102,9 @@ def test_evaluate_reports_fid_per_sampler_and_temperature(
     )
     evaluate = (
         "evaluate --prior {} --out {} --num_test 10 --importance_samples 2 "
-        "--log_normalizer_samples 500 --sir_samples 10 --sir_proposals 5 --fid_samples 12 "
-        "--samplers base,sir,hmc --temperatures 1,0.7 --hmc_steps 2 --hmc_warmup 2 "
-        "--hmc_leapfrog_steps 2 --fid_cache {}"
+        "--log_normalizer_samples 500 --sir_samples 10 --sir.num_proposals 5 --fid_samples 12 "
+        "--samplers base,sir,hmc --temperatures 1,0.7 --hmc.num_steps 2 --hmc.num_warmup 2 "
+        "--hmc.num_leapfrog 2 --fid_cache {}"
     )
     ncpvae(evaluate, prior, tmp_path / "e1", tmp_path / "cache")
     assert TinyFeatures.images_seen == 12 + 6 * 12  # the reference, then 6 sets of samples

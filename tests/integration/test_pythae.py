@@ -3,6 +3,8 @@ pythae's own densities, and save/load that keeps the fit."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -14,15 +16,14 @@ pythae_models = pytest.importorskip(
     "pythae.models", reason="pythae is not installed (pip install 'ncpvae[pythae]')"
 )
 
+from ncpvae.config import ClassifierConfig, SIRConfig, TrainConfig  # noqa: E402
 from ncpvae.errors import ConfigError  # noqa: E402
 from ncpvae.integrations.pythae import NCPSampler, NCPSamplerConfig, PythaeModel  # noqa: E402
 
 TINY = NCPSamplerConfig(
-    hidden_dim=16,
-    num_blocks=1,
-    steps=30,
-    batch_size=32,
-    sir_proposals=20,
+    classifier=ClassifierConfig(hidden_dim=16, num_blocks=1),
+    train=TrainConfig(steps=30, batch_size=32, lr_final=1e-7),
+    sir=SIRConfig(num_proposals=20),
     log_normalizer_samples=5000,
 )
 
@@ -146,7 +147,9 @@ def test_a_fit_is_reproducible_from_its_seed_and_leaves_the_global_stream_alone(
         torch.manual_seed(999)  # the next sampler is built from another global state
     torch.testing.assert_close(draws[0], draws[1], rtol=0, atol=0)
     # another seed is another classifier and so other samples
-    other = NCPSampler(vae, NCPSamplerConfig(**{**TINY.__dict__, "seed": 1}))
+    other = NCPSampler(
+        vae, dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, seed=1))
+    )
     other.fit(data)
     assert not torch.equal(other.sample(10, generator=torch.Generator().manual_seed(3)), draws[0])
 
@@ -180,6 +183,23 @@ def test_load_refuses_another_models_sampler_and_foreign_files(tmp_path: Path):
     (tmp_path / "ncp" / "sampler_config.json").write_text('{"name": "MAFSamplerConfig"}')
     with pytest.raises(CheckpointError, match="is not an NCPSampler's"):
         NCPSampler.load(tiny_vae(), tmp_path / "ncp")
+
+
+def test_a_sampler_saved_by_ncpvae_0_1_loads_with_the_same_settings(tmp_path: Path):
+    """0.1.0 wrote sampler_config.json flat (its classifier, training and SIR fields side by
+    side); it loads into the nested sections with the training it was fitted with."""
+    vae = tiny_vae()
+    sampler = NCPSampler(vae, TINY)
+    sampler.fit(images(100))
+    sampler.save(tmp_path / "ncp")
+    flat = {"name": "NCPSampler", "latent_dim": 3, "hidden_dim": 16, "num_blocks": 1}
+    flat |= {"batch_norm": True, "steps": 30, "batch_size": 32, "lr": 1e-3, "seed": 0}
+    flat |= {"sir_proposals": 20, "hmc_steps": 100, "log_normalizer_samples": 5000}
+    (tmp_path / "ncp" / "sampler_config.json").write_text(json.dumps(flat))
+    loaded = NCPSampler.load(vae, tmp_path / "ncp")
+    assert loaded.sampler_config == TINY
+    draws = [s.sample(8, generator=torch.Generator().manual_seed(3)) for s in (sampler, loaded)]
+    assert torch.equal(*draws)
 
 
 def test_fit_takes_pixels_arrays_and_dynamically_binarized_data():

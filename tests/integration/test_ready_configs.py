@@ -293,7 +293,7 @@ def test_config_runs_end_to_end(
             temperature,
             "--num_samples",
             NUM_SAMPLES,
-            "--sir_proposals",
+            "--sir.num_proposals",
             8,
         )
         x = np.load(out / "samples.npy")
@@ -326,7 +326,7 @@ def test_config_runs_end_to_end(
         3,
         "--log_normalizer_samples",
         1000,
-        "--sir_proposals",
+        "--sir.num_proposals",
         8,
         "--sir_samples",
         6,

@@ -37,7 +37,7 @@ TINY_PRIOR = [
 # 10,000 importance samples put 6 test examples in a chunk: 50 examples make 9 chunks
 EVALUATE = [
     "--importance_samples", "10000", "--log_normalizer_samples", "2000",
-    "--sir_samples", "40", "--sir_proposals", "10",
+    "--sir_samples", "40", "--sir.num_proposals", "10",
 ]  # fmt: skip
 LIKELIHOOD = ("vae_log_likelihood", "ncp_log_likelihood", "ncp_gain", "ncp_gain_stderr")
 

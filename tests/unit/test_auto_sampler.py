@@ -17,8 +17,7 @@ def test_the_automatic_sampler_replaces_collapsed_sir_draws_by_hmc():
         warnings.simplefilter("ignore", RuntimeWarning)
         sir = prior.sample(400, ncpvae.SIRSampler(num_proposals=50), generator=_g(0))
     auto = ncpvae.AutoSampler(
-        ncpvae.SIRSampler(num_proposals=50, min_ess=0),
-        ncpvae.HMCSampler(num_steps=50, num_warmup=100),
+        ncpvae.SIRConfig(num_proposals=50), ncpvae.HMCConfig(num_steps=50, num_warmup=100)
     )
     out = prior.sample(400, auto, generator=_g(0))
     assert float(sir.ess.mean()) < 5  # the case auto is for
@@ -36,13 +35,14 @@ def _g(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def test_the_automatic_sampler_raises_no_sir_warning_and_leaves_its_parts_as_given():
+def test_the_automatic_sampler_raises_no_sir_warning_and_redraws_below_sirs_threshold():
     prior, _ = far_target()  # SIR collapses here: a plain SIRSampler would warn
-    sir, hmc = ncpvae.SIRSampler(num_proposals=50), ncpvae.HMCSampler(num_steps=5, num_warmup=5)
-    auto = ncpvae.AutoSampler(sir, hmc, progress=True)
+    sir, hmc = ncpvae.SIRConfig(num_proposals=50), ncpvae.HMCConfig(num_steps=5, num_warmup=5)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # the collapse warning would fail here
-        out = prior.sample(20, auto, generator=_g(2))
-    assert bool(out.hmc.all())
-    assert sir.min_ess == 10.0 and not hmc.progress  # the caller's samplers are not changed
-    assert auto.hmc.progress and auto.sir.min_ess == 0.0
+        out = prior.sample(20, ncpvae.AutoSampler(sir, hmc, progress=True), generator=_g(2))
+    assert bool(out.hmc.all()) and float(out.ess.max()) < 10  # all below sir.min_ess: all HMC
+    # with the threshold below every draw's ESS, SIR keeps them all
+    lenient = ncpvae.SIRConfig(num_proposals=50, min_ess=float(out.ess.min()) / 2)
+    kept = prior.sample(20, ncpvae.AutoSampler(lenient, hmc), generator=_g(2))
+    assert not bool(kept.hmc.any()) and kept.acceptance_rate is None

@@ -193,7 +193,7 @@ def test_prior_hole_per_group_is_closed_by_the_exact_ncp_prior():
     posterior = model.posterior(toy_data(1500, 0)).sample()
     samples = {
         "base": BasePriorSampler().sample(prior, 1500, generator=g).latents,
-        "ncp": SIRSampler(1000).sample(prior, 1500, generator=g).latents,
+        "ncp": SIRSampler(num_proposals=1000).sample(prior, 1500, generator=g).latents,
     }
     hole = prior_hole(prior, posterior, samples)
     assert all(m > 0.01 for m in hole["mmd2_posterior_base_groups"])

@@ -49,7 +49,7 @@ def test_sir_reproduces_target_moments(quadratic_prior):
 def test_sir_with_temperature_targets_tempered_base(quadratic_prior):
     prior, f = quadratic_prior
     t = 0.7
-    out = prior.sample(20_000, SIRSampler(500), temperature=t, generator=seeded(2))
+    out = prior.sample(20_000, SIRSampler(num_proposals=500), temperature=t, generator=seeded(2))
     # p_t(z) exp f(z): precision I/t^2 + A, mean (I/t^2 + A)^-1 b
     precision = torch.eye(2) / t**2 + f.a
     cov = torch.linalg.inv(precision)
@@ -69,7 +69,11 @@ def test_langevin_reproduces_target_moments(quadratic_prior):
 
 def test_samplers_are_reproducible_with_a_generator(quadratic_prior):
     prior, _ = quadratic_prior
-    for sampler in (BasePriorSampler(), SIRSampler(50), LangevinSampler(5, 0.01)):
+    for sampler in (
+        BasePriorSampler(),
+        SIRSampler(num_proposals=50),
+        LangevinSampler(num_steps=5, step_size=0.01),
+    ):
         a = prior.sample(100, sampler, generator=seeded(7)).latents
         b = prior.sample(100, sampler, generator=seeded(7)).latents
         c = prior.sample(100, sampler, generator=seeded(8)).latents
@@ -89,7 +93,7 @@ def test_sir_warns_when_ess_collapses():
     prior = NCPPrior(standard_normal((2,)), f)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prior.sample(10, SIRSampler(500))
+        prior.sample(10, SIRSampler(num_proposals=500))
     assert any("effective sample size collapsed" in str(w.message) for w in caught)
 
 

@@ -43,8 +43,8 @@ def run(
     n = cfg.sample.num_samples
     panels = {
         "VAE, N(0, I) prior": "base",
-        f"NCP, SIR (M={cfg.sample.sir_proposals})": "sir",
-        f"NCP, Langevin ({cfg.sample.langevin_steps} steps)": "langevin",
+        f"NCP, SIR (M={cfg.sample.sir.num_proposals})": "sir",
+        f"NCP, Langevin ({cfg.sample.langevin.num_steps} steps)": "langevin",
     }
     decoded = {}
     for name, sampler_name in panels.items():

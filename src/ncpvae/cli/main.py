@@ -33,7 +33,9 @@ from ncpvae.config import (
     load_config,
     named_configs,
     parse_value,
+    renamed_key_message,
 )
+from ncpvae.config.sampling import RENAMED_KEYS
 from ncpvae.errors import ConfigError, NCPVAEError
 from ncpvae.threads import set_threads
 from ncpvae.training import distributed
@@ -205,7 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     namespace, unknown = parser.parse_known_args(argv)
     if unknown:  # reported by the verb's parser, so the hint names `ncpvae VERB --help`
-        parser.verb_parsers[namespace.verb].error(f"unrecognized arguments: {' '.join(unknown)}")
+        renamed = [flag[2:] for flag in unknown if flag[2:] in RENAMED_KEYS]
+        message = renamed_key_message(renamed[0], flag=True) if renamed else ""
+        message = message or f"unrecognized arguments: {' '.join(unknown)}"
+        parser.verb_parsers[namespace.verb].error(message)
     args = vars(namespace)
     name = args.pop("verb")
     verb = _verbs()[name]

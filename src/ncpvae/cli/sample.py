@@ -46,7 +46,7 @@ def run(
         temperature=cfg.temperature,
         seconds=seconds,
         trained_groups=trained,
-        diagnostics=SamplerDiagnostics.of(result, cfg.sir_proposals),
+        diagnostics=SamplerDiagnostics.of(result, cfg.sir.num_proposals),
     )
     if result.hmc is not None:  # the automatic sampler: which samples HMC drew
         save_array(out / "hmc.npy", result.hmc)

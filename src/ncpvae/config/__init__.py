@@ -28,6 +28,7 @@ from ncpvae.config.io import (
     load_config,
     named_configs,
     parse_value,
+    renamed_key_message,
     resolve_config,
     save_config,
     to_dict,
@@ -49,7 +50,7 @@ from ncpvae.config.runs import (
     SampleConfig,
     VAERunConfig,
 )
-from ncpvae.config.sampling import SAMPLER_NAMES, SamplerSettings
+from ncpvae.config.sampling import SAMPLER_NAMES, HMCConfig, LangevinConfig, SIRConfig
 from ncpvae.config.train import TrainConfig
 
 __all__ = [
@@ -68,7 +69,9 @@ __all__ = [
     "HierarchicalVAEConfig",
     "ModelConfig",
     "LIKELIHOOD_NAMES",
-    "SamplerSettings",
+    "SIRConfig",
+    "LangevinConfig",
+    "HMCConfig",
     "SAMPLER_NAMES",
     "EvaluationSettings",
     "DEFAULT_INCEPTION_PATH",
@@ -89,5 +92,6 @@ __all__ = [
     "resolve_config",
     "save_config",
     "parse_value",
+    "renamed_key_message",
     "apply_overrides",
 ]

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from ncpvae.config.sampling import RENAMED_KEYS
 from ncpvae.errors import ConfigError
 from ncpvae.files import write_json
 from ncpvae.settings import INT_LIMIT, chosen_by, config_error, fields_of, help_text, kinds
@@ -35,6 +36,7 @@ __all__ = [
     "save_config",
     "parse_value",
     "apply_overrides",
+    "renamed_key_message",
 ]
 
 C = TypeVar("C")
@@ -113,7 +115,19 @@ def from_dict(cls: type[C], data: dict[str, Any], prefix: str = "") -> C:
     try:
         return _adapter(cls).validate_json(text, strict=True)
     except ValidationError as err:
+        loc = err.errors()[0]["loc"]
+        if loc and loc[-1] in RENAMED_KEYS:
+            raise ConfigError(renamed_key_message(str(loc[-1]))) from None
         raise config_error(err, cls, prefix) from None
+
+
+def renamed_key_message(old: str, flag: bool = False) -> str:
+    """The one line for a setting under its ncpvae 0.1.0 name (:data:`RENAMED_KEYS`)."""
+    dash = "--" if flag else ""
+    return (
+        f"{dash}{old} was renamed {dash}{RENAMED_KEYS[old]} after ncpvae 0.1.0 (each sampler "
+        "has its own section); rename it"
+    )
 
 
 def named_configs() -> list[str]:

@@ -16,7 +16,7 @@ from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.config.data import DataConfig, Gaussians25Config
 from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.config.model import ModelConfig, VAEConfig
-from ncpvae.config.sampling import SamplerSettings
+from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig
 from ncpvae.config.train import TrainConfig
 from ncpvae.settings import Int, config_section, setting
 
@@ -93,7 +93,7 @@ class PriorRunConfig:
 
 
 @config_section
-class SampleConfig(SamplerSettings):
+class SampleConfig:
     """``ncpvae sample``: draw from the prior in the run folder ``prior``.
     ``sampler``: ``base`` (the VAE's own prior), ``sir``, ``langevin`` or ``hmc``."""
 
@@ -111,6 +111,11 @@ class SampleConfig(SamplerSettings):
     )
     seed: Int = setting(0, "Seed of the random draws.")
     device: str = setting("auto", DEVICE_HELP)
+    sir: SIRConfig = setting(help="How SIR samples.", default_factory=SIRConfig)
+    langevin: LangevinConfig = setting(
+        help="How Langevin dynamics samples.", default_factory=LangevinConfig
+    )
+    hmc: HMCConfig = setting(help="How HMC samples.", default_factory=HMCConfig)
 
 
 @config_section
@@ -181,7 +186,9 @@ def _demo_prior() -> PriorRunConfig:
 def _demo_sample() -> SampleConfig:
     # the NCP target is sharp: SIR needs many proposals, Langevin small steps
     return SampleConfig(
-        num_samples=1_000, sir_proposals=1_000, langevin_steps=300, langevin_step_size=1e-4
+        num_samples=1_000,
+        sir=SIRConfig(num_proposals=1_000),
+        langevin=LangevinConfig(num_steps=300, step_size=1e-4),
     )
 
 
@@ -199,7 +206,7 @@ class DemoConfig:
         default_factory=lambda: EvaluateConfig(
             importance_samples=200,
             log_normalizer_samples=200_000,
-            sir_proposals=1_000,
+            sir=SIRConfig(num_proposals=1_000),
             sir_samples=500,
         ),
     )

@@ -123,7 +123,7 @@ def _sir_and_prior_hole(
     sampled = prior.sample(
         settings.sir_samples, build_sampler("sir", settings, progress), generator=generator
     )
-    sir = SIRFigures.of(sampled.ess, settings.sir_proposals, settings.sir_samples)
+    sir = SIRFigures.of(sampled.ess, settings.sir.num_proposals, settings.sir_samples)
     n = min(len(sampled.latents), len(test), MMD_SAMPLES)
     if n < 2:
         return sir, MMDFigures(samples=n)

@@ -65,7 +65,7 @@ def sample_quality(
                     fid=fid(images),
                     fid_samples=len(images),
                     seconds_per_sample=seconds / len(images),
-                    diagnostics=SamplerDiagnostics.of(result, settings.sir_proposals),
+                    diagnostics=SamplerDiagnostics.of(result, settings.sir.num_proposals),
                 )
                 if grids is not None and repeat == 0:
                     image_grid(

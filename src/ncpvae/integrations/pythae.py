@@ -20,42 +20,75 @@ import math
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from ncpvae.checkpoint import load_weights, save_weights, write_json
+from ncpvae.config import ClassifierConfig, SIRConfig, TrainConfig, from_dict, to_dict
 from ncpvae.data.arrays import DataLike
 from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.integrations.pythae_model import SUPPORTED_MODELS, PythaeModel
-from ncpvae.nets import ResidualMLPClassifier
-from ncpvae.prior import NCPPrior
-from ncpvae.samplers import SamplerSettings, build_sampler
-from ncpvae.settings import config_section
-from ncpvae.training import TrainConfig, train_prior
+from ncpvae.prior import Prior, build_prior
+from ncpvae.samplers import build_sampler
+from ncpvae.settings import Int, config_section, setting
+from ncpvae.training import train_prior
 
 __all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler", "BinarizedDataset", "SUPPORTED_MODELS"]
 
 
 @config_section
-class NCPSamplerConfig(SamplerSettings):
-    """Settings of :class:`NCPSampler`: the classifier, its training and the sampler settings
-    of ncpvae (:class:`~ncpvae.samplers.SamplerSettings`; SIR draws with ``sir_proposals``).
-    ``seed`` fixes the classifier's initial weights, the training batches and noise, and log Z's
-    samples."""
+class NCPSamplerConfig:
+    """Settings of :class:`NCPSampler`, the sections ncpvae's own stage 2 and sampling use: the
+    classifier, its training (``train.seed`` fixes the classifier's initial weights, the
+    training batches and noise, and log Z's samples), SIR, and log Z's samples."""
 
-    hidden_dim: int = 256
-    num_blocks: int = 3
-    batch_norm: bool = True
-    steps: int = 10_000
-    batch_size: int = 256
-    lr: float = 1e-3
-    log_normalizer_samples: int = 1_000_000
-    seed: int = 0
+    section: ClassVar[str] = ""
+    classifier: ClassifierConfig = setting(
+        help="The classifier f(z) = log r(z).", default_factory=ClassifierConfig
+    )
+    train: TrainConfig = setting(
+        help="The classifier's training.",
+        default_factory=lambda: TrainConfig(steps=10_000, lr_final=1e-7),
+    )
+    sir: SIRConfig = setting(help="How SIR draws the samples.", default_factory=SIRConfig)
+    log_normalizer_samples: Int = setting(
+        1_000_000, "Base-prior draws behind the estimate of log Z.", min=1
+    )
+
+
+# sampler_config.json as ncpvae 0.1 wrote it (flat; SIR's proposals named twice over time):
+# key -> (section, field) of the current layout
+_FLAT_KEYS = {
+    "hidden_dim": ("classifier", "hidden_dim"),
+    "num_blocks": ("classifier", "num_blocks"),
+    "batch_norm": ("classifier", "batch_norm"),
+    "steps": ("train", "steps"),
+    "batch_size": ("train", "batch_size"),
+    "lr": ("train", "lr"),
+    "seed": ("train", "seed"),
+    "sir_proposals": ("sir", "num_proposals"),
+    "num_proposals": ("sir", "num_proposals"),
+}
+_FLAT_UNUSED = ("langevin_", "hmc_")  # saved by 0.1, never used by this sampler
+
+
+def _current_layout(saved: dict[str, Any]) -> dict[str, Any]:
+    """A saved config in the current layout: a flat one (ncpvae 0.1) nested by section, with
+    the training defaults it was fitted with."""
+    if not any(key in saved for key in _FLAT_KEYS):
+        return saved
+    out: dict[str, Any] = {"train": {"lr_final": 1e-7, "steps": 10_000}}
+    for key, value in saved.items():
+        if key in _FLAT_KEYS:
+            section, name = _FLAT_KEYS[key]
+            out.setdefault(section, {})[name] = value
+        elif not key.startswith(_FLAT_UNUSED):
+            out[key] = value
+    return out
 
 
 @contextmanager
@@ -91,19 +124,11 @@ class NCPSampler:
         """The device of the model (and of the prior, which follows it)."""
         return self.latent_model.device
 
-    def _new_prior(self) -> NCPPrior:
+    def _new_prior(self) -> Prior:
         """An unfitted prior on the model's device, its classifier initialised from the seed."""
         c = self.sampler_config
-        with _seeded(c.seed):
-            classifier = ResidualMLPClassifier(
-                self.latent_model.latent_shape[0],
-                c.hidden_dim,
-                c.num_blocks,
-                batch_norm=c.batch_norm,
-            )
-        return NCPPrior(self.latent_model.base_prior(), classifier, self.latent_model).to(
-            self.device
-        )
+        with _seeded(c.train.seed):
+            return build_prior(self.latent_model, c.classifier)
 
     def _follow_model(self) -> None:
         """Move the prior (classifier, log Z, base) to the model's device if the model moved."""
@@ -128,19 +153,13 @@ class NCPSampler:
             )
         c = self.sampler_config
         self.prior = self._new_prior()
-        train = TrainConfig(steps=c.steps, batch_size=c.batch_size, lr=c.lr, lr_final=1e-7)
-        with _seeded(c.seed):
-            batches = torch.Generator().manual_seed(c.seed)
-            train_prior(
-                self.prior,
-                train_data,
-                train,
-                progress=progress,
-                generator=batches,
-            )
+        seed = c.train.seed
+        with _seeded(seed):
+            batches = torch.Generator().manual_seed(seed)
+            train_prior(self.prior, train_data, c.train, progress=progress, generator=batches)
             self.prior.estimate_log_normalizer(
                 c.log_normalizer_samples,
-                generator=torch.Generator(self.device).manual_seed(c.seed),
+                generator=torch.Generator(self.device).manual_seed(seed),
             )
         self.is_fitted = True
 
@@ -154,7 +173,7 @@ class NCPSampler:
         save_sampler_config: bool = False,
         generator: torch.Generator | None = None,
     ) -> Tensor | None:
-        """``num_samples`` decoder outputs of SIR latents (M = ``sir_proposals`` proposals each;
+        """``num_samples`` decoder outputs of SIR latents (M = ``sir.num_proposals`` each;
         the draws' effective sample sizes are kept in ``self.ess``), decoded ``batch_size`` at a
         time. As in pythae, ``output_dir`` receives one PNG per sample (``00000000.png``, ...)
         and, with ``save_sampler_config``, the sampler itself (:meth:`save`); ``generator``
@@ -191,7 +210,7 @@ class NCPSampler:
         record = {
             "name": "NCPSampler",
             "latent_dim": self.latent_model.latent_shape[0],
-            **asdict(self.sampler_config),
+            **to_dict(self.sampler_config),
         }
         write_json(path / "sampler_config.json", record)
 
@@ -205,22 +224,22 @@ class NCPSampler:
             raise CheckpointError(
                 f"no readable sampler_config.json in {str(path)!r} ({err})"
             ) from None
-        if "num_proposals" in saved:  # its name before SamplerSettings
-            saved["sir_proposals"] = saved.pop("num_proposals")
-        known = {f.name for f in fields(NCPSamplerConfig)}
-        unknown = sorted(set(saved) - known - {"name", "latent_dim"})
-        if saved.get("name") != "NCPSampler" or unknown:
+        name, latent_dim = saved.pop("name", None), saved.pop("latent_dim", None)
+        try:
+            if name != "NCPSampler":
+                raise ConfigError(f"name {name!r}")
+            config = from_dict(NCPSamplerConfig, _current_layout(saved))
+        except ConfigError as err:
             raise CheckpointError(
-                f"{str(path / 'sampler_config.json')!r} is not an NCPSampler's "
-                f"(unknown keys: {', '.join(unknown) or 'none'}; name {saved.get('name')!r}); "
-                "was it written by another sampler or a newer ncpvae?"
-            )
-        sampler = cls(model, NCPSamplerConfig(**{k: v for k, v in saved.items() if k in known}))
-        latent_dim = sampler.latent_model.latent_shape[0]
-        if saved.get("latent_dim", latent_dim) != latent_dim:
+                f"{str(path / 'sampler_config.json')!r} is not an NCPSampler's ({err}); was it "
+                "written by another sampler or a newer ncpvae?"
+            ) from None
+        sampler = cls(model, config)
+        model_dim = sampler.latent_model.latent_shape[0]
+        if latent_dim is not None and latent_dim != model_dim:
             raise CheckpointError(
                 f"the sampler in {str(path)!r} was fitted on a model with a "
-                f"{saved['latent_dim']}-D latent; this model's is {latent_dim}-D"
+                f"{latent_dim}-D latent; this model's is {model_dim}-D"
             )
         load_weights(sampler.prior, path / "ncp_prior.safetensors", sampler.device)
         if math.isnan(float(sampler.prior.log_normalizer)):

@@ -7,8 +7,10 @@ for reproducibility, and returns a :class:`SampleOutput`. Samplers know the
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -57,13 +59,34 @@ class SampleOutput:
         )
 
 
-@dataclass
 class Sampler(ABC):
-    """Draws from p_t(z) r(z) / Z for a :class:`~ncpvae.prior.Prior`, in batches. Every sampler
-    takes ``progress`` (keyword only): show progress bars over its batches and iterations."""
+    """Draws from p_t(z) r(z) / Z for a :class:`~ncpvae.prior.Prior`, in batches.
 
-    batch_size = 4096  # samples drawn per batch (a class default; samplers declare their own)
-    progress: bool = field(default=False, kw_only=True)
+    A sampler's constructor takes its config section (``config_class``, e.g.
+    :class:`~ncpvae.config.SIRConfig`), or that section's fields as keywords, or both (the
+    keywords replace the section's values): ``SIRSampler(num_proposals=100)``. Every sampler
+    takes ``progress`` (keyword): show progress bars over its batches and iterations."""
+
+    config_class: ClassVar[type | None] = None
+    batch_size: int = 4096  # samples drawn per batch
+
+    def __init__(self, config: Any = None, /, *, progress: bool = False, **settings: Any) -> None:
+        self.progress = progress
+        cls = self.config_class
+        if cls is None:
+            if config is not None or settings:
+                raise TypeError(f"{type(self).__name__} takes no settings")
+            return
+        if config is not None and not isinstance(config, cls):
+            raise TypeError(
+                f"{type(self).__name__} takes a {cls.__name__} or its fields as keywords, "
+                f"got {config!r}"
+            )
+        self.config = dataclasses.replace(config if config is not None else cls(), **settings)
+
+    def __repr__(self) -> str:
+        config = getattr(self, "config", "")
+        return f"{type(self).__name__}({config!r})"
 
     def _bar(self, iterable, description: str):
         return progress_bar(iterable, description, self.progress, leave=False)
@@ -93,11 +116,10 @@ class Sampler(ABC):
     ) -> SampleOutput: ...
 
 
-@dataclass
 class BasePriorSampler(Sampler):
-    """Samples of the base prior p_t(z) alone (the VAE without NCP)."""
+    """Samples of the base prior p_t(z) alone (the VAE without NCP); no settings."""
 
-    batch_size: int = 65_536
+    batch_size = 65_536
 
     @torch.no_grad()
     def _sample_batch(self, prior, n, temperature, generator):

@@ -24,7 +24,7 @@ def decode(
     if not torch.isfinite(z).all():
         raise SamplingError(
             "the sampler produced NaN or infinite latents (it diverged); lower the step size "
-            "(--langevin_step_size) or use --sampler sir"
+            "(--langevin.step_size) or use --sampler sir"
         )
     draws, means = [], []
     for start in range(0, z.shape[0], batch_size):

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from ncpvae.config.sampling import HMCConfig, LangevinConfig
 from ncpvae.distributions import generator_on, sample
 from ncpvae.errors import SamplingError
 from ncpvae.prior import Prior
@@ -19,7 +19,6 @@ from ncpvae.samplers.base import SampleOutput, Sampler
 __all__ = ["LangevinSampler", "HMCSampler", "energy_and_grad"]
 
 
-@dataclass
 class LangevinSampler(Sampler):
     """Unadjusted Langevin dynamics on the energy E(z) = -f(z) - log p_t(z), from prior samples:
 
@@ -30,38 +29,38 @@ class LangevinSampler(Sampler):
     Run from base-prior samples for ``num_steps * step_size`` units of time, this is short-run
     Langevin, as in the paper: the chains move prior samples into the high-density regions of
     the NCP prior but need not mix between modes. The bias shrinks with ``step_size`` (eta); a
-    sharp classifier needs a small one.
+    sharp classifier needs a small one. Settings: :class:`~ncpvae.config.LangevinConfig`.
     """
 
-    num_steps: int = 500
-    step_size: float = 1e-3
-    batch_size: int = 16_384
+    config_class = LangevinConfig
+    config: LangevinConfig
+    batch_size = 16_384
 
     def _sample_batch(self, prior, n, temperature, generator):
+        step_size = self.config.step_size
         z = sample(prior.state_prior(temperature), (n,), generator)
         generator = generator_on(z.device, generator)
-        noise_scale = math.sqrt(self.step_size)
+        noise_scale = math.sqrt(step_size)
         start_mean, start_scale = z.mean(0), z.std(0).max()
-        for _ in self._bar(range(self.num_steps), "Langevin steps"):
+        for _ in self._bar(range(self.config.num_steps), "Langevin steps"):
             _, grad = energy_and_grad(prior, z, temperature)
-            z = z - 0.5 * self.step_size * grad + noise_scale * _randn_like(z, generator)
+            z = z - 0.5 * step_size * grad + noise_scale * _randn_like(z, generator)
         spread = (z - start_mean).abs().max()
         if not torch.isfinite(spread):
             raise SamplingError(
                 "Langevin dynamics diverged to NaN or infinite values; lower the step size "
-                f"(--langevin_step_size, now {self.step_size:g}) or use --sampler sir"
+                f"(--langevin.step_size, now {step_size:g}) or use --sampler sir"
             )
         if spread > 50 * start_scale:
             warnings.warn(
                 f"Langevin dynamics diverged (samples {float(spread):.3g} from the prior's mean, "
-                f"50x its scale); lower step_size ({self.step_size:g})",
+                f"50x its scale); lower step_size ({step_size:g})",
                 RuntimeWarning,
                 stacklevel=3,
             )
         return SampleOutput(prior.to_latent(z))
 
 
-@dataclass
 class HMCSampler(Sampler):
     """Hamiltonian Monte Carlo on E(z) = -f(z) - log p_t(z) (not in the paper; its authors name it
     as the remedy when SIR's ESS collapses; for a hierarchical prior on the noise eps, as
@@ -74,25 +73,24 @@ class HMCSampler(Sampler):
 
     During the first ``num_warmup`` iterations eps is adapted (Robbins-Monro on log eps) so the
     mean acceptance probability approaches ``target_acceptance``; the reported
-    ``acceptance_rate`` is the mean over the ``num_steps`` iterations that follow.
+    ``acceptance_rate`` is the mean over the ``num_steps`` iterations that follow. Settings:
+    :class:`~ncpvae.config.HMCConfig`.
     """
 
-    num_steps: int = 100
-    num_warmup: int = 100
-    num_leapfrog: int = 10
-    step_size: float = 0.1
-    target_acceptance: float = 0.8
-    batch_size: int = 16_384
+    config_class = HMCConfig
+    config: HMCConfig
+    batch_size = 16_384
 
     def _sample_batch(self, prior, n, temperature, generator):
+        cfg = self.config
         z = sample(prior.state_prior(temperature), (n,), generator)
         generator = generator_on(z.device, generator)
-        log_eps = math.log(self.step_size)
+        log_eps = math.log(cfg.step_size)
         accepted = []
-        for it in self._bar(range(self.num_warmup + self.num_steps), "HMC iterations"):
+        for it in self._bar(range(cfg.num_warmup + cfg.num_steps), "HMC iterations"):
             z, accept_prob = self._transition(prior, z, math.exp(log_eps), temperature, generator)
-            if it < self.num_warmup:  # gain decays as 1/sqrt(t): converges, then freezes
-                log_eps += (float(accept_prob.mean()) - self.target_acceptance) / math.sqrt(it + 1)
+            if it < cfg.num_warmup:  # gain decays as 1/sqrt(t): converges, then freezes
+                log_eps += (float(accept_prob.mean()) - cfg.target_acceptance) / math.sqrt(it + 1)
             else:
                 accepted.append(accept_prob.mean())
         rate = float(torch.stack(accepted).mean()) if accepted else None
@@ -103,10 +101,11 @@ class HMCSampler(Sampler):
         energy, grad = energy_and_grad(prior, z, temperature)
         h_start = energy + 0.5 * momentum.flatten(1).pow(2).sum(1)
         z_new, m = z, momentum - 0.5 * eps * grad
-        for step in range(self.num_leapfrog):
+        num_leapfrog = self.config.num_leapfrog
+        for step in range(num_leapfrog):
             z_new = z_new + eps * m
             energy_new, grad = energy_and_grad(prior, z_new, temperature)
-            m = m - (eps if step < self.num_leapfrog - 1 else 0.5 * eps) * grad
+            m = m - (eps if step < num_leapfrog - 1 else 0.5 * eps) * grad
         h_end = energy_new + 0.5 * m.flatten(1).pow(2).sum(1)
         log_accept = (h_start - h_end).nan_to_num(nan=-math.inf).clamp(max=0.0)
         accept_prob = log_accept.exp()
