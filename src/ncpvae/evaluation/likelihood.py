@@ -33,13 +33,10 @@ __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity", "P
 
 MAX_ELEMENTS_PER_PASS = 1 << 24
 # a CPU runs the elementwise work of a pass (activations, the likelihood) faster when it stays in
-# cache: with 2^22 elements instead of 2^24 the MNIST MLPs' likelihoods took 7 to 44 % less time
-# (benchmarks/image_speed.py; pythae's MLP VAE on 1,000 digits, 8.9 s -> 5.0 s)
+# cache, so its passes are smaller: about 2^22 data elements, and about 2^22 elements in the
+# largest feature map where the model states it (its row_activation_elements: the hierarchical
+# models); docs/benchmarks.md has the measurements behind both
 CPU_ELEMENTS_PER_PASS = 1 << 22
-# on a CPU a pass is also kept to about 2^22 elements in the largest feature map where the model
-# states it (its row_activation_elements: the hierarchical models): the MNIST hierarchical VAE's
-# likelihood under both priors then takes 128 rows a pass instead of 2048, 2.61 -> 2.17 s a
-# digit (one thread)
 CPU_ACTIVATION_ELEMENTS = 1 << 22
 
 

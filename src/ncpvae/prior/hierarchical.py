@@ -28,9 +28,8 @@ from ncpvae.prior.normalizer import group_log_normalizer
 __all__ = ["HierarchicalNCPPrior", "merge_priors"]
 
 PROPOSAL_ELEMENTS = 1 << 24  # latent elements per classifier batch when proposals are streamed
-# on a CPU the classifier's activations (several times the latents) then stay in cache: with 2^20
-# instead of 2^24, SIR at M = 5000 took 99 instead of 311 ms a sample and the likelihood 2.5
-# instead of 4.5 s a digit (MNIST hierarchical VAE, benchmarks/floors.py)
+# on a CPU, chunks of 2^20 keep the classifier's activations (several times the latents) in
+# cache; docs/benchmarks.md ("Evaluation costs beside their floors") has the measurements
 CPU_PROPOSAL_ELEMENTS = 1 << 20
 
 
