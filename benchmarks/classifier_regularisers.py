@@ -24,7 +24,7 @@ from _results import write_results
 
 from ncpvae.config import PriorRunConfig, load_config
 from ncpvae.data import load_data
-from ncpvae.evaluation import estimate_log_normalizer
+from ncpvae.evaluation import fit_log_normalizer
 from ncpvae.evaluation.classifier import classifier_fit
 from ncpvae.prior import build_prior
 from ncpvae.runs import load_run, load_vae, resolve_device
@@ -85,7 +85,7 @@ def main() -> None:
         )
         seconds = time.perf_counter() - start
         fit = classifier_fit(prior, train, validation, config.batch_size, config.seed)
-        log_z = estimate_log_normalizer(prior, train, args.log_z_samples, seed=1)
+        log_z = fit_log_normalizer(prior, train, args.log_z_samples, seed=1)
         generator = torch.Generator(device).manual_seed(2)
         ess = prior.sample(500, SIRSampler(num_proposals=500), generator=generator).ess
         rows.append(

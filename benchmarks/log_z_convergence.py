@@ -38,7 +38,7 @@ from torch.distributions import Distribution, Independent, MultivariateNormal, N
 
 from ncpvae.data import TensorData, load_data
 from ncpvae.distributions import sample
-from ncpvae.evaluation import estimate_log_normalizer
+from ncpvae.evaluation import fit_log_normalizer
 from ncpvae.metrics import LogWeightSums
 from ncpvae.prior import NCPPrior
 from ncpvae.runs import load_prior, resolve_device, vae_run_of
@@ -196,7 +196,7 @@ def main() -> None:
     for n in (int(s) for s in args.samples.split(",")):
         for seed in range(args.repeats):
             start = time.perf_counter()
-            estimate = estimate_log_normalizer(prior, splits.train, n, seed=100 + seed)
+            estimate = fit_log_normalizer(prior, splits.train, n, seed=100 + seed)
             groups = estimate.groups
             ess = sum(g.num_samples / (1 + g.relative_variance) for g in groups) / len(groups)
             found = [("p", estimate.value, estimate.stderr, ess, time.perf_counter() - start)]

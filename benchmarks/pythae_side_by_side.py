@@ -44,7 +44,6 @@ from pythae.trainers import BaseTrainerConfig
 from torch import Tensor, nn
 from torch.distributions import Categorical, MixtureSameFamily, MultivariateNormal
 
-from ncpvae.checkpoint import load_weights, save_weights
 from ncpvae.config import TrainConfig
 from ncpvae.data.mnist import read_mnist
 from ncpvae.evaluation.fid import FID, reference_cache_name
@@ -61,6 +60,7 @@ from ncpvae.integrations.pythae import (
     NCPSamplerConfig,
     PythaeModel,
 )
+from ncpvae.tensor_files import load_weights, save_weights
 
 
 def train_pythae_vae(train: Tensor, args: argparse.Namespace, work: Path) -> tuple[VAE, dict]:

@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [  # bottom first
     ("errors", "settings", "files", "_version"),
     ("config",),
     (
-        "checkpoint",
+        "tensor_files",
         "metrics",
         "distributions",
         "data",

@@ -21,14 +21,6 @@ from typing import Any
 
 import torch
 
-from ncpvae.checkpoint import (
-    file_sha256,
-    load_weights,
-    make_run_dir,
-    read_json,
-    save_weights,
-    weights_metadata,
-)
 from ncpvae.config import (
     PriorRunConfig,
     VAERunConfig,
@@ -39,8 +31,16 @@ from ncpvae.config import (
 )
 from ncpvae.data import TensorData
 from ncpvae.errors import CheckpointError, ConfigError, DataError
+from ncpvae.files import read_json
 from ncpvae.models import LatentVariableModel, ModelConfig, build_model
 from ncpvae.prior import Prior, build_prior
+from ncpvae.tensor_files import (
+    file_sha256,
+    load_weights,
+    make_run_dir,
+    save_weights,
+    weights_metadata,
+)
 from ncpvae.training import Checkpointing, distributed, freeze
 
 __all__ = [
@@ -234,5 +234,19 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
     if identity.get("data", {}).get("path"):
         identity["data"]["path"] = str(Path(identity["data"]["path"]).resolve())
     return Checkpointing(
-        path, cfg.checkpoint_every, resume, 60 * cfg.checkpoint_minutes, identity=identity
+        path,
+        cfg.checkpoint_every,
+        resume,
+        60 * cfg.checkpoint_minutes,
+        identity=identity,
+        saved_identity=lambda saved: _saved_identity(saved, path),
     )
+
+
+def _saved_identity(saved: Any, path: Path) -> Any:
+    """A checkpoint's identity with its data section read as :func:`load_run` reads a run
+    folder's (a checkpoint written before the data sources had their own sections holds them
+    all)."""
+    if isinstance(saved, dict) and isinstance(saved.get("data"), dict):
+        return {**saved, "data": saved_data_section(saved["data"], str(path))}
+    return saved

@@ -114,6 +114,22 @@ def test_checkpoints_of_another_run_or_without_resume_are_refused(capsys, tmp_pa
     assert json.loads((out / "config.json").read_text())["checkpoint_every"] == 7
 
 
+def test_a_checkpoint_of_the_13_field_data_section_resumes(capsys, tmp_path: Path):
+    """A checkpoint written before the data sources had their own sections holds every data
+    setting in its identity; at their old defaults they do not make it another run's."""
+    out = unfinished_run(tmp_path)
+    saved = load_checkpoint(out / "checkpoint.pt")
+    saved["identity"]["data"] |= {"path": "", "binarize": False, "image_size": 64, "crop": 0}
+    torch.save(saved, out / "checkpoint.pt")
+    ncpvae(RESUME, out)
+    assert json.loads((out / "config.json").read_text())["data"]["name"] == "gaussians25"
+    saved["identity"]["data"]["image_size"] = 32  # a setting gaussians25 never had, changed
+    torch.save(saved, out / "checkpoint.pt")
+    (out / "config.json").unlink()
+    line = error_line(capsys, RESUME, out, status=1)
+    assert "data.image_size = 32 is not a setting of data name 'gaussians25'" in line
+
+
 class RunsCode:
     """A pickle payload that would create a file when unpickled by a trusting loader."""
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import torch
 
-from ncpvae.checkpoint import write_json
 from ncpvae.cli import evaluate, train_prior, train_vae
 from ncpvae.cli.results import DemoResult
 from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import DemoConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import gaussians25_figure
+from ncpvae.files import write_json
 from ncpvae.models import build_model
 from ncpvae.runs import claim_run_dir, fit_model_to_data, load_prior, load_run, resolve_device
 from ncpvae.samplers import build_sampler, decode

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ncpvae.checkpoint import write_json
 from ncpvae.cli.summary import log_z, seconds, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
@@ -14,6 +13,7 @@ from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.evaluate import likelihood_shard
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
+from ncpvae.files import write_json
 from ncpvae.likelihoods import DISCRETE
 from ncpvae.runs import claim_run_dir, load_prior, resolve_device, vae_run_of
 

@@ -8,7 +8,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from ncpvae.checkpoint import read_json, write_json
 from ncpvae.cli.evaluate import PER_EXAMPLE_FILE
 from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import MergeEvaluationsConfig
@@ -16,6 +15,7 @@ from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.evaluation import EvaluationReport
 from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample, join_shards
 from ncpvae.evaluation.report import write_report
+from ncpvae.files import read_json, write_json
 from ncpvae.runs import claim_run_dir
 
 __all__ = ["run", "describe"]

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ncpvae.checkpoint import write_json
 from ncpvae.cli.results import MergePriorsResult
 from ncpvae.cli.summary import wrote
 from ncpvae.config import MergeConfig
 from ncpvae.errors import ConfigError
+from ncpvae.files import write_json
 from ncpvae.prior import merge_priors
 from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device, save_prior
 

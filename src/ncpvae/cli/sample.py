@@ -7,15 +7,16 @@ from pathlib import Path
 
 import torch
 
-from ncpvae.checkpoint import save_array, write_json
 from ncpvae.cli.results import SampleResult
 from ncpvae.cli.summary import seconds, wrote
 from ncpvae.config import SampleConfig, save_config
 from ncpvae.evaluation import SamplerDiagnostics, check_trained
 from ncpvae.evaluation.plotting import image_grid, scatter
 from ncpvae.evaluation.sample_quality import GRID_IMAGES
+from ncpvae.files import write_json
 from ncpvae.runs import claim_run_dir, load_prior, resolve_device
 from ncpvae.samplers import build_sampler, decode
+from ncpvae.tensor_files import save_array
 
 __all__ = ["run", "describe"]
 

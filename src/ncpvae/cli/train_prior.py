@@ -9,15 +9,15 @@ from pathlib import Path
 
 import torch
 
-from ncpvae.checkpoint import write_json
 from ncpvae.cli.results import PriorResult, TrainingSummary
 from ncpvae.cli.summary import history_file, log_z, seconds, wrote
 from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
-from ncpvae.evaluation import estimate_log_normalizer
+from ncpvae.evaluation import fit_log_normalizer
 from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.plotting import training_curves
+from ncpvae.files import write_json
 from ncpvae.prior import build_prior
 from ncpvae.runs import (
     checkpointing_for,
@@ -75,7 +75,7 @@ def run(
         return PriorResult(training)
     fit = classifier_fit(prior, train_data, validation, cfg.train.batch_size, cfg.train.seed)
     start = time.perf_counter()
-    estimate = estimate_log_normalizer(
+    estimate = fit_log_normalizer(
         prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
     )
     result = PriorResult(training, fit, estimate, time.perf_counter() - start)

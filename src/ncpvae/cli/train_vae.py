@@ -7,12 +7,12 @@ from pathlib import Path
 
 import torch
 
-from ncpvae.checkpoint import write_json
 from ncpvae.cli.results import TrainingSummary
 from ncpvae.cli.summary import history_file, seconds, wrote
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import training_curves
+from ncpvae.files import write_json
 from ncpvae.models import build_model
 from ncpvae.runs import (
     checkpointing_for,

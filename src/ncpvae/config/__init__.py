@@ -50,7 +50,7 @@ from ncpvae.config.runs import (
     SampleConfig,
     VAERunConfig,
 )
-from ncpvae.config.sampling import SAMPLER_NAMES, HMCConfig, LangevinConfig, SIRConfig
+from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig
 from ncpvae.config.train import TrainConfig
 
 __all__ = [
@@ -72,7 +72,6 @@ __all__ = [
     "SIRConfig",
     "LangevinConfig",
     "HMCConfig",
-    "SAMPLER_NAMES",
     "EvaluationSettings",
     "DEFAULT_INCEPTION_PATH",
     "VAERunConfig",

@@ -13,14 +13,8 @@ __all__ = [
     "SIRConfig",
     "LangevinConfig",
     "HMCConfig",
-    "SAMPLER_NAMES",
-    "SAMPLER_SECTIONS",
     "RENAMED_KEYS",
 ]
-
-SAMPLER_NAMES = ("base", "sir", "langevin", "hmc", "auto")
-"""``base`` (the VAE's own prior), ``sir``, ``langevin``, ``hmc``, ``auto`` (SIR, and HMC where
-SIR collapses)."""
 
 
 @config_section
@@ -62,9 +56,6 @@ class HMCConfig:
         0.8, "Mean acceptance probability the warm-up aims for.", above=0, below=1
     )
 
-
-SAMPLER_SECTIONS = {"sir": SIRConfig, "langevin": LangevinConfig, "hmc": HMCConfig}
-"""The sections a verb that samples holds, by field name (``sir``, ``langevin``, ``hmc``)."""
 
 RENAMED_KEYS = {
     "sir_proposals": "sir.num_proposals",

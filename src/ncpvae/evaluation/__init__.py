@@ -4,8 +4,8 @@ of them all, typed (:class:`EvaluationReport` and the figures it holds)."""
 from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.evaluation.evaluate import (
     check_trained,
-    estimate_log_normalizer,
     evaluate,
+    fit_log_normalizer,
 )
 from ncpvae.evaluation.figures import (
     FIDRow,
@@ -33,7 +33,7 @@ __all__ = [
     "PerExample",
     "join_shards",
     "evaluate",
-    "estimate_log_normalizer",
+    "fit_log_normalizer",
     "log_normalizer_summary",
     "log_normalizer_from_summary",
     "check_trained",

@@ -26,7 +26,7 @@ from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
 from ncpvae.training import posterior_latents
 
-__all__ = ["evaluate", "estimate_log_normalizer", "check_trained", "likelihood_shard"]
+__all__ = ["evaluate", "fit_log_normalizer", "check_trained", "likelihood_shard"]
 
 MMD_SAMPLES = 2_000  # per side: the kernel matrix is (2n)^2
 
@@ -45,7 +45,7 @@ def check_trained(prior: Prior, name: str) -> list[int]:
     return trained
 
 
-def estimate_log_normalizer(
+def fit_log_normalizer(
     prior: Prior,
     data: TensorData,
     num_samples: int,
@@ -53,8 +53,10 @@ def estimate_log_normalizer(
     contexts: int = 256,
     progress: bool = False,
 ) -> LogNormalizer:
-    """log Z of ``prior`` from ``num_samples`` draws seeded by ``seed``, at the posterior
-    contexts of the first ``contexts`` examples of ``data`` where its Z_k have contexts."""
+    """:meth:`Prior.estimate_log_normalizer <ncpvae.prior.Prior.estimate_log_normalizer>` as a
+    run does it, reproducibly: ``num_samples`` draws seeded by ``seed``, at the posterior
+    contexts of the first ``contexts`` examples of ``data`` where its Z_k have contexts; the
+    estimate is stored in ``prior`` and returned."""
     device = prior.trained.device
     generator = torch.Generator(device).manual_seed(seed)
     x = data.batch(slice(0, contexts), torch.Generator().manual_seed(seed)).to(device)
@@ -159,7 +161,7 @@ def evaluate(
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     prior.normalizer_samples = settings.group_normalizer_samples
-    log_z = estimate_log_normalizer(
+    log_z = fit_log_normalizer(
         prior,
         test,
         settings.log_normalizer_samples,

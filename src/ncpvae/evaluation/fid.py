@@ -22,9 +22,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from ncpvae.checkpoint import atomic_write
 from ncpvae.config.evaluation import DEFAULT_INCEPTION_PATH
 from ncpvae.errors import CheckpointError, ConfigError
+from ncpvae.files import atomic_write
 from ncpvae.progress import progress_bar
 
 __all__ = [

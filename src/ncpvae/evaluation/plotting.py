@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from ncpvae.checkpoint import atomic_write  # noqa: E402
 from ncpvae.prior import Prior  # noqa: E402
+from ncpvae.tensor_files import atomic_write  # noqa: E402
 from ncpvae.training.history import TrainHistory  # noqa: E402
 
 __all__ = ["scatter", "gaussians25_figure", "image_grid", "image_files", "panel_figure"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ncpvae.checkpoint import atomic_write, write_json
 from ncpvae.evaluation.results import EvaluationReport
+from ncpvae.files import atomic_write, write_json
 
 __all__ = ["write_report", "markdown_report"]
 

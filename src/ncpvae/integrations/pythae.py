@@ -27,14 +27,15 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ncpvae.checkpoint import load_weights, save_weights, write_json
 from ncpvae.config import ClassifierConfig, SIRConfig, TrainConfig, from_dict, to_dict
 from ncpvae.data.arrays import DataLike
 from ncpvae.errors import CheckpointError, ConfigError
+from ncpvae.files import write_json
 from ncpvae.integrations.pythae_model import SUPPORTED_MODELS, PythaeModel
 from ncpvae.prior import Prior, build_prior
 from ncpvae.samplers import build_sampler
 from ncpvae.settings import Int, config_section, setting
+from ncpvae.tensor_files import load_weights, save_weights
 from ncpvae.training import train_prior
 
 __all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler", "BinarizedDataset", "SUPPORTED_MODELS"]

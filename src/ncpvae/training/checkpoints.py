@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 
-from ncpvae.checkpoint import atomic_write
 from ncpvae.errors import CheckpointError, first_line
+from ncpvae.files import atomic_write
 from ncpvae.training.history import TrainHistory
 
 __all__ = ["Checkpointing", "with_state", "load_checkpoint", "save_checkpoint", "resume"]
@@ -44,6 +44,8 @@ class Checkpointing:
             their buffers) and the batch stream.
         identity: what makes a checkpoint belong to this run (the run config, as plain data); a
             checkpoint whose identity differs is refused, naming what differs.
+        saved_identity: reads a checkpoint's identity in the current layout (one written by an
+            older version may hold settings since moved or dropped); as it is, by default.
     """
 
     path: Path
@@ -52,6 +54,7 @@ class Checkpointing:
     every_seconds: float = 0.0
     state: Mapping[str, Stateful] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
+    saved_identity: Callable[[Any], Any] = field(default=lambda identity: identity, repr=False)
 
     def due(self, done: int, total: int, seconds_since_last: float = 0.0) -> bool:
         """Whether a checkpoint is written after ``done`` of ``total`` steps, the last one
@@ -130,7 +133,8 @@ def resume(
 ) -> tuple[int, TrainHistory]:
     """Restore a checkpoint's state; returns the step to continue from and the history."""
     saved = load_checkpoint(checkpointing.path)
-    differences = _differences(saved.get("identity"), checkpointing.identity)
+    saved_identity = checkpointing.saved_identity(saved.get("identity"))
+    differences = _differences(saved_identity, checkpointing.identity)
     if differences:
         raise CheckpointError(
             f"checkpoint {str(checkpointing.path)!r} belongs to another run ("

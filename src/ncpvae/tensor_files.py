@@ -1,8 +1,9 @@
-"""Run folders: ``config.json`` next to weights in safetensors.
+"""Tensors on disk: weights in safetensors, arrays as ``.npy``, and the run folders they go to
+(JSON files are :mod:`ncpvae.files`; training checkpoints, :mod:`ncpvae.training.checkpoints`).
 
-Weights are read with safetensors only, so loading a checkpoint never executes code from it.
-Files are written to a temporary name and renamed, so an interrupted write never leaves a
-half-written file in place of a finished one.
+Weights are read with safetensors only, so loading a file never executes code from it. Files are
+written to a temporary name and renamed, so an interrupted write never leaves a half-written
+file in place of a finished one.
 """
 
 from __future__ import annotations
@@ -18,17 +19,14 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from ncpvae.errors import CheckpointError
-from ncpvae.files import atomic_write, read_json, write_json
+from ncpvae.files import atomic_write
 
 __all__ = [
-    "atomic_write",
     "save_array",
     "save_weights",
     "load_weights",
     "weights_metadata",
     "file_sha256",
-    "write_json",
-    "read_json",
     "make_run_dir",
 ]
 
