@@ -5,7 +5,9 @@
 
 ``config.json`` is written last, after the weights, so it marks a finished run: an interrupted
 run never leaves a folder whose config and weights disagree. A prior's folder names the VAE
-folder it was fitted on. :func:`save_vae`/:func:`load_vae` and :func:`save_prior`/
+folder it was fitted on, relative to itself, so that the pair can be moved, copied or renamed
+together; moved apart, the VAE's new place is passed (``--vae``, ``vae=``); the SHA-256 of its
+weights is checked either way. :func:`save_vae`/:func:`load_vae` and :func:`save_prior`/
 :func:`load_prior` are the functions the CLI uses too:
 
     ncpvae.save_vae(model, "runs/vae")
@@ -16,6 +18,7 @@ folder it was fitted on. :func:`save_vae`/:func:`load_vae` and :func:`save_prior
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,7 @@ __all__ = [
     "resolve_device",
     "load_run",
     "vae_run_of",
+    "vae_folder_of",
     "save_vae",
     "load_vae",
     "save_prior",
@@ -114,10 +118,32 @@ def load_run(folder: str | Path, expect: str | None = None) -> Any:
     return from_dict(RUN_KINDS[kind], data)
 
 
-def vae_run_of(prior_folder: str | Path) -> VAERunConfig:
+def vae_folder_of(prior_folder: str | Path, vae: str | Path | None = None) -> Path:
+    """The run folder of the VAE that the prior in ``prior_folder`` was fitted on: ``vae`` if
+    given (the pair was moved apart), else the folder its ``config.json`` records, relative to
+    the prior's folder (a prior written before ncpvae recorded it so holds an absolute path;
+    where that is gone, the folder of the same name beside the prior's, if the pair moved
+    together). A VAE found nowhere is a one-line error that names ``--vae``."""
+    folder = Path(prior_folder)
+    if vae is not None and str(vae):
+        return Path(vae)
+    recorded = Path(load_run(folder, expect="prior").vae)
+    places = [folder / recorded]  # an absolute path stays as it is
+    if recorded.is_absolute():
+        places.append(folder.parent / recorded.name)
+    for place in places:
+        if (place / CONFIG).is_file():
+            return place
+    raise CheckpointError(
+        f"the VAE of the prior in {str(folder)!r} is not at {str(places[0])!r} (its config.json "
+        f"records {str(recorded)!r}); pass its train-vae run folder with --vae (vae= in Python)"
+    )
+
+
+def vae_run_of(prior_folder: str | Path, vae: str | Path | None = None) -> VAERunConfig:
     """The run config of the VAE that the train-prior run in ``prior_folder`` was fitted on (its
-    data config tells where the data are)."""
-    return load_run(load_run(prior_folder, expect="prior").vae, expect="vae")
+    data config tells where the data are); ``vae`` as in :func:`vae_folder_of`."""
+    return load_run(vae_folder_of(prior_folder, vae), expect="vae")
 
 
 def save_vae(model: LatentVariableModel, folder: str | Path, config: Any = None) -> Path:
@@ -143,35 +169,42 @@ def save_prior(
 ) -> Path:
     """Write ``prior`` (built by :func:`~ncpvae.prior.build_prior` on the VAE saved in the run
     folder ``vae``) to ``folder``: its classifiers, trained groups and log Z, then
-    ``config.json``, which names the VAE folder (as an absolute path)."""
+    ``config.json``, which names the VAE folder relative to ``folder`` (``../vae`` for
+    ``runs/vae`` beside ``runs/prior``)."""
     if config is None and prior.classifier_config is None:
         raise ConfigError("save_prior needs a prior built by build_prior (or pass its config)")
     config = config or PriorRunConfig(vae="", classifier=prior.classifier_config)
-    config = dataclasses.replace(config, vae=str(Path(vae).resolve()))
     if getattr(prior, "latent_noise", 0.0) != config.classifier.latent_noise:
         raise ConfigError(
             f"the prior's latent_noise {prior.latent_noise} is not its config's "
             f"{config.classifier.latent_noise}: pass the config it was trained with"
         )
-    vae_weights = Path(config.vae) / VAE_WEIGHTS
+    vae_weights = Path(vae) / VAE_WEIGHTS
     if not vae_weights.is_file():
-        raise CheckpointError(f"{config.vae!r} holds no VAE weights: save the VAE first")
+        raise CheckpointError(f"{str(vae)!r} holds no VAE weights: save the VAE first")
     folder = make_run_dir(folder)
+    relative = os.path.relpath(Path(vae).resolve(), folder.resolve())
+    config = dataclasses.replace(config, vae=Path(relative).as_posix())
     save_weights(prior, folder / PRIOR_WEIGHTS, {VAE_IDENTITY: file_sha256(vae_weights)})
     save_config(config, folder / CONFIG)
     return folder
 
 
-def load_prior(folder: str | Path, device: str | torch.device = "cpu") -> Prior:
+def load_prior(
+    folder: str | Path, device: str | torch.device = "cpu", vae: str | Path | None = None
+) -> Prior:
     """The fitted prior of a ``train-prior`` run folder (or :func:`save_prior`), with the frozen
-    VAE it was fitted on as ``prior.model``."""
+    VAE it was fitted on as ``prior.model``: the VAE folder its config records, or ``vae``
+    where the two were moved apart (:func:`vae_folder_of`)."""
     cfg = load_run(folder, expect="prior")
-    model = load_vae(cfg.vae, device)
+    vae_folder = vae_folder_of(folder, vae)
+    model = load_vae(vae_folder, device)
     fitted_on = weights_metadata(Path(folder) / PRIOR_WEIGHTS).get(VAE_IDENTITY)
-    if fitted_on is not None and fitted_on != file_sha256(Path(cfg.vae) / VAE_WEIGHTS):
+    if fitted_on is not None and fitted_on != file_sha256(vae_folder / VAE_WEIGHTS):
         raise CheckpointError(
             f"the prior in {str(folder)!r} was fitted on other VAE weights than those now in "
-            f"{cfg.vae!r} (the VAE was trained again since); run train-prior on it again"
+            f"{str(vae_folder)!r} (another VAE, or the VAE was trained again since); pass the "
+            "VAE it was fitted on with --vae, or run train-prior on this one again"
         )
     prior = build_prior(model, cfg.classifier)
     load_weights(prior, Path(folder) / PRIOR_WEIGHTS, model.device)

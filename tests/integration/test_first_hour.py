@@ -158,3 +158,13 @@ def test_version(capsys):
     assert (
         stop.value.code == 0 and capsys.readouterr().out.strip() == f"ncpvae {ncpvae.__version__}"
     )
+
+
+def test_the_top_level_help_is_a_sentence_and_names_every_verb(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    out = capsys.readouterr().out
+    description = out.split("\n\n")[1]  # after the usage line
+    assert stop.value.code == 0 and "``" not in out and description.rstrip().endswith(".")
+    for verb in ("demo", "train-vae", "train-prior", "merge-priors", "sample", "evaluate"):
+        assert f"\n    {verb} " in out or f"\n    {verb}\n" in out  # listed with its help

@@ -94,7 +94,10 @@ def test_sir_warns_when_ess_collapses():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         prior.sample(10, SIRSampler(num_proposals=500))
-    assert any("effective sample size collapsed" in str(w.message) for w in caught)
+    (message,) = [str(w.message) for w in caught if "sample size collapsed" in str(w.message)]
+    # it says what to type: the flag and the argument that raise M, and the sampler that redraws
+    assert "--sir.num_proposals" in message and "num_proposals=" in message
+    assert "--sampler auto" in message and "AutoSampler" in message
 
 
 def test_effective_sample_size_closed_form():

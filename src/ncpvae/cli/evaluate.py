@@ -27,8 +27,8 @@ def run(
 ) -> EvaluationReport:
     """Evaluate and write ``report.json``, ``report.md``, ``report.png`` and sample grids."""
     device = resolve_device(cfg.device)
-    vae_cfg = vae_run_of(cfg.prior)
-    prior = load_prior(cfg.prior, device)
+    vae_cfg = vae_run_of(cfg.prior, cfg.vae)
+    prior = load_prior(cfg.prior, device, vae=cfg.vae)
     trained = check_trained(prior, cfg.prior)
     train, validation, test = load_data(vae_cfg.data)
     fid = fid_scorer(cfg, test, device, progress) if cfg.samples_figures else None

@@ -126,6 +126,10 @@ def _verbs() -> dict[str, Verb]:
     }
 
 
+DESCRIPTION = (
+    "Noise Contrastive Priors for VAEs: train a VAE (train-vae), fit the NCP prior on it "
+    "frozen (train-prior), then sample and evaluate it; demo runs all of it on 25 Gaussians."
+)
 RESUMABLE = ("train-vae", "train-prior")  # verbs that checkpoint and can resume
 
 
@@ -138,7 +142,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``ncpvae`` parser: one sub-command per verb, one flag per config field."""
-    parser = _Parser(prog="ncpvae", description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = _Parser(
+        prog="ncpvae",
+        description=DESCRIPTION,
+        epilog="ncpvae VERB --help lists a verb's flags; docs/cli.md has examples.",
+        allow_abbrev=False,
+    )
     parser.add_argument("--version", action="version", version=f"ncpvae {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     parser.verb_parsers = {}  # type: ignore[attr-defined]

@@ -14,7 +14,14 @@ from ncpvae.config import MergeConfig
 from ncpvae.errors import ConfigError
 from ncpvae.files import write_json
 from ncpvae.prior import merge_priors
-from ncpvae.runs import claim_run_dir, load_prior, load_run, resolve_device, save_prior
+from ncpvae.runs import (
+    claim_run_dir,
+    load_prior,
+    load_run,
+    resolve_device,
+    save_prior,
+    vae_folder_of,
+)
 
 __all__ = ["run", "describe"]
 
@@ -34,9 +41,10 @@ def run(
         raise ConfigError("name the train-prior run folders to merge: --priors runs/a,runs/b")
     device = resolve_device(cfg.device)
     configs = [load_run(path, expect="prior") for path in cfg.priors]
+    vaes = [vae_folder_of(path).resolve() for path in cfg.priors]
     first = configs[0]
-    for path, part_cfg in zip(cfg.priors, configs, strict=True):
-        if part_cfg.vae != first.vae or part_cfg.classifier != first.classifier:
+    for path, part_cfg, vae in zip(cfg.priors, configs, vaes, strict=True):
+        if vae != vaes[0] or part_cfg.classifier != first.classifier:
             raise ConfigError(
                 f"{path!r} was trained on another VAE or classifier config than "
                 f"{cfg.priors[0]!r}; merge only runs of one VAE with one classifier config"
@@ -48,7 +56,7 @@ def run(
     except ValueError as err:
         raise ConfigError(str(err)) from None
     out = claim_run_dir(out, overwrite)
-    save_prior(merged, out, vae=first.vae, config=dataclasses.replace(first, groups=[]))
+    save_prior(merged, out, vae=vaes[0], config=dataclasses.replace(first, groups=[]))
     histories = [_read_json(Path(path) / "history.json") for path in cfg.priors]
     summary = MergePriorsResult(
         merged=list(cfg.priors),

@@ -28,7 +28,7 @@ def run(
     ``summary.json`` and ``samples.png`` (decoder means as a grid, or a 2-D scatter plot)."""
     device = resolve_device(cfg.device)
     sampler = build_sampler(cfg.sampler, cfg, progress)
-    prior = load_prior(cfg.prior, device)
+    prior = load_prior(cfg.prior, device, vae=cfg.vae)
     trained = check_trained(prior, cfg.prior)
     out = claim_run_dir(out, overwrite)
     generator = torch.Generator(device).manual_seed(cfg.seed)

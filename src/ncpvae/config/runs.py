@@ -30,6 +30,10 @@ __all__ = [
     "MergeEvaluationsConfig",
 ]
 
+VAE_HELP = (
+    "The prior's train-vae run folder, where it no longer is where the prior's config.json "
+    "records it (relative to the prior's folder: moved apart); empty: that one."
+)
 DEVICE_HELP = "Where to run: auto (a GPU if there is one), cpu, cuda or cuda:N."
 CHECKPOINT_HELP = "Training steps between checkpoints (0: only at the end)."
 CHECKPOINT_MINUTES_HELP = "Minutes of training between checkpoints as well (0: by steps only)."
@@ -100,6 +104,7 @@ class SampleConfig:
     section: ClassVar[str] = ""
 
     prior: str = setting("runs/prior", "The train-prior run folder to sample from.")
+    vae: str = setting("", VAE_HELP)
     sampler: str = setting(
         "sir",
         "base (the VAE's own prior), sir (importance resampling), langevin, hmc, or auto (SIR, "
@@ -129,6 +134,7 @@ class EvaluateConfig(EvaluationSettings):
     section: ClassVar[str] = ""
 
     prior: str = setting("runs/prior", "The train-prior run folder to evaluate.")
+    vae: str = setting("", VAE_HELP)
     device: str = setting("auto", DEVICE_HELP)
 
 

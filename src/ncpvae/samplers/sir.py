@@ -52,8 +52,9 @@ class SIRSampler(Sampler):
             warnings.warn(
                 f"SIR effective sample size collapsed{where}: mean ESS "
                 f"{float(mean_ess[worst]):.1f} of {self.config.num_proposals} proposals (below "
-                f"{threshold:g}), so the samples repeat few proposals; raise the number of "
-                "proposals or sample with HMC",
+                f"{threshold:g}), so the samples repeat few proposals; raise the proposals "
+                "(--sir.num_proposals, SIRSampler(num_proposals=...)) or redraw the collapsed "
+                "samples by HMC (--sampler auto, AutoSampler)",
                 RuntimeWarning,
                 stacklevel=2,
             )
