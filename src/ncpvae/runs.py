@@ -68,6 +68,7 @@ VAE_WEIGHTS = "model.safetensors"
 PRIOR_WEIGHTS = "prior.safetensors"
 CHECKPOINT = "checkpoint.pt"
 VAE_IDENTITY = "vae_sha256"  # prior.safetensors' record of the VAE weights it was fitted on
+VAE_PLACE = "vae_folder"  # and of the VAE's run folder, relative to the prior's
 RUN_KINDS = {"vae": VAERunConfig, "prior": PriorRunConfig}
 VERB_OF_KIND = {"vae": "train-vae", "prior": "train-prior"}
 
@@ -120,23 +121,25 @@ def load_run(folder: str | Path, expect: str | None = None) -> Any:
 
 def vae_folder_of(prior_folder: str | Path, vae: str | Path | None = None) -> Path:
     """The run folder of the VAE that the prior in ``prior_folder`` was fitted on: ``vae`` if
-    given (the pair was moved apart), else the folder its ``config.json`` records, relative to
-    the prior's folder (a prior written before ncpvae recorded it so holds an absolute path;
-    where that is gone, the folder of the same name beside the prior's, if the pair moved
-    together). A VAE found nowhere is a one-line error that names ``--vae``."""
+    given (the two were moved apart), else the first that holds a VAE run of: the place
+    ``prior.safetensors`` records relative to the prior's folder (so the pair can be moved or
+    copied together), the absolute path its ``config.json`` records, and the folder of that
+    name beside the prior's (a prior written before the relative place was recorded, moved with
+    its VAE). A VAE found nowhere is a one-line error that names ``--vae``."""
     folder = Path(prior_folder)
     if vae is not None and str(vae):
         return Path(vae)
     recorded = Path(load_run(folder, expect="prior").vae)
-    places = [folder / recorded]  # an absolute path stays as it is
-    if recorded.is_absolute():
-        places.append(folder.parent / recorded.name)
+    relative = weights_metadata(folder / PRIOR_WEIGHTS).get(VAE_PLACE)
+    places = [folder / relative] if relative else []
+    places += [folder / recorded, folder.parent / recorded.name]
     for place in places:
         if (place / CONFIG).is_file():
-            return place
+            return Path(os.path.normpath(place))
     raise CheckpointError(
-        f"the VAE of the prior in {str(folder)!r} is not at {str(places[0])!r} (its config.json "
-        f"records {str(recorded)!r}); pass its train-vae run folder with --vae (vae= in Python)"
+        f"the VAE of the prior in {str(folder)!r} is not at {os.path.normpath(places[0])!r} "
+        "(nor where its config.json names it); pass its train-vae run folder with --vae (vae= "
+        "in Python)"
     )
 
 
@@ -169,8 +172,8 @@ def save_prior(
 ) -> Path:
     """Write ``prior`` (built by :func:`~ncpvae.prior.build_prior` on the VAE saved in the run
     folder ``vae``) to ``folder``: its classifiers, trained groups and log Z, then
-    ``config.json``, which names the VAE folder relative to ``folder`` (``../vae`` for
-    ``runs/vae`` beside ``runs/prior``)."""
+    ``config.json``, which names the VAE folder (as an absolute path); the weights' metadata
+    record the VAE's weights (SHA-256) and its folder relative to ``folder`` (``../vae``)."""
     if config is None and prior.classifier_config is None:
         raise ConfigError("save_prior needs a prior built by build_prior (or pass its config)")
     config = config or PriorRunConfig(vae="", classifier=prior.classifier_config)
@@ -183,9 +186,10 @@ def save_prior(
     if not vae_weights.is_file():
         raise CheckpointError(f"{str(vae)!r} holds no VAE weights: save the VAE first")
     folder = make_run_dir(folder)
-    relative = os.path.relpath(Path(vae).resolve(), folder.resolve())
-    config = dataclasses.replace(config, vae=Path(relative).as_posix())
-    save_weights(prior, folder / PRIOR_WEIGHTS, {VAE_IDENTITY: file_sha256(vae_weights)})
+    config = dataclasses.replace(config, vae=str(Path(vae).resolve()))
+    relative = Path(os.path.relpath(config.vae, folder.resolve())).as_posix()
+    identity = {VAE_IDENTITY: file_sha256(vae_weights), VAE_PLACE: relative}
+    save_weights(prior, folder / PRIOR_WEIGHTS, identity)
     save_config(config, folder / CONFIG)
     return folder
 

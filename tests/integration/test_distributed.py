@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -47,6 +48,7 @@ def largest_difference(a: Path, b: Path) -> float:
     return max(float((first[k].double() - second[k].double()).abs().max()) for k in first)
 
 
+@pytest.mark.slow  # 64-94 s alone: the default suite keeps under 5 minutes on 2 cores
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path: Path):
     for processes in (1, 2):
         vae, prior = tmp_path / f"vae{processes}", tmp_path / f"prior{processes}"

@@ -1,8 +1,8 @@
 """Run folders that travel: a prior records its VAE relative to itself, so the pair moved to a
 new parent folder, or copied under another name, samples and evaluates as before (the same
 samples and figures for the same seed); moved apart, the prior names ``--vae`` in one line and
-then loads from it; a prior written with an absolute VAE path (before) finds its VAE beside it
-once the pair has moved."""
+then loads from it; a prior written before the relative place was recorded finds its VAE beside
+it once the pair has moved."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 from helpers import error_line, ncpvae
+from safetensors.torch import load_file, save_file
 
 import ncpvae as api
+from ncpvae.tensor_files import weights_metadata
 
 VAE = "train-vae --out {} --train.steps 30 --data.num_train 400 --data.num_test 50"
 PRIOR = (
@@ -45,7 +47,7 @@ def test_a_pair_moved_copied_or_renamed_apart_still_samples_and_evaluates(capsys
     runs = tmp_path / "runs"
     ncpvae(VAE, runs / "vae")
     ncpvae(PRIOR, runs / "vae", runs / "prior")
-    assert json.loads((runs / "prior" / "config.json").read_text())["vae"] == "../vae"
+    assert weights_metadata(runs / "prior" / "prior.safetensors")["vae_folder"] == "../vae"
     where_trained = _figures(runs / "prior", tmp_path / "a")
 
     moved = tmp_path / "elsewhere" / "runs"  # the pair moved to a new parent folder
@@ -75,12 +77,13 @@ def test_a_pair_moved_copied_or_renamed_apart_still_samples_and_evaluates(capsys
     assert "was fitted on other VAE weights" in line
 
 
-def test_a_prior_that_recorded_an_absolute_path_finds_its_vae_beside_it(tmp_path):
+def test_a_prior_without_the_relative_place_finds_its_vae_beside_it(tmp_path):
     runs = tmp_path / "runs"
     ncpvae(VAE, runs / "vae")
     ncpvae(PRIOR, runs / "vae", runs / "prior")
-    config = runs / "prior" / "config.json"  # as train-prior wrote it before: an absolute path
-    config.write_text(json.dumps({**json.loads(config.read_text()), "vae": str(runs / "vae")}))
+    weights = runs / "prior" / "prior.safetensors"  # as train-prior wrote it before: no place
+    tensors, metadata = load_file(weights), weights_metadata(weights)
+    save_file(tensors, weights, {"vae_sha256": metadata["vae_sha256"]})
     where_trained = _figures(runs / "prior", tmp_path / "a")
     shutil.move(runs, tmp_path / "moved")
     _same(_figures(tmp_path / "moved" / "prior", tmp_path / "b"), where_trained)

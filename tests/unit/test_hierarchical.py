@@ -129,6 +129,7 @@ def _fit(groups, seed=0, steps=1500) -> HierarchicalNCPPrior:
     return prior
 
 
+@pytest.mark.slow  # 55-80 s alone: the default suite keeps under 5 minutes on 2 cores
 def test_per_group_classifiers_recover_the_known_conditional_log_ratios():
     prior = _fit(None)
     torch.manual_seed(5)

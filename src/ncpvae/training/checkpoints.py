@@ -29,6 +29,11 @@ class Stateful(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> Any: ...
 
 
+def _as_saved(identity: Any) -> Any:
+    """A checkpoint's identity as it was saved (:attr:`Checkpointing.saved_identity`'s default)."""
+    return identity
+
+
 @dataclass
 class Checkpointing:
     """Where :func:`train` keeps its training state, how often, and whether it resumes.
@@ -54,7 +59,7 @@ class Checkpointing:
     every_seconds: float = 0.0
     state: Mapping[str, Stateful] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
-    saved_identity: Callable[[Any], Any] = field(default=lambda identity: identity, repr=False)
+    saved_identity: Callable[[Any], Any] = field(default=_as_saved, repr=False)
 
     def due(self, done: int, total: int, seconds_since_last: float = 0.0) -> bool:
         """Whether a checkpoint is written after ``done`` of ``total`` steps, the last one
