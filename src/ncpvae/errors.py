@@ -1,5 +1,8 @@
 """Errors that reach the user as a one-line message (the CLI prints them without a traceback)."""
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "NCPVAEError",
     "NonFiniteLossError",
@@ -9,6 +12,7 @@ __all__ = [
     "SamplingError",
     "require",
     "first_line",
+    "did_you_mean",
 ]
 
 
@@ -47,3 +51,10 @@ def first_line(err: BaseException, limit: int = 200) -> str:
     ``limit`` characters: the part of a library's multi-line error that fits a one-line one."""
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     return (lines[0] if lines else type(err).__name__)[:limit]
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` for the choice closest to a misspelt ``word``; empty when none
+    is close (difflib's ratio of at least 0.6)."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -252,6 +253,14 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
     checkpoint (one without the ``config.json`` a finished run writes last) unless resuming.
     A checkpoint belongs to the run config, less the settings that may change on resumption."""
     path = out / CHECKPOINT
+    if resume and (out / CONFIG).is_file():
+        raise CheckpointError(
+            f"{str(out)!r} holds a finished run, so there is nothing to resume; pass --overwrite "
+            "to train it again, or choose another --out"
+        )
+    if resume and not path.is_file() and distributed.is_main():
+        message = f"--resume: {str(out)!r} holds no checkpoint, so the run starts from step 0"
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
     if path.is_file() and not (out / CONFIG).is_file() and not resume:
         raise CheckpointError(
             f"{str(out)!r} holds the checkpoint of an unfinished run; pass --resume to continue "

@@ -25,7 +25,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, ValidationError
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.fields import FieldInfo
 
-from ncpvae.errors import ConfigError
+from ncpvae.errors import ConfigError, did_you_mean
 
 __all__ = [
     "config_section",
@@ -179,14 +179,26 @@ TYPE_NAMES = {"int": "int", "float": "float", "bool": "bool", "string": "str", "
 
 def config_error(err: ValidationError, cls: type, prefix: str = "") -> ConfigError:
     """pydantic's first error on section ``cls`` as the one line the CLI prints, naming the
-    dotted key (``prefix`` is the section's own path; default its ``section`` name)."""
+    dotted key (``prefix`` is the section's own path; default its ``section`` name), which the
+    error keeps as ``key``."""
+    error = _config_error(err, cls, prefix)
+    parts = _walk(cls, err.errors()[0]["loc"])[0]
+    if not hasattr(error, "key"):
+        error.key = _prefix(cls, prefix) + ".".join(parts)  # type: ignore[attr-defined]
+    return error
+
+
+def _prefix(cls: type, prefix: str) -> str:
+    return prefix or (f"{cls.section}." if getattr(cls, "section", "") else "")
+
+
+def _config_error(err: ValidationError, cls: type, prefix: str) -> ConfigError:
     first = err.errors()[0]
     kind_of_error, value, ctx = first["type"], first.get("input"), first.get("ctx", {})
     if isinstance(ctx.get("error"), ConfigError):  # raised by a section's __post_init__
         return ctx["error"]
     parts, owner, kind = _walk(cls, first["loc"])
-    prefix = prefix or (f"{cls.section}." if getattr(cls, "section", "") else "")
-    key = prefix + ".".join(parts)
+    key = _prefix(cls, prefix) + ".".join(parts)
     if kind_of_error == "unexpected_keyword_argument":
         names = list(fields_of(owner))
         if kind is None and _chosen_by(owner):  # a kind's section built directly
@@ -196,7 +208,11 @@ def config_error(err: ValidationError, cls: type, prefix: str = "") -> ConfigErr
                 f"{key} is not a setting of {owner.section or prefix.rstrip('.')} "
                 f"{_chosen_by(owner)} {kind!r}; its settings: {', '.join(names)}"
             )
-        return ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(names))}")
+        base = key[: len(key) - len(parts[-1])]  # the section's dotted path
+        hint = did_you_mean(key, [base + name for name in names])
+        return ConfigError(
+            f"unknown config key {key!r}{hint}; known keys: {', '.join(sorted(names))}"
+        )
     if kind_of_error == "union_tag_invalid":
         union = fields_of(owner).get(parts[-1]) if parts else None
         tag = (union and chosen_by(union.annotation)) or "kind"

@@ -107,7 +107,7 @@ def test_unknown_option_is_one_line():
 
 def test_bad_flag_value_is_one_line(tmp_path: Path):
     """In a fresh process, as a user runs it (a value argparse took that the config refuses)."""
-    line = process_error_line("train-vae --train.steps many --out {}", tmp_path, status=1)
+    line = process_error_line("train-vae --train.steps many --out {}", tmp_path, status=2)
     assert "--train.steps expects int" in line
 
 

@@ -214,6 +214,10 @@ ROWS: dict[str, tuple[Setup, str]] = {
         lambda f: _copy(f, "vae"),
         f"train-vae {TINY} --out runs/vae",
     ),
+    "`ncpvae train-vae --out runs/vae --resume` over a finished run": (
+        lambda f: _copy(f, "vae"),
+        f"train-vae {TINY} --out runs/vae --resume",
+    ),
     "`ncpvae sample --prior runs/prior` after `runs/vae` was trained again": (
         _retrained,
         "sample --prior runs/prior",

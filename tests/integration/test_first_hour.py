@@ -106,6 +106,10 @@ def test_every_verb_ends_with_a_summary_for_people(tmp_path, capsys, vae_and_pri
     assert code == 0 and out.startswith("evaluate: 20 test examples")
     assert f"gain {report['ncp_gain']:.3f}" in out  # the figures of the report, not other ones
     assert f"wrote {tmp_path / 'e'}/" in out and "{" not in out  # no JSON dump
+    # every file the verb wrote is named, the training checkpoint it keeps with its size
+    assert "log_likelihoods.json" in out
+    code, out, _ = _run(capsys, "train-vae", *TINY_VAE, "--out", tmp_path / "v")
+    assert code == 0 and "checkpoint.pt (" in out and "MiB; for --resume)" in out
 
 
 def test_training_leaves_curves_and_tensorboard_events(vae_and_prior):
@@ -168,3 +172,24 @@ def test_the_top_level_help_is_a_sentence_and_names_every_verb(capsys):
     assert stop.value.code == 0 and "``" not in out and description.rstrip().endswith(".")
     for verb in ("demo", "train-vae", "train-prior", "merge-priors", "sample", "evaluate"):
         assert f"\n    {verb} " in out or f"\n    {verb}\n" in out  # listed with its help
+
+
+def test_typos_get_the_closest_name_and_a_bad_command_line_exits_2(tmp_path, capsys):
+    code, _, err = _run(capsys, "train-vae", "--train.steps", "ten", "--out", tmp_path / "v")
+    assert code == 2 and "--train.steps expects int" in err  # as an unknown flag does
+    code, _, err = _run(capsys, "train-vae", "--config", "mnist_mlp", "--out", tmp_path / "v")
+    assert code == 1 and "(did you mean 'mnist_mlp_vae'?)" in err
+    code, _, err = _run(capsys, "sample", "--sampler", "hcm", "--prior", tmp_path / "none")
+    assert code == 1 and "(did you mean 'hmc'?)" in err
+    with pytest.raises(SystemExit) as stop:  # argparse's own exit
+        _run(capsys, "train-vae", "--data.nam", "mnist", "--out", tmp_path / "v")
+    assert stop.value.code == 2 and "(did you mean '--data.name'?)" in capsys.readouterr().err
+
+
+def test_an_error_a_flag_causes_in_a_config_files_setting_names_the_file(tmp_path, capsys):
+    args = ["train-vae", "--config", "mnist_mlp_vae", "--model.kind", "hvae"]
+    code, _, err = _run(capsys, *args, "--out", tmp_path / "v")
+    assert code == 2 and "model.latent_dim is not a setting of model kind 'hvae'" in err
+    assert "(set by --config mnist_mlp_vae: drop it there" in err
+    code, _, err = _run(capsys, "train-vae", "--model.kind", "hvae", "--model.hidden_dim", "3")
+    assert code == 2 and "--config" not in err  # the user typed that one

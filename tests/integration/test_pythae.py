@@ -16,7 +16,7 @@ pythae_models = pytest.importorskip(
     "pythae.models", reason="pythae is not installed (pip install 'ncpvae[pythae]')"
 )
 
-from ncpvae.config import ClassifierConfig, SIRConfig, TrainConfig  # noqa: E402
+from ncpvae.config import ClassifierConfig, HMCConfig, SIRConfig, TrainConfig  # noqa: E402
 from ncpvae.errors import ConfigError  # noqa: E402
 from ncpvae.integrations.pythae import NCPSampler, NCPSamplerConfig, PythaeModel  # noqa: E402
 
@@ -24,6 +24,7 @@ TINY = NCPSamplerConfig(
     classifier=ClassifierConfig(hidden_dim=16, num_blocks=1),
     train=TrainConfig(steps=30, batch_size=32, lr_final=1e-7),
     sir=SIRConfig(num_proposals=20),
+    hmc=HMCConfig(num_steps=5, num_warmup=5, num_leapfrog=3),
     log_normalizer_samples=5000,
 )
 
@@ -194,12 +195,28 @@ def test_a_sampler_saved_by_ncpvae_0_1_loads_with_the_same_settings(tmp_path: Pa
     sampler.save(tmp_path / "ncp")
     flat = {"name": "NCPSampler", "latent_dim": 3, "hidden_dim": 16, "num_blocks": 1}
     flat |= {"batch_norm": True, "steps": 30, "batch_size": 32, "lr": 1e-3, "seed": 0}
-    flat |= {"sir_proposals": 20, "hmc_steps": 100, "log_normalizer_samples": 5000}
+    flat |= {"sir_proposals": 20, "hmc_steps": 5, "hmc_warmup": 5, "hmc_leapfrog_steps": 3}
+    flat |= {"langevin_steps": 500, "log_normalizer_samples": 5000}
     (tmp_path / "ncp" / "sampler_config.json").write_text(json.dumps(flat))
     loaded = NCPSampler.load(vae, tmp_path / "ncp")
     assert loaded.sampler_config == TINY
     draws = [s.sample(8, generator=torch.Generator().manual_seed(3)) for s in (sampler, loaded)]
     assert torch.equal(*draws)
+
+
+def test_the_sampler_chooses_its_ncp_sampler_with_the_settings_of_its_section(tmp_path: Path):
+    from ncpvae.samplers import HMCSampler
+
+    sampler = NCPSampler(tiny_vae(), TINY)
+    sampler.fit(images(100))
+    images_hmc = sampler.sample(6, sampler="hmc", generator=torch.Generator().manual_seed(4))
+    latents = sampler.prior.sample(
+        6, HMCSampler(TINY.hmc), generator=torch.Generator().manual_seed(4)
+    ).latents
+    assert torch.equal(images_hmc, sampler.latent_model.decode_mean(latents))
+    assert sampler.ess is None  # SIR's diagnostics only where SIR drew
+    auto = sampler.sample(6, sampler="auto", generator=torch.Generator().manual_seed(4))
+    assert auto.shape == images_hmc.shape
 
 
 def test_fit_takes_pixels_arrays_and_dynamically_binarized_data():

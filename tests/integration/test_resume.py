@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from helpers import error_line, ncpvae, run_cli
 from safetensors.torch import load_file
@@ -130,6 +131,19 @@ def test_a_checkpoint_of_the_13_field_data_section_resumes(capsys, tmp_path: Pat
     assert "data.image_size = 32 is not a setting of data name 'gaussians25'" in line
 
 
+def test_resume_on_a_finished_run_is_refused_and_on_an_empty_folder_says_it_starts(
+    capsys, tmp_path: Path
+):
+    out = unfinished_run(tmp_path)
+    ncpvae(RESUME, out)  # finishes it
+    line = error_line(capsys, RESUME, out, status=1)
+    assert "holds a finished run, so there is nothing to resume; pass --overwrite" in line
+    empty = tmp_path / "empty"
+    with pytest.warns(RuntimeWarning, match="holds no checkpoint, so the run starts from step 0"):
+        ncpvae(RESUME, empty)
+    assert (empty / "config.json").is_file()
+
+
 class RunsCode:
     """A pickle payload that would create a file when unpickled by a trusting loader."""
 
@@ -150,6 +164,7 @@ def test_a_crafted_checkpoint_does_not_run_its_code(capsys, tmp_path: Path):
     assert probe.exists()  # an unrestricted unpickler runs the payload
     line = error_line(capsys, RESUME, out, status=1)
     assert "cannot be loaded safely" in line and "delete it" in line
+    assert "could run code" in line and "weights_only" not in line  # torch's unsafe advice
     assert not marker.exists()
 
 

@@ -116,7 +116,7 @@ def test_parts_that_are_not_one_evaluation_are_refused(evaluations, capsys, tmp_
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
     code, _, err = _run(capsys, "evaluate", "--prior", root / "prior", "--shard", "3",
                         "--num_shards", "3", "--out", tmp_path / "y")  # fmt: skip
-    assert code == 1 and "use 0 <= shard < num_shards" in err
+    assert code == 2 and "use 0 <= shard < num_shards" in err  # a bad command line
     code, _, err = _run(capsys, "evaluate", "--prior", root / "prior", *EVALUATE, "--shard", "0",
                         "--num_shards", "10", "--out", tmp_path / "z")  # fmt: skip
     assert code == 1 and "split them over at most 9 shard(s)" in err and len(err.splitlines()) == 1

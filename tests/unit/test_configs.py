@@ -164,7 +164,7 @@ def test_a_setting_of_another_model_kind_is_refused_as_a_flag(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     flags = ["--model.kind", "hvae", "--model.hidden_dim", "8", "--out", tmp_path / "run"]
-    assert main(["train-vae", *map(str, flags), "--quiet"]) == 1
+    assert main(["train-vae", *map(str, flags), "--quiet"]) == 2  # a bad command line
     line = capsys.readouterr().err.strip()
     assert line.startswith("ncpvae: error: model.hidden_dim is not a setting of model kind 'hvae'")
     assert "\n" not in line and not (tmp_path / "run").exists()

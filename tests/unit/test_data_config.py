@@ -69,7 +69,7 @@ def test_a_setting_of_another_source_is_refused_in_one_line(
     with pytest.raises(ConfigError, match=message):
         MNISTConfig(grid_size=3)  # type: ignore[call-arg]
     flags = ["--data.name", "mnist", "--data.grid_size", "3", "--out", str(tmp_path / "run")]
-    assert main(["train-vae", *flags, "--quiet"]) == 1
+    assert main(["train-vae", *flags, "--quiet"]) == 2  # a bad command line
     line = capsys.readouterr().err.strip()
     assert line.startswith(f"ncpvae: error: {message}") and "\n" not in line
     assert not (tmp_path / "run").exists()

@@ -177,6 +177,10 @@ def test_markdown_report_prints_the_figures_of_the_attributes(tmp_path: Path):
     assert "| sir | 1 | 0 | 41.50 | 100 | 1.000 | ESS 3.2 / 50 |" in text
     assert "| hmc | 0.8 | 1 | 40.25 | 100 | 2.000 | acceptance 0.75 |" in text
     assert "| 0 | 0.5000 / 0.6250 | 0.7500 / 0.7000 | -0.0100 / -0.0200 |" in text
+    # what a reader would ask: where the seeds and the MMD sample counts come from
+    assert "seed: the sampling seed of the row, --seed + 5 + 1000 x repeat" in text
+    mmd = report.mmd.samples
+    assert f"Each prior's first {mmd} samples (of the 2000 SIR samples) against" in text
     write_report(report, tmp_path)
     assert json.loads((tmp_path / "report.json").read_text()) == report.to_dict()
     assert (tmp_path / "report.md").read_text() == text

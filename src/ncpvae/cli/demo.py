@@ -99,6 +99,6 @@ def describe(result: DemoResult, out: Path) -> str:
             f"{report.sir.smallest_group_ess:.1f} of {report.sir.proposals}; took "
             f"{seconds(result.seconds)} "
             f"({result.threads} CPU thread{'s' if result.threads > 1 else ''})",
-            wrote(out, "figure.png", "report.json", "vae/", "prior/", "evaluate/"),
+            wrote(out),
         ]
     )

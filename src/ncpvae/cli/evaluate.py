@@ -85,6 +85,5 @@ def describe(result: EvaluationReport, out: Path) -> str:
             for row in result.fid.rows
         ]
     lines.append(f"  took {seconds(result.seconds['total'])}")
-    files = ("report.md", "report.json", "report.png", "config.json")
-    lines.append(wrote(out, *(name for name in files if (out / name).exists())))
+    lines.append(wrote(out))
     return "\n".join(lines)

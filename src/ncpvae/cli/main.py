@@ -36,7 +36,7 @@ from ncpvae.config import (
     renamed_key_message,
 )
 from ncpvae.config.sampling import RENAMED_KEYS
-from ncpvae.errors import ConfigError, NCPVAEError
+from ncpvae.errors import ConfigError, NCPVAEError, did_you_mean
 from ncpvae.threads import set_threads
 from ncpvae.training import distributed
 
@@ -206,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _from_file(err: ConfigError, flags: dict[str, Any], config_path: str | None) -> str:
+    """Where the setting an error names came from, when a flag made a config file's setting
+    wrong (a new ``--model.kind`` that the file's other model settings do not fit)."""
+    key = getattr(err, "key", None)
+    if config_path is None or key is None or key in flags:
+        return ""
+    return f" (set by --config {config_path}: drop it there, or choose settings that fit)"
+
+
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
     return f"ncpvae: warning: {message}\n"
 
@@ -218,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # reported by the verb's parser, so the hint names `ncpvae VERB --help`
         renamed = [flag[2:] for flag in unknown if flag[2:] in RENAMED_KEYS]
         message = renamed_key_message(renamed[0], flag=True) if renamed else ""
-        message = message or f"unrecognized arguments: {' '.join(unknown)}"
-        parser.verb_parsers[namespace.verb].error(message)
+        verb_parser = parser.verb_parsers[namespace.verb]
+        flags = [f for action in verb_parser._actions for f in action.option_strings]
+        hint = did_you_mean(unknown[0].split("=")[0], flags)
+        message = message or f"unrecognized arguments: {' '.join(unknown)}{hint}"
+        verb_parser.error(message)
     args = vars(namespace)
     name = args.pop("verb")
     verb = _verbs()[name]
@@ -237,15 +249,22 @@ def main(argv: list[str] | None = None) -> int:
     leaves = leaf_fields(verb.config)
     succeeded = False
     try:
-        if threads != "auto" and not (threads.isdigit() and int(threads) > 0):
-            raise ConfigError(f"--threads takes a positive number or auto, got {threads!r}")
         config = load_config(verb.config, config_path) if config_path else verb.config()
-        overrides = {
-            key: parse_value(text, leaves[key], key) for key, text in args.items() if key in leaves
-        }
-        if "device" in args and "device" not in leaves:  # one flag for every stage's device
-            overrides.update({k: args["device"] for k in leaves if k.endswith(".device")})
-        config = apply_overrides(config, overrides)
+        overrides: dict[str, Any] = {}
+        try:  # a flag's value: a bad command line, exit status 2 as for an unknown flag
+            if threads != "auto" and not (threads.isdigit() and int(threads) > 0):
+                raise ConfigError(f"--threads takes a positive number or auto, got {threads!r}")
+            overrides = {
+                key: parse_value(text, leaves[key], key)
+                for key, text in args.items()
+                if key in leaves
+            }
+            if "device" in args and "device" not in leaves:  # one flag for every stage's device
+                overrides.update({k: args["device"] for k in leaves if k.endswith(".device")})
+            config = apply_overrides(config, overrides)
+        except ConfigError as err:
+            print(f"ncpvae: error: {err}{_from_file(err, overrides, config_path)}", file=sys.stderr)
+            return 2
         probe = verb.thread_probe
         set_threads(threads, probe=None if probe is None else lambda: probe(config))
         summary = verb.run(config, out, progress=not quiet, **extra)

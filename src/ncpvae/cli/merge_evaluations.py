@@ -122,6 +122,6 @@ def describe(result: EvaluationReport, out: Path) -> str:
             f"+- {ll.ncp_gain_stderr:.3f} (nats)",
             f"  likelihood {seconds(result.seconds['likelihood'])} over all shards, "
             f"{seconds(result.seconds['likelihood_longest_shard'])} the longest",
-            wrote(out, "report.md", "report.json", "report.png", PER_EXAMPLE_FILE),
+            wrote(out),
         ]
     )

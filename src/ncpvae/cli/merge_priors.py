@@ -72,7 +72,7 @@ def describe(result: MergePriorsResult, out: Path) -> str:
     return "\n".join(
         [
             f"merge-priors: joined {len(result.merged)} runs (groups {result.groups})",
-            wrote(out, "config.json", "prior.safetensors", "history.json"),
+            wrote(out),
             f"  next: ncpvae evaluate --prior {out} --out REPORT_FOLDER",
         ]
     )

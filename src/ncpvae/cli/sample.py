@@ -75,7 +75,4 @@ def describe(result: SampleResult, out: Path) -> str:
         line += f"; {diagnostics.hmc_samples:,} drawn by HMC where SIR collapsed"
     if diagnostics.acceptance_rate is not None:
         line += f"; HMC acceptance {diagnostics.acceptance_rate:.2f}"
-    files = ["samples.npy", "latents.npy", "summary.json"]
-    if (out / "samples.png").is_file():
-        files.append("samples.png")
-    return "\n".join([line, wrote(out, *files)])
+    return "\n".join([line, wrote(out)])

@@ -25,8 +25,15 @@ def history_file(summary: dict[str, Any], history: TrainHistory) -> dict[str, An
     }
 
 
-def wrote(out: Path, *names: str) -> str:
-    """The line that says where a verb wrote its files."""
+def wrote(out: Path) -> str:
+    """The line that says where a verb wrote its files: everything in ``out``, folders with a
+    trailing ``/`` and the checkpoint with its size (it is kept after a finished run)."""
+    names = []
+    for path in sorted(Path(out).iterdir()) if Path(out).is_dir() else []:
+        name = path.name + ("/" if path.is_dir() else "")
+        if path.name == "checkpoint.pt":
+            name += f" ({path.stat().st_size / 2**20:.1f} MiB; for --resume)"
+        names.append(name)
     return f"  wrote {out}/: {', '.join(names)}"
 
 

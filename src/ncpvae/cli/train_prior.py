@@ -105,7 +105,7 @@ def describe(result: PriorResult, out: Path) -> str:
             f"  training {seconds(training.seconds)}"
             f"{' (data encoded once)' if training.reused_encodings else ''}, "
             f"log Z {seconds(log_z_seconds)}",
-            wrote(out, "config.json", "prior.safetensors", "history.json", "curves.png"),
+            wrote(out),
             f"  next: ncpvae sample --prior {out} --out SAMPLES_FOLDER, or ncpvae evaluate "
             f"--prior {out} --out REPORT_FOLDER",
         ]

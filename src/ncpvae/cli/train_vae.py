@@ -74,7 +74,7 @@ def describe(result: TrainingSummary, out: Path) -> str:
         [
             f"train-vae: done in {seconds(result.seconds)}; last logged {terms or 'loss'}"
             + (f"; validation {held_out}" if held_out else ""),
-            wrote(out, "config.json", "model.safetensors", "history.json", "curves.png"),
+            wrote(out),
             f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",
         ]
     )

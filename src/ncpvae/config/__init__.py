@@ -50,7 +50,7 @@ from ncpvae.config.runs import (
     SampleConfig,
     VAERunConfig,
 )
-from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig
+from ncpvae.config.sampling import RENAMED_KEYS, HMCConfig, LangevinConfig, SIRConfig
 from ncpvae.config.train import TrainConfig
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "ModelConfig",
     "LIKELIHOOD_NAMES",
     "SIRConfig",
+    "RENAMED_KEYS",
     "LangevinConfig",
     "HMCConfig",
     "EvaluationSettings",

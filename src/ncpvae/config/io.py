@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from ncpvae.config.sampling import RENAMED_KEYS
-from ncpvae.errors import ConfigError
+from ncpvae.errors import ConfigError, did_you_mean
 from ncpvae.files import write_json
 from ncpvae.settings import INT_LIMIT, chosen_by, config_error, fields_of, help_text, kinds
 
@@ -144,9 +144,10 @@ def resolve_config(name_or_path: str | Path) -> Path:
     shipped = NAMED_CONFIGS / (path.name if path.suffix == ".json" else f"{path.name}.json")
     if path.parent == Path(".") and shipped.is_file():
         return Path(str(shipped))
+    hint = did_you_mean(path.stem, named_configs()) if path.parent == Path(".") else ""
     raise ConfigError(
-        f"config file {str(path)!r} not found; pass an existing JSON file or a ready config: "
-        f"{', '.join(named_configs())}"
+        f"config file {str(path)!r} not found{hint}; pass an existing JSON file or a ready "
+        f"config: {', '.join(named_configs())}"
     )
 
 

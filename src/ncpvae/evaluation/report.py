@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ncpvae.evaluation.results import EvaluationReport
+from ncpvae.evaluation.sample_quality import FID_SEED_OFFSET, FID_SEED_STRIDE
 from ncpvae.files import atomic_write, write_json
 
 __all__ = ["write_report", "markdown_report"]
@@ -82,8 +83,13 @@ def _prior_hole_lines(report: EvaluationReport) -> list[str]:
     mmd = report.mmd
     if mmd is None or mmd.base is None or mmd.ncp is None:
         return []
+    sir = report.sir.samples if report.sir is not None else None
+    whence = f" (of the {sir} SIR samples)" if sir is not None else ""
     lines = [
         f"## The prior hole: MMD² to aggregate-posterior latents ({mmd.samples} samples a side)",
+        "",
+        f"Each prior's first {mmd.samples} samples{whence} against the latents of as many test "
+        "examples (the fewest of the SIR samples, the test examples and 2,000).",
         "",
         "| latents | base prior | NCP prior (SIR) |",
         "|---|---|---|",
@@ -146,7 +152,13 @@ def _fid_lines(report: EvaluationReport) -> list[str]:
             f"| {r.sampler} | {r.temperature:g} | {r.sampling_seed} | {r.fid:.2f} | "
             f"{r.fid_samples} | {1e3 * r.seconds_per_sample:.3f} | {extra} |"
         )
-    return lines + [""]
+    return lines + [
+        "",
+        f"seed: the sampling seed of the row, --seed + {FID_SEED_OFFSET} + {FID_SEED_STRIDE} x "
+        "repeat (each of --fid_seeds repeats draws its own stream; --seed itself seeds the "
+        "likelihood and SIR's figures).",
+        "",
+    ]
 
 
 def markdown_report(report: EvaluationReport) -> str:

@@ -11,7 +11,7 @@ import torch
 
 from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.data import TensorData
-from ncpvae.errors import ConfigError
+from ncpvae.errors import ConfigError, did_you_mean
 from ncpvae.evaluation.fid import FID, InceptionFeatures, reference_cache_name
 from ncpvae.evaluation.figures import FIDRow, SampleQuality, SamplerDiagnostics
 from ncpvae.prior import Prior
@@ -35,6 +35,15 @@ def fid_reference(fid: FID, train: TensorData, num: int, cache_dir: str = "") ->
     return fid.num_reference
 
 
+FID_SEED_OFFSET, FID_SEED_STRIDE = 5, 1000
+
+
+def fid_sampling_seed(seed: int, repeat: int) -> int:
+    """The seed of FID's ``repeat``-th sampling stream: ``seed`` + 5 + 1000 ``repeat`` (apart
+    from the streams ``seed`` itself starts for the likelihood and SIR's figures)."""
+    return seed + FID_SEED_OFFSET + FID_SEED_STRIDE * repeat
+
+
 def sample_quality(
     prior: Prior, fid: FID, settings: EvaluationSettings, grids: Path | None, progress: bool
 ) -> SampleQuality:
@@ -47,7 +56,7 @@ def sample_quality(
     for temperature in settings.temperatures:
         for name in settings.samplers:
             for repeat in range(settings.fid_seeds):
-                seed = settings.seed + 5 + 1000 * repeat
+                seed = fid_sampling_seed(settings.seed, repeat)
                 generator = torch.Generator(prior.model.device).manual_seed(seed)
                 start = time.perf_counter()
                 result = prior.sample(
@@ -82,7 +91,8 @@ def fid_scorer(
     any long work starts."""
     unknown = sorted(set(settings.samplers) - set(SAMPLERS))
     if unknown:
-        raise ConfigError(f"unknown sampler(s) {unknown}; choose from {sorted(SAMPLERS)}")
+        hint = did_you_mean(unknown[0], SAMPLERS)
+        raise ConfigError(f"unknown sampler(s) {unknown}{hint}; choose from {sorted(SAMPLERS)}")
     if settings.fid_samples == 0:
         return None
     if len(test.shape) != 3 or test.shape[0] not in (1, 3):

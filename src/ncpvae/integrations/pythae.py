@@ -27,7 +27,16 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ncpvae.config import ClassifierConfig, SIRConfig, TrainConfig, from_dict, to_dict
+from ncpvae.config import (
+    RENAMED_KEYS,
+    ClassifierConfig,
+    HMCConfig,
+    LangevinConfig,
+    SIRConfig,
+    TrainConfig,
+    from_dict,
+    to_dict,
+)
 from ncpvae.data.arrays import DataLike
 from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.files import write_json
@@ -55,7 +64,11 @@ class NCPSamplerConfig:
         help="The classifier's training.",
         default_factory=lambda: TrainConfig(steps=10_000, lr_final=1e-7),
     )
-    sir: SIRConfig = setting(help="How SIR draws the samples.", default_factory=SIRConfig)
+    sir: SIRConfig = setting(help="How SIR samples.", default_factory=SIRConfig)
+    langevin: LangevinConfig = setting(
+        help="How Langevin dynamics samples.", default_factory=LangevinConfig
+    )
+    hmc: HMCConfig = setting(help="How HMC samples.", default_factory=HMCConfig)
     log_normalizer_samples: Int = setting(
         1_000_000, "Base-prior draws behind the estimate of log Z.", min=1
     )
@@ -74,7 +87,6 @@ _FLAT_KEYS = {
     "sir_proposals": ("sir", "num_proposals"),
     "num_proposals": ("sir", "num_proposals"),
 }
-_FLAT_UNUSED = ("langevin_", "hmc_")  # saved by 0.1, never used by this sampler
 
 
 def _current_layout(saved: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +99,10 @@ def _current_layout(saved: dict[str, Any]) -> dict[str, Any]:
         if key in _FLAT_KEYS:
             section, name = _FLAT_KEYS[key]
             out.setdefault(section, {})[name] = value
-        elif not key.startswith(_FLAT_UNUSED):
+        elif key in RENAMED_KEYS:  # the other samplers' settings
+            section, name = RENAMED_KEYS[key].split(".")
+            out.setdefault(section, {})[name] = value
+        else:
             out[key] = value
     return out
 
@@ -173,17 +188,20 @@ class NCPSampler:
         return_gen: bool = True,
         save_sampler_config: bool = False,
         generator: torch.Generator | None = None,
+        sampler: str = "sir",
     ) -> Tensor | None:
-        """``num_samples`` decoder outputs of SIR latents (M = ``sir.num_proposals`` each;
-        the draws' effective sample sizes are kept in ``self.ess``), decoded ``batch_size`` at a
-        time. As in pythae, ``output_dir`` receives one PNG per sample (``00000000.png``, ...)
-        and, with ``save_sampler_config``, the sampler itself (:meth:`save`); ``generator``
-        makes the draws reproducible."""
+        """``num_samples`` decoder outputs of NCP latents, decoded ``batch_size`` at a time.
+        As in pythae, ``output_dir`` receives one PNG per sample (``00000000.png``, ...) and,
+        with ``save_sampler_config``, the sampler itself (:meth:`save`). NCP adds ``generator``
+        (reproducible draws) and ``sampler``: ``sir`` (M = ``sir.num_proposals`` each; the
+        draws' effective sample sizes are kept in ``self.ess``), ``hmc``, ``auto`` (SIR, and
+        HMC where it collapses), ``langevin`` or ``base`` (the VAE's own prior), each with the
+        settings of its section of the config."""
         if not self.is_fitted:
             raise RuntimeError("fit the sampler (or load a fitted one) before sampling")
         self._follow_model()
         z = self.prior.sample(
-            num_samples, build_sampler("sir", self.sampler_config), generator=generator
+            num_samples, build_sampler(sampler, self.sampler_config), generator=generator
         )
         self.ess = z.ess
         images = torch.cat(

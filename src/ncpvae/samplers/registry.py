@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ncpvae.errors import ConfigError
+from ncpvae.errors import ConfigError, did_you_mean
 from ncpvae.samplers.auto import AutoSampler
 from ncpvae.samplers.base import BasePriorSampler, Sampler
 from ncpvae.samplers.mcmc import HMCSampler, LangevinSampler
@@ -38,5 +38,6 @@ def build_sampler(name: str, config: Any = None, progress: bool = False) -> Samp
     section of ``config`` (a :class:`~ncpvae.config.SampleConfig`, an
     :class:`~ncpvae.config.EvaluationSettings`, ...; the defaults where it has none)."""
     if name not in SAMPLERS:
-        raise ConfigError(f"unknown sampler {name!r}; use one of {sorted(SAMPLERS)}")
+        hint = did_you_mean(name, SAMPLERS)
+        raise ConfigError(f"unknown sampler {name!r}{hint}; use one of {sorted(SAMPLERS)}")
     return SAMPLERS[name](config, progress)

@@ -6,6 +6,7 @@ never interrupted."""
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -106,9 +107,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated, corrupt, or holding objects that would run code
+        # torch's own text advises loading with weights_only=False, which would run that code
+        objects = "weights_only" in str(err) or isinstance(err, pickle.UnpicklingError)
+        why = (
+            "it holds Python objects besides tensors, which ncpvae does not load: loading them "
+            "could run code"
+            if objects
+            else f"truncated or corrupt: {first_line(err)}"
+        )
         raise CheckpointError(
-            f"checkpoint {str(path)!r} cannot be loaded safely ({first_line(err)}); delete it "
-            "to start afresh"
+            f"checkpoint {str(path)!r} cannot be loaded safely ({why}); delete it to start afresh"
         ) from None
 
 
