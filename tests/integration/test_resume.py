@@ -74,6 +74,7 @@ def same_weights(a: Path, b: Path) -> None:
         torch.testing.assert_close(first[key], second[key], rtol=0, atol=0, msg=key)
 
 
+@pytest.mark.slow  # 43-60 s alone: the default suite keeps under 5 minutes on 2 cores
 def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path: Path):
     whole, cut = tmp_path / "vae_whole", tmp_path / "vae_cut"
     run(VAE, whole)
