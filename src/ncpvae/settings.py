@@ -181,24 +181,25 @@ def config_error(err: ValidationError, cls: type, prefix: str = "") -> ConfigErr
     """pydantic's first error on section ``cls`` as the one line the CLI prints, naming the
     dotted key (``prefix`` is the section's own path; default its ``section`` name), which the
     error keeps as ``key``."""
-    error = _config_error(err, cls, prefix)
-    parts = _walk(cls, err.errors()[0]["loc"])[0]
+    first = err.errors()[0]
+    parts, owner, kind = _walk(cls, first["loc"])
+    prefix = prefix or (f"{cls.section}." if getattr(cls, "section", "") else "")
+    key = prefix + ".".join(parts)
+    ctx = first.get("ctx", {})
+    if isinstance(ctx.get("error"), ConfigError):  # raised by a section's __post_init__
+        error = ctx["error"]
+    else:
+        error = _one_line(first, key, parts, owner, kind, prefix)
     if not hasattr(error, "key"):
-        error.key = _prefix(cls, prefix) + ".".join(parts)  # type: ignore[attr-defined]
+        error.key = key  # type: ignore[attr-defined]
     return error
 
 
-def _prefix(cls: type, prefix: str) -> str:
-    return prefix or (f"{cls.section}." if getattr(cls, "section", "") else "")
-
-
-def _config_error(err: ValidationError, cls: type, prefix: str) -> ConfigError:
-    first = err.errors()[0]
+def _one_line(
+    first: Any, key: str, parts: list[str], owner: type, kind: str | None, prefix: str
+) -> ConfigError:
+    """The message for pydantic's error ``first`` at the dotted ``key`` (see :func:`_walk`)."""
     kind_of_error, value, ctx = first["type"], first.get("input"), first.get("ctx", {})
-    if isinstance(ctx.get("error"), ConfigError):  # raised by a section's __post_init__
-        return ctx["error"]
-    parts, owner, kind = _walk(cls, first["loc"])
-    key = _prefix(cls, prefix) + ".".join(parts)
     if kind_of_error == "unexpected_keyword_argument":
         names = list(fields_of(owner))
         if kind is None and _chosen_by(owner):  # a kind's section built directly

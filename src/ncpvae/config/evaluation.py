@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig
+from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig, sampler_section
 from ncpvae.errors import ConfigError
 from ncpvae.settings import Int, config_section, setting
 
@@ -20,11 +20,9 @@ class EvaluationSettings:
     """What :func:`evaluate` measures, and with how many samples, and how each sampler runs."""
 
     section: ClassVar[str] = ""
-    sir: SIRConfig = setting(help="How SIR samples.", default_factory=SIRConfig)
-    langevin: LangevinConfig = setting(
-        help="How Langevin dynamics samples.", default_factory=LangevinConfig
-    )
-    hmc: HMCConfig = setting(help="How HMC samples.", default_factory=HMCConfig)
+    sir: SIRConfig = sampler_section(SIRConfig)
+    langevin: LangevinConfig = sampler_section(LangevinConfig)
+    hmc: HMCConfig = sampler_section(HMCConfig)
     num_test: Int = setting(0, "Test examples to evaluate on (0: the whole test set).", min=0)
     importance_samples: Int = setting(
         1000, "Importance samples per test example in the log-likelihood estimate.", min=1

@@ -16,7 +16,7 @@ from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.config.data import DataConfig, Gaussians25Config
 from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.config.model import ModelConfig, VAEConfig
-from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig
+from ncpvae.config.sampling import HMCConfig, LangevinConfig, SIRConfig, sampler_section
 from ncpvae.config.train import TrainConfig
 from ncpvae.settings import Int, config_section, setting
 
@@ -116,11 +116,9 @@ class SampleConfig:
     )
     seed: Int = setting(0, "Seed of the random draws.")
     device: str = setting("auto", DEVICE_HELP)
-    sir: SIRConfig = setting(help="How SIR samples.", default_factory=SIRConfig)
-    langevin: LangevinConfig = setting(
-        help="How Langevin dynamics samples.", default_factory=LangevinConfig
-    )
-    hmc: HMCConfig = setting(help="How HMC samples.", default_factory=HMCConfig)
+    sir: SIRConfig = sampler_section(SIRConfig)
+    langevin: LangevinConfig = sampler_section(LangevinConfig)
+    hmc: HMCConfig = sampler_section(HMCConfig)
 
 
 @config_section

@@ -5,7 +5,7 @@ that sampler's constructor arguments, under one name everywhere: ``SIRSampler(nu
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ncpvae.settings import Int, config_section, setting
 
@@ -14,6 +14,7 @@ __all__ = [
     "LangevinConfig",
     "HMCConfig",
     "RENAMED_KEYS",
+    "sampler_section",
 ]
 
 
@@ -55,6 +56,19 @@ class HMCConfig:
     target_acceptance: float = setting(
         0.8, "Mean acceptance probability the warm-up aims for.", above=0, below=1
     )
+
+
+SECTION_HELP = {
+    "sir": "How SIR samples.",
+    "langevin": "How Langevin dynamics samples.",
+    "hmc": "How HMC samples.",
+}
+
+
+def sampler_section(cls: type) -> Any:
+    """The field of a config that holds sampler section ``cls`` (its defaults unless set): the
+    one declaration of ``sir``, ``langevin`` and ``hmc`` in every config that samples."""
+    return setting(help=SECTION_HELP[cls.section], default_factory=cls)
 
 
 RENAMED_KEYS = {

@@ -37,6 +37,7 @@ from ncpvae.config import (
     from_dict,
     to_dict,
 )
+from ncpvae.config.sampling import sampler_section
 from ncpvae.data.arrays import DataLike
 from ncpvae.errors import CheckpointError, ConfigError
 from ncpvae.files import write_json
@@ -64,11 +65,9 @@ class NCPSamplerConfig:
         help="The classifier's training.",
         default_factory=lambda: TrainConfig(steps=10_000, lr_final=1e-7),
     )
-    sir: SIRConfig = setting(help="How SIR samples.", default_factory=SIRConfig)
-    langevin: LangevinConfig = setting(
-        help="How Langevin dynamics samples.", default_factory=LangevinConfig
-    )
-    hmc: HMCConfig = setting(help="How HMC samples.", default_factory=HMCConfig)
+    sir: SIRConfig = sampler_section(SIRConfig)
+    langevin: LangevinConfig = sampler_section(LangevinConfig)
+    hmc: HMCConfig = sampler_section(HMCConfig)
     log_normalizer_samples: Int = setting(
         1_000_000, "Base-prior draws behind the estimate of log Z.", min=1
     )
@@ -84,8 +83,7 @@ _FLAT_KEYS = {
     "batch_size": ("train", "batch_size"),
     "lr": ("train", "lr"),
     "seed": ("train", "seed"),
-    "sir_proposals": ("sir", "num_proposals"),
-    "num_proposals": ("sir", "num_proposals"),
+    "num_proposals": ("sir", "num_proposals"),  # its name before sir_proposals (RENAMED_KEYS)
 }
 
 
