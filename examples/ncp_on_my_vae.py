@@ -4,7 +4,7 @@ A small VAE written from scratch (not one of ncpvae's models) on the built-in 25
 data: train it with ncpvae's stage 1, fit an NCP prior on its aggregate posterior (stage 2),
 estimate log Z, sample with SIR and HMC, and compare test log-likelihoods under both priors.
 
-    python examples/ncp_on_my_vae.py                 # about 20 seconds on 2 CPU cores
+    python examples/ncp_on_my_vae.py                 # about a minute on 2 CPU cores
     python examples/ncp_on_my_vae.py --steps 50      # a quick check
 """
 

@@ -273,8 +273,10 @@ def checkpointing_for(cfg: VAERunConfig | PriorRunConfig, out: Path, resume: boo
             (out / stale).unlink(missing_ok=True)
     identity = to_dict(cfg)
     # what may change between a run and its resumption: where it runs, how often it saves,
-    # whether NaN steps are skipped, and stage 2's log Z sample count (used after training)
-    for key in ("device", "checkpoint_every", "checkpoint_minutes", "log_normalizer_samples"):
+    # whether the checkpoint is kept, whether NaN steps are skipped, and stage 2's log Z
+    # sample count (used after training)
+    keys = ("device", "checkpoint_every", "checkpoint_minutes", "keep_checkpoint")
+    for key in (*keys, "log_normalizer_samples"):
         identity.pop(key, None)
     identity["train"].pop("skip_nonfinite", None)
     if identity.get("data", {}).get("path"):

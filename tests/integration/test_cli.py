@@ -85,6 +85,7 @@ def test_verbs_chain_and_configs_round_trip(capsys, tmp_path: Path):
     report = json.loads((tmp_path / "e" / "report.json").read_text())
     assert report["num_test"] == 200 and np.isfinite(report["ncp_log_likelihood"])
     assert report["mmd_samples"] == 50 and np.isfinite(report["mmd2_posterior_ncp"])
+    assert np.isfinite(report["mmd2_posterior_train"])  # the floor: training latents
     line = error_line(
         capsys, "evaluate --prior {} --out {} --fid_samples 10", prior, tmp_path / "fid"
     )

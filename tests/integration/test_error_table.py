@@ -42,7 +42,7 @@ def finished(tmp_path_factory) -> Path:
     """Finished runs made once: a 25-Gaussians VAE and its prior, and a tiny MNIST VAE and its
     prior (images, for FID)."""
     root = tmp_path_factory.mktemp("finished")
-    _run(f"train-vae {TINY} --out {root / 'vae'}")
+    _run(f"train-vae {TINY} --keep_checkpoint true --out {root / 'vae'}")
     _run(
         f"train-prior --vae {root / 'vae'} --train.steps 20 --classifier.hidden_dim 16 "
         f"--log_normalizer_samples 2000 --out {root / 'prior'}"

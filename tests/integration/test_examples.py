@@ -47,6 +47,7 @@ def test_gaussians25_figure_reproduces_the_gain_and_writes_figure_and_table(tmp_
     assert f"| {written['sir_ess']:.1f} |" in table
 
 
+@pytest.mark.slow  # 46 s: the default suite's slowest test on 2026-12-07 (docs/testing.md)
 def test_mnist_table_runs_the_committed_configs_and_tabulates_the_report(
     blob_mnist: Path, tmp_path: Path
 ):

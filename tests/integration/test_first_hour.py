@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -106,10 +107,16 @@ def test_every_verb_ends_with_a_summary_for_people(tmp_path, capsys, vae_and_pri
     assert code == 0 and out.startswith("evaluate: 20 test examples")
     assert f"gain {report['ncp_gain']:.3f}" in out  # the figures of the report, not other ones
     assert f"wrote {tmp_path / 'e'}/" in out and "{" not in out  # no JSON dump
-    # every file the verb wrote is named, the training checkpoint it keeps with its size
+    # every file the verb wrote is named; a finished run's checkpoint is removed unless kept
     assert "log_likelihoods.json" in out
     code, out, _ = _run(capsys, "train-vae", *TINY_VAE, "--out", tmp_path / "v")
-    assert code == 0 and "checkpoint.pt (" in out and "MiB; for --resume)" in out
+    assert code == 0 and "model.safetensors" in out and "checkpoint" not in out
+    assert not (tmp_path / "v" / "checkpoint.pt").exists()
+    code, out, _ = _run(
+        capsys, "train-vae", *TINY_VAE, "--keep_checkpoint", "true", "--out", tmp_path / "k"
+    )
+    assert code == 0 and (tmp_path / "k" / "checkpoint.pt").is_file()
+    assert re.search(r"checkpoint\.pt \(\d+\.\d MiB, kept by keep_checkpoint\)", out)
 
 
 def test_training_leaves_curves_and_tensorboard_events(vae_and_prior):

@@ -94,7 +94,10 @@ def test_sigkill_then_resume_matches_the_uninterrupted_run(tmp_path: Path):
 
 def unfinished_run(tmp_path: Path) -> Path:
     out = tmp_path / "vae"
-    ncpvae("train-vae --out {} --train.steps 20 --checkpoint_every 5 " + DATA, out)
+    ncpvae(
+        "train-vae --out {} --train.steps 20 --checkpoint_every 5 --keep_checkpoint true " + DATA,
+        out,
+    )
     (out / "config.json").unlink()  # as if the run had been killed after its last checkpoint
     return out
 

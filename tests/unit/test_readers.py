@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import struct
 import tarfile
 from pathlib import Path
@@ -132,8 +133,25 @@ def test_cifar_truncated_file(tmp_path: Path) -> None:
     root = write_test_cifar(tmp_path / "c")
     path = root / TRAIN_FILES[2]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(DataError, match="data_batch_3.*truncated or corrupt"):
+    with pytest.raises(DataError, match="data_batch_3.*truncated or corrupt, re-extract it"):
         read_cifar10(root)
+
+
+def test_cifar_archive_with_a_bad_member_names_the_member(tmp_path: Path) -> None:
+    root = write_test_cifar(tmp_path / "cifar-10-batches-py")
+    path = root / TRAIN_FILES[2]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="cifar-10-batches-py")
+    member = f"CIFAR-10 file 'data_batch_3' in archive '{archive}' could not be read"
+    with pytest.raises(DataError, match=f"^{re.escape(member)}.*download cifar-10-python"):
+        read_cifar10(archive)
+    # an archive cut short: one line, not the decompressor's traceback
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="archive .* is truncated or corrupt .*download it again"):
+        read_cifar10(archive)
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,17 @@ the figures from the attributes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from ncpvae.cli import demo, evaluate, merge_evaluations, sample, train_prior, train_vae
+from ncpvae.cli import demo, evaluate, merge_evaluations, sample, summary, train_prior, train_vae
 from ncpvae.cli.results import (
     DemoResult,
     MergePriorsResult,
@@ -86,6 +90,9 @@ def _report(groups: int = 3) -> EvaluationReport:
             ncp_scales=[0.125, 0.0625],
             base_groups=[0.25, 0.5, 0.75][:groups],
             ncp_groups=[0.0625, 0.125, 0.25][:groups],
+            train=0.01,
+            train_scales=[0.01, 0.02],
+            train_groups=[0.01, 0.02, 0.03][:groups],
         ),
         likelihood=_likelihood(),
         fid=SampleQuality(
@@ -133,6 +140,26 @@ def test_a_report_without_samples_figures_or_density_leaves_their_keys_out():
     assert MMDFigures.from_dict({"mmd_samples": 1}) == MMDFigures(samples=1)
 
 
+def test_equal_prior_hole_bars_are_explained_and_old_reports_have_no_floor(tmp_path: Path):
+    report = _report(groups=1)
+    equal = dataclasses.replace(report.mmd, base=0.00122, ncp=0.00120, train=0.0003)
+    text = markdown_report(dataclasses.replace(report, mmd=equal))
+    assert "the two priors score within 5 % of each other (0.00122, 0.00120)" in text
+    assert "the floor (0.00030) is what no hole scores" in text
+    # a report.json from before the floor was measured reads back without one
+    entries = report.to_dict()
+    old = {k: v for k, v in entries.items() if not k.startswith("mmd2_posterior_train")}
+    assert (
+        "mmd2_posterior_train_scales" in entries
+        and EvaluationReport.from_dict(old).mmd.train is None
+    )
+    assert EvaluationReport.from_dict(old).to_dict() == old
+    text = markdown_report(EvaluationReport.from_dict(old))
+    assert "| all | 0.50000 | 0.12500 |\n" in text and "floor" not in text
+    write_report(EvaluationReport.from_dict(old), tmp_path)  # the figure without the floor
+    assert (tmp_path / "report.png").stat().st_size > 1000
+
+
 def test_a_shards_report_says_which_examples_it_holds():
     report = EvaluationReport(
         num_test=5,
@@ -173,7 +200,9 @@ def test_markdown_report_prints_the_figures_of_the_attributes(tmp_path: Path):
     assert text.startswith("# ncpvae evaluation of `runs/prior`")
     assert "| NCP | -0.625 ± 0.090 |" in text
     assert "Mean ESS per group: 12.5, 4.0, 30.0 (of M = 500, over 2000 samples)." in text
-    assert "| group 1 | 0.50000 | 0.12500 |" in text
+    assert "| group 1 | 0.50000 | 0.12500 | 0.02000 |" in text  # base, NCP, the floor
+    assert "| all, bandwidth 0.25 x median | 0.25000 | 0.06250 | 0.02000 |" in text
+    assert "another draw of q(z) itself" in text and "within 5 %" not in text
     assert "| sir | 1 | 0 | 41.50 | 100 | 1.000 | ESS 3.2 / 50 |" in text
     assert "| hmc | 0.8 | 1 | 40.25 | 100 | 2.000 | acceptance 0.75 |" in text
     assert "| 0 | 0.5000 / 0.6250 | 0.7500 / 0.7000 | -0.0100 / -0.0200 |" in text
@@ -187,7 +216,8 @@ def test_markdown_report_prints_the_figures_of_the_attributes(tmp_path: Path):
     assert (tmp_path / "report.png").stat().st_size > 1000
 
 
-def test_evaluate_describes_the_attributes():
+def test_evaluate_describes_the_attributes(monkeypatch):
+    monkeypatch.setattr(summary, "process_seconds", lambda: 34.0 + 135)
     text = evaluate.describe(_report(), OUT)
     assert text.splitlines()[0] == "evaluate: 200 test examples"
     assert "log-likelihood (nats): VAE -3.500, NCP -0.625, gain 2.875 +- 0.050" in text
@@ -196,7 +226,17 @@ def test_evaluate_describes_the_attributes():
     assert (
         "mean over 4 contexts (near 0 at the optimum): 0: -0.0500, 1: -0.1000, 2: -0.1500" in text
     )
-    assert "took 2 min 15 s" in text
+    # the evaluation's own time, then the command's wall time with start-up and loading
+    assert "took 2 min 15 s (2 min 49 s with start-up, loading and writing)" in text
+
+
+def test_a_verbs_wall_time_counts_from_the_start_of_its_process():
+    code = "import time; time.sleep(1.5); from ncpvae.cli.summary import took; print(took(0.5))"
+    line = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    match = re.fullmatch(r"0 s \((\d+) s with start-up, loading and writing\)\n", line)
+    assert match and 2 <= int(match.group(1)) < 30, line  # the sleep and the imports
 
 
 def test_merge_evaluations_describes_the_joined_figures():
@@ -271,7 +311,7 @@ def test_sample_and_merge_priors_keep_their_summary_keys():
     }
 
 
-def test_the_demo_result_is_the_evaluation_then_the_demos_figures():
+def test_the_demo_result_is_the_evaluation_then_the_demos_figures(monkeypatch):
     report = _report(groups=1)
     result = DemoResult(report, 10.0, 20.0, 3000, 3000, 95.0, 2)
     entries = result.to_dict()
@@ -279,6 +319,7 @@ def test_the_demo_result_is_the_evaluation_then_the_demos_figures():
     assert list(entries)[: len(evaluation)] == list(evaluation)
     assert entries["seconds"] == 95.0  # the demo's wall time, in the evaluation's place
     assert [entries[k] for k in ("vae_steps", "prior_steps", "threads")] == [3000, 3000, 2]
+    monkeypatch.setattr(summary, "process_seconds", lambda: None)  # not known here
     text = demo.describe(result, OUT)
     assert "test log-likelihood VAE -3.500, NCP -0.625 nats (gain 2.88;" in text
     assert "log Z -0.0500; mean SIR ESS 12.5 of 500; took 95 s (2 CPU threads)" in text

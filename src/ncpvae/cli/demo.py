@@ -11,7 +11,7 @@ import torch
 
 from ncpvae.cli import evaluate, train_prior, train_vae
 from ncpvae.cli.results import DemoResult
-from ncpvae.cli.summary import seconds, wrote
+from ncpvae.cli.summary import took, wrote
 from ncpvae.config import DemoConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import gaussians25_figure
@@ -88,7 +88,7 @@ def thread_probe(cfg: DemoConfig) -> Callable[[], None] | None:
 
 def describe(result: DemoResult, out: Path) -> str:
     """The lines a person reads at the end: the benchmark's figures, wall time, files."""
-    ll, report = result.report.likelihood, result.report
+    ll, report, threads = result.report.likelihood, result.report, result.threads
     assert ll is not None and report.sir is not None  # the demo's VAE has a density
     return "\n".join(
         [
@@ -97,8 +97,7 @@ def describe(result: DemoResult, out: Path) -> str:
             "paper: -2.753 and -0.954)",
             f"  log Z {report.log_normalizer.value:+.4f}; mean SIR ESS "
             f"{report.sir.smallest_group_ess:.1f} of {report.sir.proposals}; took "
-            f"{seconds(result.seconds)} "
-            f"({result.threads} CPU thread{'s' if result.threads > 1 else ''})",
+            + took(result.seconds, f"{threads} CPU thread{'s' if threads > 1 else ''}"),
             wrote(out),
         ]
     )

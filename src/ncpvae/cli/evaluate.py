@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from ncpvae.cli.summary import log_z, seconds, wrote
+from ncpvae.cli.summary import log_z, took, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import EvaluationReport, check_trained, evaluate
@@ -84,6 +84,6 @@ def describe(result: EvaluationReport, out: Path) -> str:
             f"{row.fid:.2f} ({row.fid_samples:,} samples, {against})"
             for row in result.fid.rows
         ]
-    lines.append(f"  took {seconds(result.seconds['total'])}")
+    lines.append(f"  took {took(result.seconds['total'])}")
     lines.append(wrote(out))
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ncpvae.cli.results import SampleResult
-from ncpvae.cli.summary import seconds, wrote
+from ncpvae.cli.summary import took, wrote
 from ncpvae.config import SampleConfig, save_config
 from ncpvae.evaluation import SamplerDiagnostics, check_trained
 from ncpvae.evaluation.plotting import image_grid, scatter
@@ -63,7 +63,7 @@ def describe(result: SampleResult, out: Path) -> str:
     """The lines a person reads at the end: the sampler's diagnostics, wall time, files."""
     line = (
         f"sample: {result.num_samples:,} samples by {result.sampler} "
-        f"(t = {result.temperature:g}) in {seconds(result.seconds)}"
+        f"(t = {result.temperature:g}) in {took(result.seconds)}"
     )
     diagnostics = result.diagnostics
     if diagnostics.sir is not None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ncpvae.cli.results import PriorResult, TrainingSummary
-from ncpvae.cli.summary import history_file, log_z, seconds, wrote
+from ncpvae.cli.summary import history_file, log_z, seconds, took, wrote
 from ncpvae.config import PriorRunConfig
 from ncpvae.data import load_data
 from ncpvae.errors import ConfigError
@@ -82,6 +82,8 @@ def run(
     save_prior(prior, out, vae=cfg.vae, config=cfg)
     write_json(out / "history.json", history_file(result.to_dict(), history))
     training_curves(history, out / "curves.png", "train-prior")
+    if not cfg.keep_checkpoint:
+        checkpointing.discard()
     return result
 
 
@@ -104,7 +106,7 @@ def describe(result: PriorResult, out: Path) -> str:
             *log_z_line,
             f"  training {seconds(training.seconds)}"
             f"{' (data encoded once)' if training.reused_encodings else ''}, "
-            f"log Z {seconds(log_z_seconds)}",
+            f"log Z {took(log_z_seconds)}",
             wrote(out),
             f"  next: ncpvae sample --prior {out} --out SAMPLES_FOLDER, or ncpvae evaluate "
             f"--prior {out} --out REPORT_FOLDER",

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from ncpvae.cli.results import TrainingSummary
-from ncpvae.cli.summary import history_file, seconds, wrote
+from ncpvae.cli.summary import history_file, took, wrote
 from ncpvae.config import VAERunConfig
 from ncpvae.data import load_data
 from ncpvae.evaluation.plotting import training_curves
@@ -61,6 +61,8 @@ def run(
         save_vae(model, out, cfg)
         write_json(out / "history.json", history_file(summary.to_dict(), history))
         training_curves(history, out / "curves.png", "train-vae")
+        if not cfg.keep_checkpoint:
+            checkpointing.discard()
     return summary
 
 
@@ -72,7 +74,7 @@ def describe(result: TrainingSummary, out: Path) -> str:
     held_out = ", ".join(f"{k} {validation[k]:.4g}" for k in parts if k in validation)
     return "\n".join(
         [
-            f"train-vae: done in {seconds(result.seconds)}; last logged {terms or 'loss'}"
+            f"train-vae: done in {took(result.seconds)}; last logged {terms or 'loss'}"
             + (f"; validation {held_out}" if held_out else ""),
             wrote(out),
             f"  next: ncpvae train-prior --vae {out} --out PRIOR_FOLDER",

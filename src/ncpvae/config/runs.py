@@ -37,6 +37,10 @@ VAE_HELP = (
 DEVICE_HELP = "Where to run: auto (a GPU if there is one), cpu, cuda or cuda:N."
 CHECKPOINT_HELP = "Training steps between checkpoints (0: only at the end)."
 CHECKPOINT_MINUTES_HELP = "Minutes of training between checkpoints as well (0: by steps only)."
+KEEP_CHECKPOINT_HELP = (
+    "Keep checkpoint.pt (the last step's training state) after the run finishes; false: remove "
+    "it, as a finished run cannot be resumed."
+)
 
 
 @config_section
@@ -61,6 +65,7 @@ class VAERunConfig:
     )
     checkpoint_every: Int = setting(1000, CHECKPOINT_HELP, min=0)
     checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
+    keep_checkpoint: bool = setting(False, KEEP_CHECKPOINT_HELP)
     device: str = setting("auto", DEVICE_HELP)
 
 
@@ -93,6 +98,7 @@ class PriorRunConfig:
     )
     checkpoint_every: Int = setting(1000, CHECKPOINT_HELP, min=0)
     checkpoint_minutes: float = setting(5.0, CHECKPOINT_MINUTES_HELP, min=0)
+    keep_checkpoint: bool = setting(False, KEEP_CHECKPOINT_HELP)
     device: str = setting("auto", DEVICE_HELP)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import pickle
 import tarfile
+import zlib
 from pathlib import Path
 from typing import IO, Any
 
@@ -84,9 +85,12 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             ) from None
 
 
-def safe_unpickle(file: IO[bytes]) -> object:
+def safe_unpickle(
+    file: IO[bytes], source: str | None = None, remedy: str = "re-extract it"
+) -> object:
     """Load one pickle from the binary ``file``, allowing only dicts, lists, strings, numbers
-    and numeric numpy arrays.
+    and numeric numpy arrays; errors name it ``source`` (default: the file's name) and, for a
+    corrupt file, end with ``remedy``.
 
     The only globals the pickle may name are ``numpy.core.multiarray._reconstruct`` and
     ``numpy._core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype`` (refusing object
@@ -94,7 +98,7 @@ def safe_unpickle(file: IO[bytes]) -> object:
     Python 2 strings come back as ``bytes`` (``encoding="bytes"``). Anything else, and any
     truncated or corrupt stream, raises :class:`~ncpvae.errors.DataError`.
     """
-    source = f"pickle {str(getattr(file, 'name', '<stream>'))!r}"
+    source = source or f"pickle {str(getattr(file, 'name', '<stream>'))!r}"
     try:
         return _ArrayOnlyUnpickler(file, source).load()
     except DataError:
@@ -104,7 +108,7 @@ def safe_unpickle(file: IO[bytes]) -> object:
     except Exception as err:  # a corrupt pickle can fail in many ways; report them all as one
         raise DataError(
             f"{source} could not be read ({_one_line(err)}); the file is truncated or "
-            "corrupt, re-extract it"
+            f"corrupt, {remedy}"
         ) from None
 
 
@@ -122,17 +126,24 @@ def _open_member(root: Path, archive: tarfile.TarFile | None, name: str) -> IO[b
                 f"CIFAR-10 file {str(path)!r} could not be opened ({_one_line(err)}); "
                 "check its permissions"
             ) from None
-    members = [m for m in archive.getmembers() if m.isfile() and Path(m.name).name == name]
-    file = archive.extractfile(members[0]) if members else None
+    try:
+        members = [m for m in archive.getmembers() if m.isfile() and Path(m.name).name == name]
+        file = archive.extractfile(members[0]) if members else None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise DataError(
+            f"CIFAR-10 archive {str(root)!r} is truncated or corrupt ({_one_line(err)}); "
+            "download it again"
+        ) from None
     if file is None:
         raise DataError(f"CIFAR-10 archive {str(root)!r} has no {name}; {_HINT}")
     return file
 
 
-def _read_batch(file: IO[bytes], where: str) -> np.ndarray:
-    """The (n, 3072) uint8 image rows of one CIFAR-10 batch file, checked."""
+def _read_batch(file: IO[bytes], where: str, remedy: str) -> np.ndarray:
+    """The (n, 3072) uint8 image rows of one CIFAR-10 batch file, checked; errors name it
+    ``where`` and, for a corrupt file, end with ``remedy``."""
     with file:
-        batch = safe_unpickle(file)
+        batch = safe_unpickle(file, where, remedy)
     if not isinstance(batch, dict):
         raise DataError(f"{where} holds a {type(batch).__name__}, not a dict; {_HINT}")
     data = batch.get(b"data", batch.get("data"))
@@ -183,8 +194,9 @@ def read_cifar10(path: str | Path) -> tuple[Tensor, Tensor]:
 
 def _read_all(root: Path, archive: tarfile.TarFile | None) -> tuple[Tensor, Tensor]:
     def batch(name: str) -> np.ndarray:
-        where = f"CIFAR-10 file {name!r} in {str(root)!r}"
-        return _read_batch(_open_member(root, archive, name), where)
+        where = f"CIFAR-10 file {name!r} in {'archive ' if archive else ''}{str(root)!r}"
+        remedy = "download cifar-10-python.tar.gz again" if archive else "re-extract it"
+        return _read_batch(_open_member(root, archive, name), where, remedy)
 
     train = _to_images([batch(name) for name in TRAIN_FILES])
     test = _to_images([batch(TEST_FILE)])

@@ -24,6 +24,7 @@ from ncpvae.evaluation.results import EvaluationReport
 from ncpvae.evaluation.sample_quality import fid_reference, sample_quality
 from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
+from ncpvae.threads import auto_threads
 from ncpvae.training import posterior_latents
 
 __all__ = ["evaluate", "fit_log_normalizer", "check_trained", "likelihood_shard"]
@@ -116,10 +117,16 @@ def _per_example(
 
 
 def _sir_and_prior_hole(
-    prior: Prior, test: TensorData, settings: EvaluationSettings, progress: bool
+    prior: Prior,
+    train: TensorData,
+    test: TensorData,
+    settings: EvaluationSettings,
+    progress: bool,
 ) -> tuple[SIRFigures, MMDFigures]:
     """SIR's ESS over ``settings.sir_samples`` draws, and the prior hole as MMD^2 between
-    aggregate-posterior latents of ``test`` and draws of the base prior and of SIR."""
+    aggregate-posterior latents of ``test`` and draws of the base prior, of SIR and, as the
+    floor, of the aggregate posterior on ``train`` (from its own seed, leaving torch's global
+    random stream as it was)."""
     model = prior.model
     generator = torch.Generator(model.device).manual_seed(settings.seed + 2)
     sampled = prior.sample(
@@ -131,10 +138,15 @@ def _sir_and_prior_hole(
         return sir, MMDFigures(samples=n)
     base = BasePriorSampler().sample(prior, n, generator=generator).latents
     posterior = posterior_latents(model, test, n)
-    hole = prior_hole(prior, posterior, {"base": base, "ncp": sampled.latents[:n]})
+    with torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else []):
+        torch.manual_seed(settings.seed + 4)
+        floor = posterior_latents(model, train, n)
+    sets = {"base": base, "ncp": sampled.latents[:n], "train": floor}
+    hole = prior_hole(prior, posterior, sets)
     return sir, MMDFigures.from_dict({"mmd_samples": n, **hole})
 
 
+@auto_threads()
 def evaluate(
     prior: Prior,
     train: TensorData,
@@ -179,7 +191,7 @@ def evaluate(
     sir, mmd, quality = None, None, None
     if settings.samples_figures:
         tick = time.perf_counter()
-        sir, mmd = _sir_and_prior_hole(prior, test, settings, progress)
+        sir, mmd = _sir_and_prior_hole(prior, train, test, settings, progress)
         seconds["sir_and_mmd"] = time.perf_counter() - tick
         if fid is not None:
             tick = time.perf_counter()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -107,10 +107,13 @@ class SamplerDiagnostics:
 @dataclass(frozen=True)
 class MMDFigures:
     """The prior hole (:func:`~ncpvae.evaluation.prior_hole.prior_hole`): unbiased MMD^2
-    between ``samples`` aggregate-posterior latents and as many draws of the base prior
-    (``base``) and of the NCP prior by SIR (``ncp``), at the median-heuristic bandwidth, at that
-    bandwidth times each of ``bandwidth_scales`` (``*_scales``) and, for several latent groups,
-    per group (``*_groups``). Only ``samples`` with fewer than two samples."""
+    between ``samples`` aggregate-posterior latents of test examples and as many draws of the
+    base prior (``base``), of the NCP prior by SIR (``ncp``) and of the aggregate posterior
+    itself, latents of training examples (``train``: the floor, what a prior equal to q(z)
+    would score at this sample size), at the median-heuristic bandwidth, at that bandwidth
+    times each of ``bandwidth_scales`` (``*_scales``) and, for several latent groups, per group
+    (``*_groups``). Only ``samples`` with fewer than two samples; no ``train`` in reports from
+    before it was measured."""
 
     samples: int
     bandwidth_scales: list[float] = field(default_factory=list)
@@ -120,17 +123,23 @@ class MMDFigures:
     ncp_scales: list[float] = field(default_factory=list)
     base_groups: list[float] | None = None
     ncp_groups: list[float] | None = None
+    train: float | None = None
+    train_scales: list[float] = field(default_factory=list)
+    train_groups: list[float] | None = None
+
+    SETS: ClassVar[tuple[str, ...]] = ("base", "ncp", "train")
 
     def to_dict(self) -> dict[str, Any]:
-        """``mmd_samples``, ``mmd_bandwidth_scales`` and ``mmd2_posterior_<base|ncp>`` with
-        their ``_scales`` and ``_groups``, where measured."""
+        """``mmd_samples``, ``mmd_bandwidth_scales`` and ``mmd2_posterior_<base|ncp|train>``
+        with their ``_scales`` and ``_groups``, where measured."""
         if self.base is None:
             return {"mmd_samples": self.samples}
         entries = {"mmd_samples": self.samples, "mmd_bandwidth_scales": self.bandwidth_scales}
-        for name in ("base", "ncp"):
+        measured = [name for name in self.SETS if getattr(self, name) is not None]
+        for name in measured:
             entries[f"mmd2_posterior_{name}"] = getattr(self, name)
             entries[f"mmd2_posterior_{name}_scales"] = getattr(self, f"{name}_scales")
-        for name in ("base", "ncp"):
+        for name in measured:
             entries[f"mmd2_posterior_{name}_groups"] = getattr(self, f"{name}_groups")
         return _present(entries)
 
@@ -140,13 +149,19 @@ class MMDFigures:
         :func:`~ncpvae.evaluation.prior_hole.prior_hole`'s."""
         named = {
             f"{name}{part}": entries.get(f"mmd2_posterior_{name}{part}")
-            for name in ("base", "ncp")
+            for name in cls.SETS
             for part in ("", "_scales", "_groups")
         }
-        lists = ("base_scales", "ncp_scales")
-        named.update({k: named[k] or [] for k in lists})
+        named.update({f"{name}_scales": named[f"{name}_scales"] or [] for name in cls.SETS})
         scales = entries.get("mmd_bandwidth_scales", [])
         return cls(samples=entries["mmd_samples"], bandwidth_scales=scales, **named)
+
+    def indistinct(self, tolerance: float = 0.05) -> bool:
+        """Whether the base prior and NCP score within ``tolerance`` (relative) of each other
+        at the median bandwidth: that scale does not tell the two priors apart."""
+        if self.base is None or self.ncp is None:
+            return False
+        return abs(self.base - self.ncp) <= tolerance * max(abs(self.base), abs(self.ncp))
 
 
 @dataclass(frozen=True)

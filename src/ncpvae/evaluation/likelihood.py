@@ -28,6 +28,7 @@ from ncpvae.distributions import sample
 from ncpvae.metrics import log_mean_exp
 from ncpvae.models.base import GroupStep, LatentVariableModel
 from ncpvae.progress import progress_bar
+from ncpvae.threads import auto_threads
 
 __all__ = ["log_likelihood", "log_likelihoods", "bits_per_dim", "LogDensity", "Plan", "plan"]
 
@@ -98,6 +99,7 @@ def plan(
 
 
 @torch.no_grad()
+@auto_threads()
 def log_likelihoods(
     model: LatentVariableModel,
     data: DataLike,
@@ -196,6 +198,7 @@ def _pass(
     return {n: log_px_z_minus_q + lp.view(samples, -1) for n, lp in log_p.items()}
 
 
+@auto_threads()
 def log_likelihood(
     model: LatentVariableModel,
     data: DataLike,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ncpvae.evaluation.figures import MMDFigures
 from ncpvae.evaluation.results import EvaluationReport
 from ncpvae.evaluation.sample_quality import FID_SEED_OFFSET, FID_SEED_STRIDE
 from ncpvae.files import atomic_write, write_json
@@ -85,22 +86,44 @@ def _prior_hole_lines(report: EvaluationReport) -> list[str]:
         return []
     sir = report.sir.samples if report.sir is not None else None
     whence = f" (of the {sir} SIR samples)" if sir is not None else ""
+    floor = mmd.train is not None
     lines = [
         f"## The prior hole: MMD² to aggregate-posterior latents ({mmd.samples} samples a side)",
         "",
         f"Each prior's first {mmd.samples} samples{whence} against the latents of as many test "
-        "examples (the fewest of the SIR samples, the test examples and 2,000).",
+        "examples (the fewest of the SIR samples, the test examples and 2,000)"
+        + (
+            "; the floor is the latents of as many training examples, another draw of q(z) "
+            "itself: what a prior equal to q(z) would score, so a prior near it has no hole "
+            "this sample size can show."
+            if floor
+            else "."
+        ),
         "",
-        "| latents | base prior | NCP prior (SIR) |",
-        "|---|---|---|",
-        f"| all | {mmd.base:.5f} | {mmd.ncp:.5f} |",
+        "| latents | base prior | NCP prior (SIR) |" + (" floor (training latents) |" * floor),
+        "|---|---|---|" + "---|" * floor,
     ]
-    groups = zip(mmd.base_groups or [], mmd.ncp_groups or [], strict=True)
-    lines += [f"| group {k} | {base:.5f} | {ncp:.5f} |" for k, (base, ncp) in enumerate(groups)]
-    for scale, base, ncp in zip(
-        mmd.bandwidth_scales, mmd.base_scales, mmd.ncp_scales, strict=False
-    ):
-        lines.append(f"| all, bandwidth {scale:g} x median | {base:.5f} | {ncp:.5f} |")
+    columns = [
+        (mmd.base, mmd.base_groups, mmd.base_scales),
+        (mmd.ncp, mmd.ncp_groups, mmd.ncp_scales),
+    ]
+    if floor:
+        columns.append((mmd.train, mmd.train_groups, mmd.train_scales))
+    cells = lambda values: " | ".join(f"{v:.5f}" for v in values)  # noqa: E731
+    lines.append(f"| all | {cells(c[0] for c in columns)} |")
+    for k in range(len(mmd.base_groups or [])):
+        lines.append(f"| group {k} | {cells(c[1][k] for c in columns)} |")
+    for i, scale in enumerate(mmd.bandwidth_scales[: len(mmd.base_scales)]):
+        lines.append(f"| all, bandwidth {scale:g} x median | {cells(c[2][i] for c in columns)} |")
+    if mmd.indistinct():
+        lines += [
+            "",
+            f"At the median bandwidth the two priors score within 5 % of each other "
+            f"({mmd.base:.5f}, {mmd.ncp:.5f}): that bandwidth sees the latent cloud as a whole "
+            "and does not tell them apart here; the finer bandwidths compare smaller regions, "
+            "where a hole between the modes of q(z) shows"
+            + (f", and the floor ({mmd.train:.5f}) is what no hole scores." if floor else "."),
+        ]
     return lines + [""]
 
 
@@ -181,16 +204,29 @@ def markdown_report(report: EvaluationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _hole_bars(mmd: MMDFigures) -> tuple[list[str], dict[str, list[float]]]:
+    """The prior-hole panel: its ticks (the latent groups at the median bandwidth, or a flat
+    prior's bandwidths) and each measured set's bars."""
+    labels = {"base": "base prior", "ncp": "NCP (SIR)", "train": "floor (training latents)"}
+    measured = [name for name in labels if getattr(mmd, name) is not None]
+    if mmd.base_groups:
+        ticks, part = [str(k) for k in range(len(mmd.base_groups))], "_groups"
+    elif mmd.base_scales:
+        ticks, part = [f"{s:g} x median" for s in mmd.bandwidth_scales], "_scales"
+    else:  # a report from before the bandwidth scales: the median bandwidth alone
+        return ["median"], {labels[name]: [getattr(mmd, name)] for name in measured}
+    return ticks, {labels[name]: getattr(mmd, name + part) for name in measured}
+
+
 def _plot(report: EvaluationReport, path: Path) -> bool:
     """The figures the report has, one panel each (none on a likelihood shard > 0, which only
     computes the likelihood): the prior hole, the SIR ESS per group, FID per sampler. Returns
     whether it drew any."""
     mmd, sir = report.mmd, report.sir
-    base = (mmd.base_groups or [mmd.base]) if mmd else [None]
-    ncp = (mmd.ncp_groups or [mmd.ncp]) if mmd else [None]
+    ticks, bars = _hole_bars(mmd) if mmd is not None and mmd.base is not None else ([], {})
     ess = sir.group_ess if sir else []
     rows = report.fid.rows if report.fid else []
-    present = {"hole": base[0] is not None, "ess": bool(ess), "fid": bool(rows)}
+    present = {"hole": bool(bars), "ess": bool(ess), "fid": bool(rows)}
     panels = [name for name, shown in present.items() if shown]
     if not panels:
         return False
@@ -199,10 +235,17 @@ def _plot(report: EvaluationReport, path: Path) -> bool:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
     ax = dict(zip(panels, axes[0], strict=True))
     if "hole" in ax:
-        ticks = range(len(base))
-        ax["hole"].bar([k - 0.2 for k in ticks], base, width=0.4, label="base prior")
-        ax["hole"].bar([k + 0.2 for k in ticks], ncp, width=0.4, label="NCP (SIR)")
-        ax["hole"].set(xticks=list(ticks), xlabel="latent group", ylabel="MMD² to q(z)")
+        width = 0.8 / len(bars)
+        for i, (label, values) in enumerate(bars.items()):
+            offset = (i - (len(bars) - 1) / 2) * width
+            ax["hole"].bar([k + offset for k in range(len(ticks))], values, width, label=label)
+        flat = mmd is not None and not mmd.base_groups
+        ax["hole"].set(
+            xticks=list(range(len(ticks))),
+            xticklabels=ticks,
+            xlabel="RBF bandwidth" if flat else "latent group",
+            ylabel="MMD² to q(z)",
+        )
         ax["hole"].set_title("prior hole")
         ax["hole"].legend()
     if "ess" in ax and sir is not None:

@@ -46,6 +46,7 @@ from ncpvae.prior import Prior, build_prior
 from ncpvae.samplers import build_sampler
 from ncpvae.settings import Int, config_section, setting
 from ncpvae.tensor_files import load_weights, save_weights
+from ncpvae.threads import auto_threads
 from ncpvae.training import train_prior
 
 __all__ = ["PythaeModel", "NCPSamplerConfig", "NCPSampler", "BinarizedDataset", "SUPPORTED_MODELS"]
@@ -150,6 +151,7 @@ class NCPSampler:
             self.prior.to(self.device)
             self.prior.base = self.latent_model.base_prior()
 
+    @auto_threads()
     def fit(self, train_data: DataLike, progress: bool = False, **kwargs: Any) -> None:
         """Fit a fresh classifier on encoder samples of ``train_data`` (N, *input_dim): a tensor
         or numpy array in the model's input range (uint8 pixels are scaled to [0, 1]), a
@@ -177,6 +179,7 @@ class NCPSampler:
             )
         self.is_fitted = True
 
+    @auto_threads()
     @torch.no_grad()
     def sample(
         self,

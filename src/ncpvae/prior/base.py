@@ -32,6 +32,7 @@ from torch.distributions import Distribution
 
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
 from ncpvae.prior.normalizer import LogNormalizer, log_normalizer_estimate
+from ncpvae.threads import auto_threads
 
 __all__ = ["Prior", "Noise", "NO_SHARDING"]
 
@@ -238,6 +239,7 @@ class Prior(nn.Module, ABC):
 
     # ---------------------------------------------------------------------------- log Z
 
+    @auto_threads()
     @torch.no_grad()
     def estimate_log_normalizer(
         self,
@@ -283,6 +285,7 @@ class Prior(nn.Module, ABC):
 
     # ---------------------------------------------------------------------------- sampling
 
+    @auto_threads()
     def sample(
         self,
         num_samples: int,

@@ -18,6 +18,7 @@ from torch import Tensor
 from ncpvae.distributions import generator_on, sample
 from ncpvae.prior import Prior
 from ncpvae.progress import progress_bar
+from ncpvae.threads import auto_threads
 
 __all__ = ["SampleOutput", "Sampler", "BasePriorSampler", "resample_index"]
 
@@ -91,6 +92,7 @@ class Sampler(ABC):
     def _bar(self, iterable, description: str):
         return progress_bar(iterable, description, self.progress, leave=False)
 
+    @auto_threads()
     def sample(
         self,
         prior: Prior,

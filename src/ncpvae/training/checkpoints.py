@@ -69,6 +69,11 @@ class Checkpointing:
         by_time = self.every_seconds > 0 and seconds_since_last >= self.every_seconds
         return done == total or by_steps or by_time
 
+    def discard(self) -> None:
+        """Remove the checkpoint file: a finished run's, once its files are written (a finished
+        run cannot be resumed, so it would only take space)."""
+        self.path.unlink(missing_ok=True)
+
 
 def with_state(checkpointing: Checkpointing | None, **state: Stateful) -> Checkpointing | None:
     """``checkpointing`` that also saves and restores ``state`` (modules, batch streams)."""

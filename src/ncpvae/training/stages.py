@@ -18,6 +18,7 @@ from ncpvae.config.train import TrainConfig
 from ncpvae.data.arrays import DataLike, as_data
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.prior import Prior
+from ncpvae.threads import auto_threads
 from ncpvae.training.batches import Minibatches
 from ncpvae.training.checkpoints import Checkpointing, with_state
 from ncpvae.training.encodings import encode_once
@@ -34,6 +35,7 @@ def kl_warmup(step: int, warmup_steps: int) -> float:
     return 1.0 if warmup_steps <= 0 else min(1.0, step / warmup_steps)
 
 
+@auto_threads()
 def train_vae(
     model: LatentVariableModel,
     data: DataLike,
@@ -113,6 +115,7 @@ def posterior_latents(
     return model.posterior(batch.to(model.device)).sample()
 
 
+@auto_threads()
 def train_prior(
     prior: Prior,
     data: DataLike,
