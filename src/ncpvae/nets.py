@@ -112,8 +112,10 @@ class ResidualMLPClassifier(nn.Module):
 
     ``forward(z, context)`` takes a batch of latents of any event shape (flattened here) and an
     optional context feature (the frozen prior network's c_k in a hierarchical VAE,
-    docs/method.md section 2.2); it returns one logit per row. ``dropout`` and
-    ``spectral_norm`` regularise the ratio it learns (see :func:`spectral_normalize`).
+    docs/method.md section 2.2); it returns one logit per row, or ``outputs`` > 1 logits per row
+    (N, outputs) from as many heads on the shared blocks (the bridges of telescoping NCP,
+    docs/method.md section 2.5). ``dropout`` and ``spectral_norm`` regularise the ratio it
+    learns (see :func:`spectral_normalize`).
     """
 
     def __init__(
@@ -127,9 +129,11 @@ class ResidualMLPClassifier(nn.Module):
         squeeze_excitation: bool = True,
         dropout: float = 0.0,
         spectral_norm: bool = False,
+        outputs: int = 1,
     ) -> None:
         super().__init__()
         self.context_dim = context_dim
+        self.outputs = outputs
         self.stem = nn.Linear(latent_dim + context_dim, hidden_dim)
         self.blocks = nn.Sequential(
             *(
@@ -137,18 +141,20 @@ class ResidualMLPClassifier(nn.Module):
                 for _ in range(num_blocks)
             )
         )
-        self.head = nn.Sequential(nn.SiLU(), nn.Linear(hidden_dim, 1))
+        self.head = nn.Sequential(nn.SiLU(), nn.Linear(hidden_dim, outputs))
         if spectral_norm:
             spectral_normalize(self)
 
     def forward(self, z: Tensor, context: Tensor | None = None) -> Tensor:
-        """Logits f(z) of shape (N,) for latents (N, ...) and an optional context (N, ...)."""
+        """Logits f(z) of shape (N,), or (N, outputs), for latents (N, ...) and an optional
+        context (N, ...)."""
         h = z.flatten(start_dim=1)
         if self.context_dim:
             if context is None:
                 raise ValueError("this classifier was built with context_dim > 0: pass a context")
             h = torch.cat([h, context.flatten(start_dim=1)], dim=1)
-        return self.head(self.blocks(self.stem(h))).squeeze(-1)
+        logits = self.head(self.blocks(self.stem(h)))
+        return logits.squeeze(-1) if self.outputs == 1 else logits
 
 
 class ResidualConvClassifier(nn.Module):

@@ -32,3 +32,18 @@ class ClassifierConfig:
         "codes are points; flat priors only).",
         min=0,
     )
+    waymarks: Int = setting(
+        0,
+        "Telescoping NCP (flat priors): waymark distributions between the base prior and the "
+        "aggregate posterior, one ratio per neighbouring pair (Rhodes et al. 2020); 0: the "
+        "paper's one ratio. The waymarks mix z_k = sqrt(1 - a_k^2) z_p + a_k z_q, a_k = k / "
+        "(waymarks + 1).",
+        min=0,
+    )
+
+    def waymark_weights(self) -> list[float]:
+        """The mixing weights a_k = k / K, k = 1 ... K - 1, of the ``waymarks`` (K = waymarks + 1
+        bridges; evenly spaced weights measured better than a_k = sqrt(k / K), docs/method.md
+        section 2.5)."""
+        bridges = self.waymarks + 1
+        return [k / bridges for k in range(1, bridges)]

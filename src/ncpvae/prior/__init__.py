@@ -4,7 +4,7 @@ their log-normaliser estimate, and a builder for a model's prior."""
 from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior
 from ncpvae.prior.build import build_prior
-from ncpvae.prior.flat import NCPPrior, nce_loss_from_logits
+from ncpvae.prior.flat import NCPPrior, bridge_nce_loss, nce_loss_from_logits
 from ncpvae.prior.hierarchical import HierarchicalNCPPrior, merge_priors
 from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer
 
@@ -18,6 +18,7 @@ __all__ = [
     "ClassifierConfig",
     "build_prior",
     "nce_loss_from_logits",
+    "bridge_nce_loss",
     "Noise",
     "NO_SHARDING",
 ]

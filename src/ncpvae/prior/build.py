@@ -28,6 +28,11 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         spectral_norm=cfg.spectral_norm,
     )
     if isinstance(model, HierarchicalLatentModel):
+        if cfg.waymarks:
+            raise ConfigError(
+                "classifier.waymarks is implemented for flat priors only, not yet per group "
+                "of a hierarchical VAE; set it to 0"
+            )
         if cfg.latent_noise:
             raise ConfigError(
                 "classifier.latent_noise is for flat priors: a hierarchical VAE's posterior is "
@@ -40,8 +45,18 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         prior: Prior = HierarchicalNCPPrior(model, classifiers)
     else:
         classifier = ResidualMLPClassifier(
-            math.prod(model.latent_shape), cfg.hidden_dim, cfg.num_blocks, **options
+            math.prod(model.latent_shape),
+            cfg.hidden_dim,
+            cfg.num_blocks,
+            outputs=cfg.waymarks + 1,
+            **options,
         )
-        prior = NCPPrior(model.base_prior(), classifier, model, latent_noise=cfg.latent_noise)
+        prior = NCPPrior(
+            model.base_prior(),
+            classifier,
+            model,
+            latent_noise=cfg.latent_noise,
+            waymarks=cfg.waymark_weights(),
+        )
     prior.classifier_config = cfg
     return prior.to(model.device)

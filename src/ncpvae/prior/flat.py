@@ -24,7 +24,7 @@ from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
 
-__all__ = ["NCPPrior", "nce_loss_from_logits"]
+__all__ = ["NCPPrior", "nce_loss_from_logits", "bridge_nce_loss"]
 
 
 def nce_loss_from_logits(
@@ -48,6 +48,33 @@ def nce_loss_from_logits(
     return loss, metrics
 
 
+def bridge_nce_loss(logits: Tensor, group: int = 0) -> tuple[Tensor, dict[str, float]]:
+    """Telescoping NCE (docs/method.md section 2.5) from the logits (K + 1, N, K) of the
+    waymark batches z_K (the aggregate posterior) down to z_0 (the base prior) under every
+    bridge: bridge k tells z_k from z_{k-1}, sum_k BCE(f_k(z_k), 1) + BCE(f_k(z_{k-1}), 0).
+    For K = 1 it is :func:`nce_loss_from_logits`. The metrics are the loss (``nce<k>``), the
+    bridges' mean accuracy (``acc<k>``) and log of the mean of exp(sum_k f_k) over the
+    base-prior draws (``logz<k>``, a one-batch estimate of log Z)."""
+    bridges = logits.shape[-1]
+    if bridges == 1:
+        return nce_loss_from_logits(logits[0, :, 0], logits[1, :, 0], group)
+    top = len(logits) - 1  # index of z_0 in the batches, which run from z_K down
+    total, accuracies = 0.0, []
+    for k in range(bridges):
+        loss, metrics = nce_loss_from_logits(logits[top - k - 1, :, k], logits[top - k, :, k])
+        total = total + loss
+        accuracies.append(metrics["acc0"])
+    with torch.no_grad():
+        log_r = logits[top].sum(-1).float()
+        log_z = torch.logsumexp(log_r, 0) - math.log(len(log_r))
+    metrics = {
+        f"nce{group}": float(total.detach()),
+        f"acc{group}": sum(accuracies) / bridges,
+        f"logz{group}": float(log_z),
+    }
+    return total, metrics
+
+
 class NCPPrior(Prior):
     """A base prior reweighted by a classifier: log p_NCP(z) = log p(z) + f(z) - log Z.
 
@@ -61,6 +88,12 @@ class NCPPrior(Prior):
         latent_noise: s > 0 adds N(0, s^2 I) noise to the real latents of stage 2, so that the
             prior fits the aggregate posterior smoothed by that Gaussian (docs/method.md section
             2.1): a deterministic encoder's codes are points, which a classifier memorises.
+        waymarks: telescoping NCP (docs/method.md section 2.5): the mixing weights
+            0 < a_1 < ... < a_{K-1} < 1 of the waymark distributions z_k = sqrt(1 - a_k^2) z_p
+            + a_k z_q between the base prior (a_0 = 0) and the aggregate posterior (a_K = 1).
+            The classifier then returns K logits per row, one ratio r_k = p_k / p_{k-1} per
+            neighbouring pair, and log r = sum_k log r_k. Empty (the default): the paper's one
+            classifier, which returns one logit per row.
 
     Its sampler state is z itself (:meth:`to_latent` is the identity).
     """
@@ -71,13 +104,23 @@ class NCPPrior(Prior):
         classifier: nn.Module,
         model: LatentVariableModel | None = None,
         latent_noise: float = 0.0,
+        waymarks: Sequence[float] = (),
     ) -> None:
         super().__init__([classifier], model)
         if not latent_noise >= 0:
             raise ValueError(f"latent_noise must be >= 0, got {latent_noise}")
+        weights = [0.0, *waymarks, 1.0]
+        if any(not a < b for a, b in zip(weights, weights[1:], strict=False)):
+            raise ValueError(f"waymarks must rise strictly inside (0, 1), got {list(waymarks)}")
         self.base = base
         self.latent_noise = latent_noise
+        self.waymarks = tuple(float(a) for a in waymarks)
         self.trained.fill_(True)  # the one classifier is the prior's, fitted or given
+
+    @property
+    def num_bridges(self) -> int:
+        """K: the ratios whose product is r (1 for the paper's NCP)."""
+        return len(self.waymarks) + 1
 
     @property
     def classifier(self) -> nn.Module:
@@ -87,7 +130,8 @@ class NCPPrior(Prior):
     # ----------------------------------------------------------------------------- primitives
 
     def _classify(self, step: GroupStep, z: Tensor) -> Tensor:
-        return self.classifier(z)
+        """log r(z): the classifier's logit, or the sum of its K bridges' logits."""
+        return self.classifier(z).view(len(z), -1).sum(-1)
 
     def walk(
         self,
@@ -177,5 +221,9 @@ class NCPPrior(Prior):
             jitter = Independent(Normal(torch.zeros_like(real), self.latent_noise), real.ndim - 1)
             real = real + noise(jitter).sample()
         fake = noise(self.base).sample((real.shape[0],))
-        logits = self.classifier(torch.cat([real.to(fake.device), fake]))
-        return nce_loss_from_logits(*logits.split(real.shape[0]))
+        real = real.to(fake.device)
+        # the waymarks from q down to p, paired: bridge k tells z_k (label 1) from z_{k-1} (0)
+        mixed = [(1 - a * a) ** 0.5 * fake + a * real for a in reversed(self.waymarks)]
+        ways = [real, *mixed, fake]
+        logits = self.classifier(torch.cat(ways)).view(len(ways), len(real), -1)
+        return bridge_nce_loss(logits)
