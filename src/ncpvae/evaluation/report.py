@@ -212,7 +212,7 @@ def _hole_bars(mmd: MMDFigures) -> tuple[list[str], dict[str, list[float]]]:
     if mmd.base_groups:
         ticks, part = [str(k) for k in range(len(mmd.base_groups))], "_groups"
     elif mmd.base_scales:
-        ticks, part = [f"{s:g} x median" for s in mmd.bandwidth_scales], "_scales"
+        ticks, part = [f"{s:g}" for s in mmd.bandwidth_scales], "_scales"
     else:  # a report from before the bandwidth scales: the median bandwidth alone
         return ["median"], {labels[name]: [getattr(mmd, name)] for name in measured}
     return ticks, {labels[name]: getattr(mmd, name + part) for name in measured}
@@ -243,7 +243,7 @@ def _plot(report: EvaluationReport, path: Path) -> bool:
         ax["hole"].set(
             xticks=list(range(len(ticks))),
             xticklabels=ticks,
-            xlabel="RBF bandwidth" if flat else "latent group",
+            xlabel="RBF bandwidth (x the median distance)" if flat else "latent group",
             ylabel="MMD² to q(z)",
         )
         ax["hole"].set_title("prior hole")
