@@ -52,12 +52,10 @@ def bridge_nce_loss(logits: Tensor, group: int = 0) -> tuple[Tensor, dict[str, f
     """Telescoping NCE (docs/method.md section 2.5) from the logits (K + 1, N, K) of the
     waymark batches z_K (the aggregate posterior) down to z_0 (the base prior) under every
     bridge: bridge k tells z_k from z_{k-1}, sum_k BCE(f_k(z_k), 1) + BCE(f_k(z_{k-1}), 0).
-    For K = 1 it is :func:`nce_loss_from_logits`. The metrics are the loss (``nce<k>``), the
-    bridges' mean accuracy (``acc<k>``) and log of the mean of exp(sum_k f_k) over the
-    base-prior draws (``logz<k>``, a one-batch estimate of log Z)."""
+    For K = 1 it is :func:`nce_loss_from_logits`, bit for bit. The metrics are the loss
+    (``nce<k>``), the bridges' mean accuracy (``acc<k>``) and log of the mean of
+    exp(sum_k f_k) over the base-prior draws (``logz<k>``, a one-batch estimate of log Z)."""
     bridges = logits.shape[-1]
-    if bridges == 1:
-        return nce_loss_from_logits(logits[0, :, 0], logits[1, :, 0], group)
     top = len(logits) - 1  # index of z_0 in the batches, which run from z_K down
     total, accuracies = 0.0, []
     for k in range(bridges):
