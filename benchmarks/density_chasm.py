@@ -9,10 +9,12 @@ fresh q-samples:
   barely reach q here), near 0 for a ratio that integrates correctly.
 
 Variants: the paper's single classifier, telescoping NCP with several waymark counts
-(``--waymarks``), and a fitted base (a full-covariance Gaussian fitted to the q-samples, alone
-and with telescoping).
+(``--waymarks``), and a fitted base (``ClassifierConfig.fitted_base``: a full-covariance
+Gaussian fitted to the q-samples by stage 2, alone and with telescoping, whose waymarks mix
+around the base's mean).
 
-    python benchmarks/density_chasm.py [--steps 3000] [--seeds 0 1] [--out FILE]
+    python benchmarks/density_chasm.py [--steps 3000] [--seeds 0 1] [--only VARIANT ...]
+        [--out FILE]
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ import time
 
 import torch
 from _results import write_results
-from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
+from torch.distributions import Distribution, Independent, Normal
 
 from ncpvae import ClassifierConfig, TrainConfig, train_prior
 from ncpvae.nets import ResidualMLPClassifier
-from ncpvae.prior import NCPPrior
+from ncpvae.prior import FittedBase, NCPPrior
 
 DIM, SCALE, SHIFT = 16, 0.3, 1.5
 TRAIN, FRESH = 50_000, 100_000
@@ -42,12 +44,7 @@ def standard() -> Independent:
     return Independent(Normal(torch.zeros(DIM), torch.ones(DIM)), 1)
 
 
-def fitted_gaussian(latents: torch.Tensor) -> MultivariateNormal:
-    """The full-covariance Gaussian of the latents' mean and covariance."""
-    return MultivariateNormal(latents.mean(0), covariance_matrix=torch.cov(latents.T))
-
-
-def fit(base: Distribution, latents: torch.Tensor, cfg: ClassifierConfig, steps: int, seed: int):
+def fit(latents: torch.Tensor, cfg: ClassifierConfig, steps: int, seed: int):
     torch.manual_seed(seed)
     net = ResidualMLPClassifier(
         DIM,
@@ -57,6 +54,7 @@ def fit(base: Distribution, latents: torch.Tensor, cfg: ClassifierConfig, steps:
         batch_norm=cfg.batch_norm,
         squeeze_excitation=cfg.squeeze_excitation,
     )
+    base = FittedBase(DIM, cfg.fitted_base) if cfg.fitted_base else standard()
     prior = NCPPrior(base, net, waymarks=cfg.waymark_weights())
     train_config = TrainConfig(steps=steps, batch_size=512, lr=1e-3, lr_final=1e-7)
     start = time.perf_counter()
@@ -83,25 +81,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--waymarks", type=int, nargs="+", default=[3, 7])
+    parser.add_argument("--only", nargs="+", help="run only the variants of these names")
     parser.add_argument("--out", default="benchmarks/results/density_chasm.json")
     args = parser.parse_args()
     q, p = target(), standard()
     kl = float(torch.distributions.kl_divergence(q, p))
     print(f"KL(q || p) = {kl:.2f} nats in {DIM} dimensions; {args.steps} steps each")
     classifier = dict(hidden_dim=128, num_blocks=2)
-    variants = [("single", "standard", 0)]
-    variants += [(f"telescoping, {w} waymarks", "standard", w) for w in args.waymarks]
-    variants += [("fitted base", "fitted", 0)]
-    variants += [(f"fitted base, {w} waymarks", "fitted", w) for w in args.waymarks[:1]]
+    variants = [("single", 0, 0)]
+    variants += [(f"telescoping, {w} waymarks", 0, w) for w in args.waymarks]
+    variants += [("fitted base", 1, 0)]
+    variants += [(f"fitted base, {w} waymarks", 1, w) for w in args.waymarks[:1]]
+    variants = [v for v in variants if not args.only or v[0] in args.only]
     rows = []
-    for name, base_kind, waymarks in variants:
+    for name, fitted_base, waymarks in variants:
         for seed in args.seeds:
             g = torch.Generator().manual_seed(1000 + seed)
             latents = q.mean + q.stddev * torch.randn(TRAIN, DIM, generator=g)
             fresh = q.mean + q.stddev * torch.randn(FRESH, DIM, generator=g)
-            base = fitted_gaussian(latents) if base_kind == "fitted" else p
-            cfg = ClassifierConfig(**classifier, waymarks=waymarks)
-            prior, seconds = fit(base, latents, cfg, args.steps, seed)
+            cfg = ClassifierConfig(**classifier, waymarks=waymarks, fitted_base=fitted_base)
+            prior, seconds = fit(latents, cfg, args.steps, seed)
             row = {
                 "variant": name,
                 "seed": seed,

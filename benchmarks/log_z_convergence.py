@@ -15,7 +15,10 @@ do, so if p's draws miss mass there the two estimates disagree. It then also fit
 temperature of the ratio on the held-out images' latents, f' = a f: Platt scaling (a, b by the
 NCE loss against fresh draws of p) and, for each of ``--temperatures``, log Z(a) and the
 validation gain E_q_val[a f] - log Z(a), the mean log-density ratio of the tilted prior
-p exp(a f) / Z(a) to p on held-out latents.
+p exp(a f) / Z(a) to p on held-out latents; and the mean log-density of the held-out latents
+under the prior (log Z from the mixture) and under the VAE's own prior, which compares priors
+with different bases (a fitted base, ``--classifier.fitted_base``). The ratio is the prior's
+log r, the sum of its bridges' logits for a telescoping prior.
 
     python benchmarks/log_z_convergence.py --prior runs/celeba/conv_vae/prior \
         [--samples 100000,1000000,10000000] [--repeats 2] [--mixture] \
@@ -115,7 +118,7 @@ def mixture_draws(prior: NCPPrior, g: DefensiveMixture, n: int, seed: int) -> tu
     logits, log_ratio = [], []
     for start in range(0, n, CHUNK):
         z = g.sample(min(CHUNK, n - start), generator)
-        logits.append(prior.classifier(z).double())
+        logits.append(prior.log_ratio(z).double())
         log_ratio.append(prior.base.log_prob(z).double() - g.log_prob(z))
     return torch.cat(logits), torch.cat(log_ratio)
 
@@ -137,13 +140,16 @@ def temperature_fit(prior: NCPPrior, validation: TensorData, draws: int) -> dict
     torch.manual_seed(7)
     posterior = gaussian_posterior(prior, validation)
     repeats = max(1, draws // posterior.batch_shape[0])
-    real = torch.cat([prior.classifier(posterior.sample()) for _ in range(repeats)])
+    latents = [posterior.sample() for _ in range(repeats)]
+    real = torch.cat([prior.log_ratio(z) for z in latents])
     fake = torch.cat(
         [
-            prior.classifier(prior.base.sample((min(CHUNK, len(real) - s),)))
+            prior.log_ratio(prior.base.sample((min(CHUNK, len(real) - s),)))
             for s in range(0, len(real), CHUNK)
         ]
     )
+    log_base = torch.cat([prior.base.log_prob(z) for z in latents]).double()
+    log_standard = torch.cat([prior.model.base_prior().log_prob(z) for z in latents]).double()
     ab = torch.tensor([1.0, 0.0], requires_grad=True)
     optimiser = torch.optim.LBFGS([ab], max_iter=100, line_search_fn="strong_wolfe")
 
@@ -161,6 +167,8 @@ def temperature_fit(prior: NCPPrior, validation: TensorData, draws: int) -> dict
         "platt_a": float(ab[0]),
         "platt_b": float(ab[1]),
         "validation_mean_f": float(real.double().mean()),
+        "validation_mean_log_base": float(log_base.mean()),
+        "validation_mean_log_vae_prior": float(log_standard.mean()),
         "validation_latents": len(real),
     }
 
@@ -234,6 +242,15 @@ def main() -> None:
         logits, log_ratio = mixture_draws(prior, mixture, n, 200)
         platt_log_z = fit["platt_b"] + importance_estimate(fit["platt_a"] * logits + log_ratio)[0]
         fit["platt_log_z"] = platt_log_z
+        log_z = importance_estimate(logits + log_ratio)[0]
+        fit["validation_log_density"] = (
+            fit["validation_mean_log_base"] + fit["validation_mean_f"] - log_z
+        )
+        print(
+            f"held-out latents: mean log p_NCP {fit['validation_log_density']:.3f} nats (log Z "
+            f"from the mixture, {n:,} draws), under the VAE's own prior "
+            f"{fit['validation_mean_log_vae_prior']:.3f}"
+        )
         print(
             f"Platt scaling on {fit['validation_latents']:,} held-out latents: "
             f"a = {fit['platt_a']:.3f}, b = {fit['platt_b']:+.3f}; log Z of a f + b: "

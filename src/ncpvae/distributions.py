@@ -26,6 +26,7 @@ from torch.distributions import (
 
 __all__ = [
     "GaussianMixture",
+    "fit_gaussian_mixture",
     "standard_normal",
     "tempered",
     "sample",
@@ -111,6 +112,32 @@ class GaussianMixture(MixtureSameFamily):
             rows = (index == k).nonzero().squeeze(1)
             out[rows] = loc[k] + eps[rows] @ scale_tril[k].T
         return out.view(*shape, loc.shape[-1])
+
+
+def fit_gaussian_mixture(
+    points: Tensor, components: int, seed: int = 0, ridge: float = 1e-6
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Maximum-likelihood full-covariance Gaussian mixture of ``points`` (N, d): its log weights
+    (K,), means (K, d) and Cholesky factors (K, d, d), float32 on the points' device. One
+    component is the sample mean and covariance in closed form; more are fitted by
+    expectation-maximisation (scikit-learn, k-means start from ``seed``). ``ridge`` is added to
+    every covariance's diagonal."""
+    x = points.detach().double().cpu()
+    if components == 1:
+        mean = x.mean(0)
+        centred = x - mean
+        covariance = centred.T @ centred / len(x) + ridge * torch.eye(x.shape[1], dtype=x.dtype)
+        logits, means, covariances = torch.zeros(1), mean[None], covariance[None]
+    else:
+        from sklearn.mixture import GaussianMixture as SklearnMixture
+
+        gmm = SklearnMixture(
+            components, covariance_type="full", reg_covar=ridge, random_state=seed
+        ).fit(x.numpy())
+        logits = torch.as_tensor(gmm.weights_).log()
+        means, covariances = torch.as_tensor(gmm.means_), torch.as_tensor(gmm.covariances_)
+    scale_tril = torch.linalg.cholesky(covariances)
+    return tuple(t.float().to(points.device) for t in (logits, means, scale_tril))  # type: ignore[return-value]
 
 
 class PointMass(Distribution):

@@ -1,9 +1,9 @@
 """Telescoping NCP (docs/method.md section 2.5): the waymark batches are the paired linear
-mixtures of the aggregate-posterior and base-prior latents; one bridge is the paper's NCE loss;
-the bridges' exact log-ratios add up to log q/p and score best; and on a closed-form density
-chasm (q and p 15 nats apart in 8 dimensions) the telescoping ratio is far closer to the truth
-than one classifier's with the same steps (benchmarks/density_chasm.py: 16 dimensions, 30
-nats)."""
+mixtures of the aggregate-posterior and base-prior latents around the base's mean; one bridge
+is the paper's NCE loss; the bridges' exact log-ratios add up to log q/p and score best; and on
+a closed-form density chasm (q and p 15 nats apart in 8 dimensions) the telescoping ratio is
+far closer to the truth than one classifier's with the same steps (benchmarks/density_chasm.py:
+16 dimensions, 30 nats)."""
 
 from __future__ import annotations
 
@@ -33,14 +33,28 @@ class BridgeRecorder(nn.Module):
         return torch.zeros(len(z), self.bridges)
 
 
-def test_waymark_batches_are_paired_mixtures_from_q_down_to_p():
+class OffCentre(PointMass):
+    """Draws ``loc`` every time but declares another mean, so that the mixing's centre shows."""
+
+    def __init__(self, loc: Tensor, centre: Tensor) -> None:
+        super().__init__(loc)
+        self.centre = centre
+
+    @property
+    def mean(self) -> Tensor:
+        return self.centre
+
+
+@pytest.mark.parametrize("centre", [[0.0, 0.0], [1.0, 4.0]])
+def test_waymark_batches_are_paired_mixtures_around_the_base_mean(centre):
     p_point, q_point = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])
+    m = torch.tensor(centre)
     recorder = BridgeRecorder(3)
-    prior = NCPPrior(PointMass(p_point), recorder, waymarks=(0.25, 0.75))
+    prior = NCPPrior(OffCentre(p_point, m), recorder, waymarks=(0.25, 0.75))
     prior.nce_loss(q_point.expand(4, 2))
     rows = recorder.seen.view(4, 4, 2)  # z_3 = q, z_2, z_1, z_0 = p; 4 rows each
     for row, a in zip(rows, (1.0, 0.75, 0.25, 0.0), strict=True):
-        expected = math.sqrt(1 - a * a) * p_point + a * q_point
+        expected = m + math.sqrt(1 - a * a) * (p_point - m) + a * (q_point - m)
         torch.testing.assert_close(row, expected.expand(4, 2))
     with pytest.raises(ValueError, match="rise strictly inside"):
         NCPPrior(PointMass(p_point), recorder, waymarks=(0.5, 0.5))
@@ -130,33 +144,19 @@ def test_telescoping_crosses_a_density_chasm_that_one_classifier_does_not():
     assert abs(tre_log_z) < abs(single_log_z), errors
 
 
-def test_hierarchical_priors_refuse_waymarks():
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ({"waymarks": 2}, "waymarks is implemented for flat priors only"),
+        ({"fitted_base": 1}, "fitted_base is for flat priors"),
+    ],
+)
+def test_hierarchical_priors_refuse_the_flat_remedies(option, message):
     from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
     from ncpvae.prior import ClassifierConfig, build_prior
 
     model = HierarchicalVAE(
         HierarchicalVAEConfig(data_shape=[1, 8, 8], channels=4, latent_channels=2)
     )
-    with pytest.raises(ConfigError, match="waymarks is implemented for flat priors only"):
-        build_prior(model, ClassifierConfig(waymarks=2))
-
-
-def test_a_telescoping_prior_saves_loads_and_samples_through_the_one_interface(tmp_path):
-    import ncpvae
-
-    model = ncpvae.build_model(ncpvae.VAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
-    prior = ncpvae.build_prior(model, ncpvae.ClassifierConfig(hidden_dim=8, waymarks=2))
-    assert prior.num_bridges == 3 and prior.waymarks == (1 / 3, 2 / 3)
-    train, _, _ = ncpvae.load_data(ncpvae.Gaussians25Config(num_train=256, num_test=16))
-    ncpvae.train_prior(prior, train, TrainConfig(steps=3, batch_size=32), progress=False)
-    prior.estimate_log_normalizer(1000)
-    ncpvae.save_vae(model, tmp_path / "vae")
-    ncpvae.save_prior(prior, tmp_path / "prior", vae=tmp_path / "vae")
-    loaded = ncpvae.load_prior(tmp_path / "prior")
-    z = torch.randn(50, 3)
-    torch.testing.assert_close(loaded.log_prob(z), prior.log_prob(z))
-    assert loaded.waymarks == prior.waymarks
-    out = loaded.sample(
-        20, ncpvae.SIRSampler(num_proposals=8), generator=torch.Generator().manual_seed(0)
-    )
-    assert out.latents.shape == (20, 3)
+    with pytest.raises(ConfigError, match=message):
+        build_prior(model, ClassifierConfig(**option))

@@ -9,7 +9,7 @@ from ncpvae.cli.summary import log_z, took, wrote
 from ncpvae.config import EvaluateConfig, save_config
 from ncpvae.data import load_data
 from ncpvae.evaluation import EvaluationReport, check_trained, evaluate
-from ncpvae.evaluation.classifier import classifier_fit, describe_fit
+from ncpvae.evaluation.classifier import describe_fit
 from ncpvae.evaluation.evaluate import likelihood_shard
 from ncpvae.evaluation.report import write_report
 from ncpvae.evaluation.sample_quality import fid_scorer
@@ -39,15 +39,13 @@ def run(
         train,
         test,
         cfg,
+        validation=validation,
         fid=fid,
         grids=out,
         discrete=vae_cfg.model.likelihood in DISCRETE,
         progress=progress,
     )
-    fit = classifier_fit(prior, train, validation, seed=cfg.seed) if cfg.samples_figures else None
-    report = dataclasses.replace(
-        report, prior=str(cfg.prior), trained_groups=trained, classifier_fit=fit
-    )
+    report = dataclasses.replace(report, prior=str(cfg.prior), trained_groups=trained)
     save_config(cfg, out / "config.json")
     if report.per_example is not None:
         write_json(out / PER_EXAMPLE_FILE, report.per_example.to_dict())
@@ -58,6 +56,8 @@ def run(
 def describe(result: EvaluationReport, out: Path) -> str:
     """The lines a person reads at the end: the headline figures, wall time, files."""
     lines = [f"evaluate: {result.num_test:,} test examples"]
+    if result.base is not None:
+        lines.append(f"  base prior: {result.base}")
     if result.shard_examples is not None:
         first, stop = result.shard_examples
         lines[0] += (
@@ -84,6 +84,7 @@ def describe(result: EvaluationReport, out: Path) -> str:
             f"{row.fid:.2f} ({row.fid_samples:,} samples, {against})"
             for row in result.fid.rows
         ]
+    lines += [f"  warning: {line}" for line in result.warnings]
     lines.append(f"  took {took(result.seconds['total'])}")
     lines.append(wrote(out))
     return "\n".join(lines)

@@ -65,12 +65,15 @@ class TrainingSummary:
 class PriorResult:
     """``train-prior``'s result: the training stage, and (in the main process only) the
     classifiers' fit on training and validation data (``{}`` without validation data), the
-    prior's log Z and the seconds its estimate took."""
+    prior's log Z and the seconds its estimate took, its base prior in words, and the signs
+    that its ratio is not to be trusted (:func:`~ncpvae.evaluation.trust.ratio_warnings`)."""
 
     training: TrainingSummary
     classifier_fit: ClassifierFit | None = None
     log_normalizer: LogNormalizer | None = None
     log_normalizer_seconds: float | None = None
+    base: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The flat entries of ``history.json``."""
@@ -81,6 +84,10 @@ class PriorResult:
             entries.update(log_normalizer_summary(self.log_normalizer))
         if self.log_normalizer_seconds is not None:
             entries["log_normalizer_seconds"] = self.log_normalizer_seconds
+        if self.base is not None:
+            entries["base"] = self.base
+        if self.warnings:
+            entries["warnings"] = self.warnings
         return entries
 
 

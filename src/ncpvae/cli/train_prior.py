@@ -17,6 +17,7 @@ from ncpvae.errors import ConfigError
 from ncpvae.evaluation import fit_log_normalizer
 from ncpvae.evaluation.classifier import classifier_fit, describe_fit
 from ncpvae.evaluation.plotting import training_curves
+from ncpvae.evaluation.trust import fit_accuracy, ratio_warnings
 from ncpvae.files import write_json
 from ncpvae.prior import build_prior
 from ncpvae.runs import (
@@ -78,7 +79,11 @@ def run(
     estimate = fit_log_normalizer(
         prior, train_data, cfg.log_normalizer_samples, cfg.train.seed, progress=progress
     )
-    result = PriorResult(training, fit, estimate, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    doubts = ratio_warnings(
+        prior, log_normalizer=estimate, accuracy=fit_accuracy(fit, training.metrics)
+    )
+    result = PriorResult(training, fit, estimate, seconds, prior.base_description, doubts)
     save_prior(prior, out, vae=cfg.vae, config=cfg)
     write_json(out / "history.json", history_file(result.to_dict(), history))
     training_curves(history, out / "curves.png", "train-prior")
@@ -102,8 +107,10 @@ def describe(result: PriorResult, out: Path) -> str:
     return "\n".join(
         [
             f"train-prior: classifier accuracy (last logged batch) {accuracy}{selected}",
+            *([f"  base prior: {result.base}"] if result.base else []),
             *describe_fit(result.classifier_fit or {}),
             *log_z_line,
+            *(f"  warning: {line}" for line in result.warnings),
             f"  training {seconds(training.seconds)}"
             f"{' (data encoded once)' if training.reused_encodings else ''}, "
             f"log Z {took(log_z_seconds)}",

@@ -36,8 +36,16 @@ class ClassifierConfig:
         0,
         "Telescoping NCP (flat priors): waymark distributions between the base prior and the "
         "aggregate posterior, one ratio per neighbouring pair (Rhodes et al. 2020); 0: the "
-        "paper's one ratio. The waymarks mix z_k = sqrt(1 - a_k^2) z_p + a_k z_q, a_k = k / "
-        "(waymarks + 1).",
+        "paper's one ratio. The waymarks mix z_k = m + sqrt(1 - a_k^2) (z_p - m) + a_k (z_q - m) "
+        "around the base's mean m, a_k = k / (waymarks + 1).",
+        min=0,
+    )
+
+    fitted_base: Int = setting(
+        0,
+        "A base prior fitted to the aggregate posterior in place of the VAE's (flat priors): "
+        "the components of a full-covariance Gaussian mixture fitted to one posterior draw of "
+        "each training example before stage 2 (1: one Gaussian); 0: the VAE's own base prior.",
         min=0,
     )
 

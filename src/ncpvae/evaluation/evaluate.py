@@ -15,6 +15,7 @@ import torch
 from ncpvae.config.evaluation import EvaluationSettings
 from ncpvae.data import TensorData
 from ncpvae.errors import ConfigError
+from ncpvae.evaluation.classifier import classifier_fit
 from ncpvae.evaluation.fid import FID
 from ncpvae.evaluation.figures import MMDFigures, SIRFigures
 from ncpvae.evaluation.likelihood import Plan, log_likelihoods, plan
@@ -22,8 +23,10 @@ from ncpvae.evaluation.likelihood_report import LikelihoodReport, PerExample
 from ncpvae.evaluation.prior_hole import prior_hole
 from ncpvae.evaluation.results import EvaluationReport
 from ncpvae.evaluation.sample_quality import fid_reference, sample_quality
+from ncpvae.evaluation.trust import fit_accuracy, ratio_warnings
 from ncpvae.prior import LogNormalizer, Prior
 from ncpvae.samplers import BasePriorSampler, build_sampler
+from ncpvae.samplers.sir import collapse_threshold
 from ncpvae.threads import auto_threads
 from ncpvae.training import posterior_latents
 
@@ -153,6 +156,7 @@ def evaluate(
     test: TensorData,
     settings: EvaluationSettings,
     *,
+    validation: TensorData | None = None,
     fid: FID | None = None,
     grids: Path | None = None,
     discrete: bool = False,
@@ -160,9 +164,11 @@ def evaluate(
 ) -> EvaluationReport:
     """Evaluate ``prior`` (with its VAE, ``prior.model``) on ``test``: everything in
     :class:`EvaluationReport`, each part from its own seed (``settings.seed`` + i). FID, with a
-    ``fid`` scorer, against ``train`` images; sample grids into ``grids``. ``discrete``: the
-    model gives probabilities of discrete pixels, so bits per dimension are reported too. Like
-    the CLI, it seeds torch's global generator with ``settings.seed`` and sets
+    ``fid`` scorer, against ``train`` images; sample grids into ``grids``. With the sample
+    figures (SIR, the prior hole), the classifiers' fit on ``train`` and ``validation`` data
+    (``{}`` without them); and the warnings of :func:`~ncpvae.evaluation.trust.ratio_warnings`.
+    ``discrete``: the model gives probabilities of discrete pixels, so bits per dimension are
+    reported too. Like the CLI, it seeds torch's global generator with ``settings.seed`` and sets
     ``prior.normalizer_samples`` to ``settings.group_normalizer_samples``."""
     model = prior.model
     if model is None:
@@ -199,6 +205,14 @@ def evaluate(
             fid_reference(fid, train, reference, settings.fid_cache)
             quality = sample_quality(prior, fid, settings, grids, progress)
             seconds["fid"] = time.perf_counter() - tick
+    fit = classifier_fit(prior, train, validation, seed=settings.seed) if sir else None
+    doubts = ratio_warnings(
+        prior,
+        log_normalizer=log_z,
+        accuracy=fit_accuracy(fit, {}),
+        sir=sir,
+        sir_threshold=collapse_threshold(settings.sir),
+    )
     seconds["total"] = time.perf_counter() - start
     sharded = settings.num_shards > 1 and per_example is not None
     return EvaluationReport(
@@ -215,4 +229,7 @@ def evaluate(
         shard_examples=[per_example.first, per_example.first + len(per_example.vae)]
         if sharded
         else None,
+        classifier_fit=fit,
+        base=prior.base_description,
+        warnings=doubts,
     )

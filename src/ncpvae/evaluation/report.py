@@ -188,6 +188,10 @@ def markdown_report(report: EvaluationReport) -> str:
     """The report as Markdown: one section per measurement, numbers with their sample counts."""
     of = "" if report.prior is None else f" of `{report.prior}`"
     lines = [f"# ncpvae evaluation{of}", "", f"Trained groups: {report.trained_groups}.", ""]
+    if report.base is not None:
+        lines += [f"Base prior: {report.base}.", ""]
+    if report.warnings:
+        lines += ["## Warnings", "", *(f"- {line}" for line in report.warnings), ""]
     sections = (
         _likelihood_lines,
         _normalizer_lines,

@@ -43,6 +43,8 @@ class EvaluationReport:
     prior: str | None = None  # the prior's run folder, as the command named it
     classifier_fit: ClassifierFit | None = None  # {} without validation data
     merged: list[str] | None = None  # the shards' folders, for a merged report
+    base: str | None = None  # the base prior, in words (Prior.base_description)
+    warnings: list[str] = field(default_factory=list)  # evaluation.trust.ratio_warnings
 
     def to_dict(self) -> dict[str, Any]:
         """The flat form that ``report.json`` holds (without the per-example values,
@@ -55,6 +57,8 @@ class EvaluationReport:
                 "shard_examples": self.shard_examples,
             }
         entries: dict[str, Any] = {} if self.prior is None else {"prior": self.prior}
+        if self.base is not None:
+            entries["base"] = self.base
         entries.update(
             num_test=self.num_test,
             **sharded,
@@ -70,6 +74,8 @@ class EvaluationReport:
             entries["classifier_fit"] = self.classifier_fit
         if self.merged is not None:
             entries["merged"] = self.merged
+        if self.warnings:
+            entries["warnings"] = self.warnings
         return entries
 
     @classmethod
@@ -92,4 +98,6 @@ class EvaluationReport:
             prior=entries.get("prior"),
             classifier_fit=entries.get("classifier_fit"),
             merged=entries.get("merged"),
+            base=entries.get("base"),
+            warnings=list(entries.get("warnings", [])),
         )

@@ -148,8 +148,9 @@ class NCPSampler:
     def _follow_model(self) -> None:
         """Move the prior (classifier, log Z, base) to the model's device if the model moved."""
         if self.prior.log_normalizer.device != self.device:
-            self.prior.to(self.device)
-            self.prior.base = self.latent_model.base_prior()
+            self.prior.to(self.device)  # a fitted base moves with it, as buffers
+            if getattr(self.prior, "fitted_base", None) is None:
+                self.prior.base = self.latent_model.base_prior()
 
     @auto_threads()
     def fit(self, train_data: DataLike, progress: bool = False, **kwargs: Any) -> None:

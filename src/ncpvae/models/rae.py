@@ -11,14 +11,13 @@ the base prior p(z). The NCP prior works on top of it like on any other base pri
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor
 from torch.distributions import Categorical, Distribution, MultivariateNormal
 
 from ncpvae.config.model import RAEConfig
 from ncpvae.data.arrays import TensorData
-from ncpvae.distributions import GaussianMixture, PointMass, tempered
+from ncpvae.distributions import GaussianMixture, PointMass, fit_gaussian_mixture, tempered
 from ncpvae.models.base import TrainingOutput
 from ncpvae.models.vae import VAE
 
@@ -68,13 +67,8 @@ class RAE(VAE):
     @torch.no_grad()
     def fit_base_prior(self, data: TensorData) -> None:
         """Fit the Gaussian mixture on the codes of ``data`` (expectation-maximisation)."""
-        from sklearn.mixture import GaussianMixture
-
-        codes = self.encoder_outputs(data, batch_size=1024).double().cpu().numpy()
-        gmm = GaussianMixture(
-            self.config.gmm_components, covariance_type="full", reg_covar=1e-6, random_state=0
-        ).fit(codes)
-        as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-        self.gmm_logits.copy_(as_tensor(np.log(gmm.weights_)))
-        self.gmm_means.copy_(as_tensor(gmm.means_))
-        self.gmm_scale_tril.copy_(as_tensor(np.linalg.cholesky(gmm.covariances_)))
+        codes = self.encoder_outputs(data, batch_size=1024)
+        fitted = fit_gaussian_mixture(codes, self.config.gmm_components)
+        buffers = (self.gmm_logits, self.gmm_means, self.gmm_scale_tril)
+        for buffer, value in zip(buffers, fitted, strict=True):
+            buffer.copy_(value)

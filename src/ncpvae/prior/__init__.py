@@ -1,9 +1,11 @@
 """The Noise Contrastive Prior: one interface (:class:`Prior`), a flat and a hierarchical kind,
-their log-normaliser estimate, and a builder for a model's prior."""
+a base fitted to the aggregate posterior, their log-normaliser estimate, and a builder for a
+model's prior."""
 
 from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior
 from ncpvae.prior.build import build_prior
+from ncpvae.prior.fitted_base import FittedBase
 from ncpvae.prior.flat import NCPPrior, bridge_nce_loss, nce_loss_from_logits
 from ncpvae.prior.hierarchical import HierarchicalNCPPrior, merge_priors
 from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer
@@ -11,6 +13,7 @@ from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer
 __all__ = [
     "Prior",
     "NCPPrior",
+    "FittedBase",
     "HierarchicalNCPPrior",
     "merge_priors",
     "LogNormalizer",

@@ -78,6 +78,7 @@ class Prior(nn.Module, ABC):
 
     classifiers: nn.ModuleList
     classifier_config: Any = None  # the ClassifierConfig of build_prior, which save_prior records
+    base_description: str = "the VAE's base prior"  # in words, for reports
     trained: Tensor
     log_normalizer: Tensor
     log_normalizer_stderr: Tensor
@@ -120,6 +121,9 @@ class Prior(nn.Module, ABC):
         if not bool(self.trained[step.index]):
             return torch.zeros(len(z), device=z.device)
         return self._classify(step, z)
+
+    def fit_base(self, data: Any, *, encoded: bool = False, seed: int = 0) -> None:
+        """Fit the base to the aggregate posterior of stage 2's ``data``; nothing by default."""
 
     # ---------------------------------------------------------------------------- primitives
 
@@ -263,18 +267,16 @@ class Prior(nn.Module, ABC):
         return estimate
 
     per_sample_normalizers: bool = False
-    """True where each Z_k depends on a context, so the likelihood estimates it for every
-    importance sample (``normalizer_samples`` draws); False where one stored log Z serves all."""
+    """True where each Z_k depends on a context, so the likelihood estimates it per importance
+    sample (``normalizer_samples`` draws); False where one stored log Z serves all."""
 
     def shared_log_normalizer_stderr(self) -> float:
-        """The standard error of a log Z that every example's log-likelihood shares: the stored
-        estimate's, or 0 where each sample estimates its own Z_k (its error is then inside the
-        per-example values)."""
+        """The standard error of the log Z all examples' log-likelihoods share: the stored
+        estimate's, or 0 where each sample estimates its own Z_k (its error is in each value)."""
         return 0.0 if self.per_sample_normalizers else float(self.log_normalizer_stderr)
 
     def likelihood_normalizer_draws(self, estimate: LogNormalizer) -> int:
-        """The draws behind each log Z estimate the likelihood uses: ``normalizer_samples`` per
-        sample, or those of the stored ``estimate``."""
+        """The draws behind each log Z the likelihood uses (per sample, or the ``estimate``'s)."""
         return self.normalizer_samples if self.per_sample_normalizers else estimate.num_samples
 
     def normalizer_bias(self, estimate: LogNormalizer) -> float:

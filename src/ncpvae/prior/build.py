@@ -1,6 +1,7 @@
 """A prior with fresh classifiers for a model, from a :class:`ClassifierConfig`: the paper's
-residual classifiers, a residual MLP f(z) for a flat model and one convolutional residual
-classifier f_k(z_k, c_k) per group for a hierarchical one."""
+residual classifiers, a residual MLP f(z) for a flat model (on the model's base prior, or on a
+base fitted to its aggregate posterior) and one convolutional residual classifier f_k(z_k, c_k)
+per group for a hierarchical one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import HierarchicalLatentModel
 from ncpvae.nets import ResidualConvClassifier, ResidualMLPClassifier
 from ncpvae.prior.base import Prior
+from ncpvae.prior.fitted_base import FittedBase
 from ncpvae.prior.flat import NCPPrior
 from ncpvae.prior.hierarchical import HierarchicalNCPPrior
 
@@ -33,6 +35,12 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
                 "classifier.waymarks is implemented for flat priors only, not yet per group "
                 "of a hierarchical VAE; set it to 0"
             )
+        if cfg.fitted_base:
+            raise ConfigError(
+                "classifier.fitted_base is for flat priors: a hierarchical VAE's base prior of "
+                "each group depends on the groups above it, which one fitted mixture cannot "
+                "follow; set it to 0"
+            )
         if cfg.latent_noise:
             raise ConfigError(
                 "classifier.latent_noise is for flat priors: a hierarchical VAE's posterior is "
@@ -44,15 +52,22 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         ]
         prior: Prior = HierarchicalNCPPrior(model, classifiers)
     else:
+        dim = math.prod(model.latent_shape)
         classifier = ResidualMLPClassifier(
-            math.prod(model.latent_shape),
+            dim,
             cfg.hidden_dim,
             cfg.num_blocks,
             outputs=cfg.waymarks + 1,
             **options,
         )
+        if cfg.fitted_base and len(model.latent_shape) != 1:
+            raise ConfigError(
+                f"classifier.fitted_base needs a latent vector, not one of shape "
+                f"{model.latent_shape}; set it to 0"
+            )
+        base = FittedBase(dim, cfg.fitted_base) if cfg.fitted_base else model.base_prior()
         prior = NCPPrior(
-            model.base_prior(),
+            base,
             classifier,
             model,
             latent_noise=cfg.latent_noise,

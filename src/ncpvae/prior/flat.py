@@ -19,10 +19,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
+from ncpvae.data.arrays import TensorData
 from ncpvae.distributions import sample, tempered
 from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
+from ncpvae.prior.fitted_base import FittedBase
 
 __all__ = ["NCPPrior", "nce_loss_from_logits", "bridge_nce_loss"]
 
@@ -78,8 +80,11 @@ class NCPPrior(Prior):
 
     Args:
         base: the base prior p(z), any ``torch.distributions.Distribution`` with ``sample`` and
-            ``log_prob`` (``log_prob`` must sum over the latent's event dimensions). It is not a
-            module: build it on the device the prior will run on.
+            ``log_prob`` (``log_prob`` must sum over the latent's event dimensions; it is not a
+            module: build it on the device the prior will run on), or a
+            :class:`~ncpvae.prior.FittedBase` g(z), fitted to the aggregate posterior by
+            :meth:`fit_base` (which :func:`~ncpvae.training.train_prior` calls first) and saved
+            with the prior (docs/method.md section 2.6).
         classifier: a module mapping a batch of latents (N, *event_shape) to logits f(z) (N,).
         model: the frozen VAE whose aggregate posterior the prior fits; stage 2 then takes data
             batches and draws z ~ q(z|x). Without one it takes batches of latents.
@@ -90,15 +95,18 @@ class NCPPrior(Prior):
             0 < a_1 < ... < a_{K-1} < 1 of the waymark distributions z_k = sqrt(1 - a_k^2) z_p
             + a_k z_q between the base prior (a_0 = 0) and the aggregate posterior (a_K = 1).
             The classifier then returns K logits per row, one ratio r_k = p_k / p_{k-1} per
-            neighbouring pair, and log r = sum_k log r_k. Empty (the default): the paper's one
-            classifier, which returns one logit per row.
+            neighbouring pair, and log r = sum_k log r_k. The mixing is centred on the base's
+            mean m, z_k = m + sqrt(1 - a_k^2) (z_p - m) + a_k (z_q - m) (m = 0 for N(0, I)).
+            Empty (the default): the paper's one classifier, which returns one logit per row.
 
     Its sampler state is z itself (:meth:`to_latent` is the identity).
     """
 
+    fitted_base: FittedBase | None
+
     def __init__(
         self,
-        base: Distribution,
+        base: Distribution | FittedBase,
         classifier: nn.Module,
         model: LatentVariableModel | None = None,
         latent_noise: float = 0.0,
@@ -110,7 +118,8 @@ class NCPPrior(Prior):
         weights = [0.0, *waymarks, 1.0]
         if any(not a < b for a, b in zip(weights, weights[1:], strict=False)):
             raise ValueError(f"waymarks must rise strictly inside (0, 1), got {list(waymarks)}")
-        self.base = base
+        self.fitted_base = base if isinstance(base, FittedBase) else None
+        self._given_base = None if isinstance(base, FittedBase) else base
         self.latent_noise = latent_noise
         self.waymarks = tuple(float(a) for a in waymarks)
         self.trained.fill_(True)  # the one classifier is the prior's, fitted or given
@@ -119,6 +128,27 @@ class NCPPrior(Prior):
     def num_bridges(self) -> int:
         """K: the ratios whose product is r (1 for the paper's NCP)."""
         return len(self.waymarks) + 1
+
+    @property
+    def base(self) -> Distribution:
+        """The base prior p(z): the one given, or the fitted base g(z) as a distribution."""
+        if self.fitted_base is not None:
+            return self.fitted_base.distribution()
+        assert self._given_base is not None
+        return self._given_base
+
+    @base.setter
+    def base(self, base: Distribution) -> None:
+        if self.fitted_base is not None:
+            raise AttributeError("a fitted base is part of the prior's weights: refit it instead")
+        self._given_base = base
+
+    @property
+    def base_description(self) -> str:  # type: ignore[override]
+        """What the base prior is, in words."""
+        if self.fitted_base is not None:
+            return self.fitted_base.describe()
+        return "the VAE's base prior"
 
     @property
     def classifier(self) -> nn.Module:
@@ -208,6 +238,32 @@ class NCPPrior(Prior):
         model), plus N(0, s^2 I) noise with ``latent_noise`` s > 0; z_p ~ p(z) drawn fresh, as
         many."""
         self.check_groups(groups)
+        real = self._real_latents(batch, noise, encoded)
+        fake = noise(self.base).sample((real.shape[0],))
+        real = real.to(fake.device)
+        # the waymarks from q down to p, paired: bridge k tells z_k (label 1) from z_{k-1} (0)
+        ways = [real]
+        if self.waymarks:
+            centre = self._mixing_centre()
+            ways += [
+                centre + (1 - a * a) ** 0.5 * (fake - centre) + a * (real - centre)
+                for a in reversed(self.waymarks)
+            ]
+        ways.append(fake)
+        logits = self.classifier(torch.cat(ways)).view(len(ways), len(real), -1)
+        return bridge_nce_loss(logits)
+
+    def _mixing_centre(self) -> Tensor | float:
+        """m, the base's mean that the waymarks mix around (0 for a base without one)."""
+        try:
+            return self.base.mean
+        except NotImplementedError:
+            return 0.0
+
+    def _real_latents(self, batch: Tensor, noise: Noise, encoded: bool) -> Tensor:
+        """Latents of the (smoothed) aggregate posterior for one batch: z ~ q(z|x) for data (for
+        the model's ``encoder_output`` of it when ``encoded``), the batch itself without a
+        model, plus N(0, s^2 I) noise with ``latent_noise`` s > 0."""
         if self.model is None:
             real = batch
         else:
@@ -218,10 +274,26 @@ class NCPPrior(Prior):
         if self.latent_noise > 0:
             jitter = Independent(Normal(torch.zeros_like(real), self.latent_noise), real.ndim - 1)
             real = real + noise(jitter).sample()
-        fake = noise(self.base).sample((real.shape[0],))
-        real = real.to(fake.device)
-        # the waymarks from q down to p, paired: bridge k tells z_k (label 1) from z_{k-1} (0)
-        mixed = [(1 - a * a) ** 0.5 * fake + a * real for a in reversed(self.waymarks)]
-        ways = [real, *mixed, fake]
-        logits = self.classifier(torch.cat(ways)).view(len(ways), len(real), -1)
-        return bridge_nce_loss(logits)
+        return real
+
+    @torch.no_grad()
+    def fit_base(
+        self, data: TensorData, *, encoded: bool = False, seed: int = 0, batch_size: int = 1024
+    ) -> None:
+        """Fit the fitted base g (if the prior has one not fitted yet) to one latent of the
+        aggregate posterior per example of ``data``, drawn as stage 2 draws them (see
+        :meth:`nce_loss`) from ``seed``, leaving the caller's random streams as they were;
+        else nothing."""
+        if self.fitted_base is None or bool(self.fitted_base.fitted):
+            return
+        device = self.fitted_base.means.device
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            binarization = torch.Generator().manual_seed(seed)
+            latents = [
+                self._real_latents(
+                    data.batch(slice(i, i + batch_size), binarization), NO_SHARDING, encoded
+                )
+                for i in range(0, len(data), batch_size)
+            ]
+        self.fitted_base.fit(torch.cat(latents).flatten(1), seed)

@@ -131,7 +131,8 @@ def train_prior(
     reuse_encodings: bool = True,
 ) -> TrainHistory:
     """Stage 2: fit the classifiers of ``groups`` (default: all) of ``prior`` by NCE and mark
-    them trained; the others are left untouched. ``data`` are the VAE's training data (drawn in
+    them trained; the others are left untouched (a fitted base, see :meth:`Prior.fit_base`, is
+    fitted to ``data`` first). ``data`` are the VAE's training data (drawn in
     random minibatches of ``config.batch_size``, encoded by the frozen ``prior.model``), or, for
     a flat prior without a model, aggregate-posterior latents. Invalidates the stored log Z
     (estimate it again). With ``checkpointing``, the classifiers and the batch stream are saved
@@ -160,6 +161,7 @@ def train_prior(
             held_outputs = None if held_out is None else encode_once(prior.model, held_out)
             if held_outputs is not None:
                 held_out_encoded, held_out = True, held_outputs
+    prior.fit_base(data, encoded=encoded, seed=config.seed)
     batches = Minibatches(data, config.batch_size, generator)
     noise = shard_noise()
     params = [p for k in groups for p in prior.classifiers[k].parameters()]
