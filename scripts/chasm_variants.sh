@@ -9,6 +9,9 @@
 # VAE: a train-vae run folder; PRIOR_CONFIG: e.g. configs/image_prior.json; OUT: a folder that
 # gets prior_<variant>/ and log_z_<variant>.json. VARIANT: single, fitted, waymarks, both (all
 # by default). A finished stage is skipped. Evaluate each prior with ncpvae evaluate.
+# Optional: EXTRA="--train.steps 5000" adds train-prior flags to every variant (say so next to
+# the figures); MIXTURE=0 skips the log Z estimators (binarized data, or a q(z|x) that is not
+# a diagonal Gaussian).
 set -euo pipefail
 VAE="${1:?usage: bash scripts/chasm_variants.sh VAE PRIOR_CONFIG OUT [VARIANT ...]}"
 CONFIG="${2:?usage: bash scripts/chasm_variants.sh VAE PRIOR_CONFIG OUT [VARIANT ...]}"
@@ -19,7 +22,8 @@ VARIANTS=("$@")
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 NCPVAE=.venv/bin/ncpvae
-MIXTURE=${MIXTURE:-1}  # 0: no mixture estimator (binarized data, or a q(z|x) that is not Gaussian)
+MIXTURE=${MIXTURE:-1}
+EXTRA=(${EXTRA:-})
 mkdir -p "$OUT"
 for variant in "${VARIANTS[@]}"; do
     case "$variant" in
@@ -31,7 +35,7 @@ for variant in "${VARIANTS[@]}"; do
     esac
     PRIOR="$OUT/prior_$variant"
     [ -f "$PRIOR/config.json" ] || $NCPVAE train-prior --config "$CONFIG" --vae "$VAE" \
-        "${FLAGS[@]}" --out "$PRIOR" $([ -f "$PRIOR/checkpoint.pt" ] && echo --resume)
+        "${FLAGS[@]}" "${EXTRA[@]}" --out "$PRIOR" $([ -f "$PRIOR/checkpoint.pt" ] && echo --resume)
     if [ "$MIXTURE" = 1 ] && [ ! -f "$OUT/log_z_$variant.json" ]; then
         .venv/bin/python benchmarks/log_z_convergence.py --prior "$PRIOR" --samples 1000000 \
             --repeats 1 --mixture --temperatures 1 --out "$OUT/log_z_$variant.json"

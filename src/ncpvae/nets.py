@@ -165,8 +165,8 @@ class ResidualConvClassifier(nn.Module):
     blocks (Swish, batch norm, squeeze-and-excitation), Swish, global average pooling and a
     linear head. The stem is split into a part on z_k and a part on c_k (the same linear map as
     one convolution of the concatenation), so that :meth:`context_features` can be computed once
-    and shared by many proposals z_k of one context. ``dropout`` and ``spectral_norm`` as in
-    :class:`ResidualMLPClassifier`.
+    and shared by many proposals z_k of one context. ``dropout``, ``spectral_norm`` and
+    ``outputs`` (heads, the bridges of telescoping NCP) as in :class:`ResidualMLPClassifier`.
     """
 
     def __init__(
@@ -180,8 +180,10 @@ class ResidualConvClassifier(nn.Module):
         squeeze_excitation: bool = True,
         dropout: float = 0.0,
         spectral_norm: bool = False,
+        outputs: int = 1,
     ) -> None:
         super().__init__()
+        self.outputs = outputs
         self.latent_stem = nn.Conv2d(latent_channels, hidden_dim, 3, stride=2, padding=1)
         self.context_stem = nn.Conv2d(
             context_channels, hidden_dim, 3, stride=2, padding=1, bias=False
@@ -195,7 +197,7 @@ class ResidualConvClassifier(nn.Module):
             )
         )
         self.head = nn.Sequential(
-            nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden_dim, 1)
+            nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(hidden_dim, outputs)
         )
         if spectral_norm:
             spectral_normalize(self)
@@ -207,9 +209,9 @@ class ResidualConvClassifier(nn.Module):
     def forward(
         self, z: Tensor, context: Tensor | None = None, *, features: Tensor | None = None
     ) -> Tensor:
-        """Logits f(z, c) of shape (N,) for latents z (N, c, s, s) and a context (N, C, s, s),
-        or its precomputed :meth:`context_features` (which may broadcast over a leading axis:
-        z of shape (M, N, ...) with features (N, ...))."""
+        """Logits f(z, c) of shape (N,) (or (N, outputs)) for latents z (N, c, s, s) and a
+        context (N, C, s, s), or its precomputed :meth:`context_features` (which may broadcast
+        over a leading axis: z of shape (M, N, ...) with features (N, ...))."""
         if features is None:
             if context is None:
                 raise ValueError("pass the context c_k or its context_features")
@@ -217,4 +219,5 @@ class ResidualConvClassifier(nn.Module):
         lead = z.shape[: z.dim() - 3]
         h = self.latent_stem(z.flatten(0, len(lead) - 1) if len(lead) > 1 else z)
         h = (h.view(*lead, *h.shape[1:]) + features).flatten(0, len(lead) - 1)
-        return self.head(self.blocks(h)).view(lead)
+        logits = self.head(self.blocks(h))
+        return logits.view(lead) if self.outputs == 1 else logits.view(*lead, self.outputs)

@@ -1,6 +1,7 @@
 """A base fitted to the aggregate posterior (docs/method.md section 2.6): the maximum-likelihood
 Gaussian mixture, the prior's density and samplers on g, its save and load, and on a
-non-Gaussian q far from N(0, I) a ratio closer to the truth than one classifier's on N(0, I)."""
+non-Gaussian q far from N(0, I) a ratio closer to the truth than one classifier's on N(0, I)
+(saving, loading and sampling: tests/unit/test_telescoping.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from torch.distributions import Categorical, Independent, MixtureSameFamily, Nor
 
 import ncpvae
 from ncpvae.distributions import fit_gaussian_mixture
+from ncpvae.errors import ConfigError
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import ClassifierConfig, FittedBase, NCPPrior, build_prior
 from ncpvae.training import TrainConfig, train_prior
@@ -98,29 +100,11 @@ def test_a_fitted_base_learns_the_true_ratio_better_than_n01_and_the_density_use
     assert rms["fitted"] < 0.5 * rms["standard"], rms
 
 
-@pytest.mark.parametrize(
-    "option", [{"waymarks": 2}, {"fitted_base": 2, "waymarks": 1}], ids=["telescoping", "both"]
-)
-def test_the_remedies_save_load_and_sample_through_the_one_interface(tmp_path, option):
-    model = ncpvae.build_model(ncpvae.VAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
-    prior = build_prior(model, ClassifierConfig(hidden_dim=8, **option))
-    assert prior.num_bridges == option["waymarks"] + 1
-    train, _, _ = ncpvae.load_data(ncpvae.Gaussians25Config(num_train=256, num_test=16))
-    ncpvae.train_prior(prior, train, TrainConfig(steps=3, batch_size=32), progress=False)
-    if "fitted_base" in option:
-        assert bool(prior.fitted_base.fitted) and prior.fitted_base.components == 2
-        assert prior.base_description.startswith("a 2-component Gaussian mixture")
-    prior.estimate_log_normalizer(1000)
-    ncpvae.save_vae(model, tmp_path / "vae")
-    ncpvae.save_prior(prior, tmp_path / "prior", vae=tmp_path / "vae")
-    loaded = ncpvae.load_prior(tmp_path / "prior")
-    z = torch.randn(50, 3)
-    torch.testing.assert_close(loaded.log_prob(z), prior.log_prob(z))
-    torch.testing.assert_close(loaded.base.log_prob(z), prior.base.log_prob(z))
-    assert loaded.waymarks == prior.waymarks
-    for sampler in (ncpvae.SIRSampler(num_proposals=8), ncpvae.BasePriorSampler()):
-        out = loaded.sample(20, sampler, generator=torch.Generator().manual_seed(0))
-        assert out.latents.shape == (20, 3)
-    if "fitted_base" in option:
-        with pytest.raises(AttributeError, match="fitted base is part of the prior"):
-            loaded.base = ncpvae.standard_normal((3,))
+def test_hierarchical_priors_refuse_a_fitted_base():
+    from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
+
+    model = HierarchicalVAE(
+        HierarchicalVAEConfig(data_shape=[1, 8, 8], channels=4, latent_channels=2)
+    )
+    with pytest.raises(ConfigError, match="fitted_base is for flat priors"):
+        build_prior(model, ClassifierConfig(fitted_base=1))

@@ -15,7 +15,6 @@ from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from ncpvae.distributions import PointMass
-from ncpvae.errors import ConfigError
 from ncpvae.nets import ResidualMLPClassifier
 from ncpvae.prior import NCPPrior, bridge_nce_loss, nce_loss_from_logits
 from ncpvae.training import TrainConfig, train_prior
@@ -144,19 +143,91 @@ def test_telescoping_crosses_a_density_chasm_that_one_classifier_does_not():
     assert abs(tre_log_z) < abs(single_log_z), errors
 
 
-@pytest.mark.parametrize(
-    "option, message",
-    [
-        ({"waymarks": 2}, "waymarks is implemented for flat priors only"),
-        ({"fitted_base": 1}, "fitted_base is for flat priors"),
-    ],
-)
-def test_hierarchical_priors_refuse_the_flat_remedies(option, message):
+def _tiny_hierarchical_vae():
     from ncpvae.models import HierarchicalVAE, HierarchicalVAEConfig
-    from ncpvae.prior import ClassifierConfig, build_prior
 
-    model = HierarchicalVAE(
+    torch.manual_seed(0)
+    return HierarchicalVAE(
         HierarchicalVAEConfig(data_shape=[1, 8, 8], channels=4, latent_channels=2)
     )
-    with pytest.raises(ConfigError, match=message):
-        build_prior(model, ClassifierConfig(**option))
+
+
+class GroupRecorder(nn.Module):
+    """A hierarchical group's classifier that remembers its latents and answers 0 per bridge."""
+
+    def __init__(self, bridges: int) -> None:
+        super().__init__()
+        self.bridges = bridges
+
+    def context_features(self, context: Tensor) -> Tensor:
+        return context
+
+    def forward(self, z: Tensor, context: Tensor | None = None, *, features=None) -> Tensor:
+        self.seen = z.detach().clone()
+        return torch.zeros(*z.shape[: z.dim() - 3], self.bridges)
+
+
+def test_every_hierarchical_group_mixes_its_waymarks_around_its_conditional_prior_mean():
+    from ncpvae.prior import HierarchicalNCPPrior
+
+    model = _tiny_hierarchical_vae()
+    weights = (1 / 3, 2 / 3)
+    recorders = [GroupRecorder(3) for _ in range(model.num_groups)]
+    prior = HierarchicalNCPPrior(model, recorders, waymarks=weights)
+    prior.nce_loss(torch.rand(4, 1, 8, 8))
+    centres = []
+    for recorder in recorders:
+        real, mid1, mid2, fake = recorder.seen.view(4, 4, *recorder.seen.shape[1:])
+        # z_a = m + s_a (fake - m) + a (real - m) for a = 2/3 (mid1) and 1/3 (mid2): each
+        # gives m, and both must give the same one, the conditional prior's mean
+        found = [
+            (z - math.sqrt(1 - a * a) * fake - a * real) / (1 - math.sqrt(1 - a * a) - a)
+            for z, a in ((mid1, weights[1]), (mid2, weights[0]))
+        ]
+        torch.testing.assert_close(found[0], found[1], atol=1e-4, rtol=1e-4)
+        centres.append(found[0])
+    assert any(float(m.abs().max()) > 1e-3 for m in centres)  # contexts move the mean
+
+
+@pytest.mark.parametrize(
+    "model_kind, option",
+    [
+        ("flat", {"waymarks": 2}),
+        ("flat", {"waymarks": 1, "fitted_base": 2}),
+        ("hierarchical", {"waymarks": 2}),
+    ],
+    ids=["flat", "flat-fitted-base", "hierarchical"],
+)
+def test_the_remedies_save_load_and_sample_through_the_one_interface(tmp_path, model_kind, option):
+    import ncpvae
+
+    if model_kind == "flat":
+        model = ncpvae.build_model(ncpvae.VAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
+        train, _, _ = ncpvae.load_data(ncpvae.Gaussians25Config(num_train=256, num_test=16))
+        contexts = None
+    else:
+        model = _tiny_hierarchical_vae()
+        train = ncpvae.TensorData(torch.rand(64, 1, 8, 8))
+        contexts = train.batch(slice(0, 4))
+    prior = ncpvae.build_prior(model, ncpvae.ClassifierConfig(hidden_dim=8, **option))
+    assert len(prior.waymarks) == option["waymarks"]
+    ncpvae.train_prior(prior, train, TrainConfig(steps=3, batch_size=16), progress=False)
+    if "fitted_base" in option:
+        assert bool(prior.fitted_base.fitted) and prior.fitted_base.components == 2
+        assert prior.base_description.startswith("a 2-component Gaussian mixture")
+    prior.estimate_log_normalizer(1000, contexts=contexts)
+    ncpvae.save_vae(model, tmp_path / "vae")
+    ncpvae.save_prior(prior, tmp_path / "prior", vae=tmp_path / "vae")
+    loaded = ncpvae.load_prior(tmp_path / "prior")
+    assert loaded.waymarks == prior.waymarks
+    z = prior.sample(5, ncpvae.BasePriorSampler()).latents
+    torch.testing.assert_close(loaded.log_ratio(z), prior.log_ratio(z))
+    if model_kind == "flat":
+        torch.testing.assert_close(loaded.log_prob(z), prior.log_prob(z))
+    samplers = (ncpvae.SIRSampler(num_proposals=8), ncpvae.HMCSampler(num_steps=2, num_warmup=2))
+    for sampler in samplers:
+        out = loaded.sample(6, sampler, generator=torch.Generator().manual_seed(0))
+        assert out.latents.shape == (6, *z.shape[1:])
+    if "fitted_base" in option:
+        with pytest.raises(AttributeError, match="fitted base is part of the prior"):
+            loaded.base = ncpvae.standard_normal((3,))

@@ -67,7 +67,7 @@ def test_the_remedies_leave_out_what_the_prior_already_uses():
     both = build_prior(model, ClassifierConfig(hidden_dim=8, fitted_base=1, waymarks=3))
     [line] = ratio_warnings(both, accuracy={0: 0.995})
     assert "fitted_base" not in line and "--classifier.waymarks 3" not in line
-    assert "more stage-2 steps" in line
+    assert "more stage-2 steps" in line and "trained for longer" not in line
     one = build_prior(model, ClassifierConfig(hidden_dim=8, waymarks=3))
     [line] = ratio_warnings(one, accuracy={0: 0.995})
     assert "--classifier.fitted_base 1" in line and "waymarks 3" not in line
@@ -82,7 +82,8 @@ def test_a_hierarchical_prior_names_its_groups_and_its_own_remedies():
     prior = build_prior(model, ClassifierConfig(hidden_dim=8))
     groups = [GroupLogNormalizer(k, m, 0.1, 0.05, 1.0, 16, 100) for k, m in ((0, -0.02), (1, -6.4))]
     [line] = ratio_warnings(prior, log_normalizer=LogNormalizer.from_groups(groups))
-    assert line.startswith("log Z of group 1 is -6.40") and "hierarchical prior" in line
+    assert line.startswith("log Z of group 1 is -6.40") and "--classifier.waymarks 3" in line
+    assert "fitted_base" not in line and "VAE trained for longer" in line
 
 
 def test_fit_accuracy_prefers_validation_figures():

@@ -34,10 +34,10 @@ class ClassifierConfig:
     )
     waymarks: Int = setting(
         0,
-        "Telescoping NCP (flat priors): waymark distributions between the base prior and the "
-        "aggregate posterior, one ratio per neighbouring pair (Rhodes et al. 2020); 0: the "
-        "paper's one ratio. The waymarks mix z_k = m + sqrt(1 - a_k^2) (z_p - m) + a_k (z_q - m) "
-        "around the base's mean m, a_k = k / (waymarks + 1).",
+        "Telescoping NCP: waymark distributions between the base prior and the aggregate "
+        "posterior (of every group, for a hierarchical prior), one ratio per neighbouring pair "
+        "(Rhodes et al. 2020); 0: the paper's one ratio. The waymarks mix z_k = m + sqrt(1 - "
+        "a_k^2) (z_p - m) + a_k (z_q - m) around the base's mean m, a_k = k / (waymarks + 1).",
         min=0,
     )
 

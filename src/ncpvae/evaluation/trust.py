@@ -40,20 +40,18 @@ def fit_accuracy(fit: ClassifierFit | None, metrics: Mapping[str, float]) -> dic
 
 def _ratio_remedies(prior: Prior) -> str:
     """What narrows the gap the classifier bridges, for this prior, not counting what it has."""
-    if prior.per_sample_normalizers:  # a hierarchical prior: its groups have contexts
-        return (
-            "a hierarchical prior has no waymarks or fitted base yet: a VAE trained for longer "
-            "narrows the gap, and --sampler auto (or hmc) samples where SIR collapses"
-        )
     config = prior.classifier_config or ClassifierConfig()
+    hierarchical = prior.per_sample_normalizers  # its groups have contexts
     remedies = []
-    if not config.fitted_base:
+    if not config.fitted_base and not hierarchical:
         remedies.append("a fitted base (--classifier.fitted_base 1, or 10 for a mixture)")
     if not config.waymarks:
         remedies.append("telescoping (--classifier.waymarks 3)")
     if not remedies:
-        return "more stage-2 steps (--train.steps), or more waymarks or base components"
-    return "try " + ", or ".join(remedies) + " (docs/method.md sections 2.5 and 2.6)"
+        remedies.append("more stage-2 steps (--train.steps) or more waymarks")
+    if hierarchical:
+        remedies.append("a VAE trained for longer (a hierarchical prior's base is the VAE's)")
+    return "try " + ", or ".join(remedies) + " (docs/method.md sections 2.5 to 2.7)"
 
 
 def ratio_warnings(

@@ -6,8 +6,9 @@ from ncpvae.config.classifier import ClassifierConfig
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior
 from ncpvae.prior.build import build_prior
 from ncpvae.prior.fitted_base import FittedBase
-from ncpvae.prior.flat import NCPPrior, bridge_nce_loss, nce_loss_from_logits
+from ncpvae.prior.flat import NCPPrior
 from ncpvae.prior.hierarchical import HierarchicalNCPPrior, merge_priors
+from ncpvae.prior.nce import bridge_nce_loss, nce_loss_from_logits
 from ncpvae.prior.normalizer import GroupLogNormalizer, LogNormalizer
 
 __all__ = [

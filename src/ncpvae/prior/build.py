@@ -30,11 +30,6 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
         spectral_norm=cfg.spectral_norm,
     )
     if isinstance(model, HierarchicalLatentModel):
-        if cfg.waymarks:
-            raise ConfigError(
-                "classifier.waymarks is implemented for flat priors only, not yet per group "
-                "of a hierarchical VAE; set it to 0"
-            )
         if cfg.fitted_base:
             raise ConfigError(
                 "classifier.fitted_base is for flat priors: a hierarchical VAE's base prior of "
@@ -47,10 +42,12 @@ def build_prior(model: LatentVariableModel, config: ClassifierConfig | None = No
                 "already continuous; set it to 0"
             )
         classifiers = [
-            ResidualConvClassifier(z[0], c[0], cfg.hidden_dim, cfg.num_blocks, **options)
+            ResidualConvClassifier(
+                z[0], c[0], cfg.hidden_dim, cfg.num_blocks, outputs=cfg.waymarks + 1, **options
+            )
             for z, c in zip(model.group_shapes, model.context_shapes, strict=True)
         ]
-        prior: Prior = HierarchicalNCPPrior(model, classifiers)
+        prior: Prior = HierarchicalNCPPrior(model, classifiers, waymarks=cfg.waymark_weights())
     else:
         dim = math.prod(model.latent_shape)
         classifier = ResidualMLPClassifier(

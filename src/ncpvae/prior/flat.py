@@ -11,11 +11,9 @@ context; it needs no VAE: any base ``Distribution`` and any source of "real" lat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.distributions import Distribution, Independent, Normal
 
@@ -25,54 +23,9 @@ from ncpvae.models.base import LatentVariableModel
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
 from ncpvae.prior.fitted_base import FittedBase
+from ncpvae.prior.nce import bridge_nce_loss, check_waymarks, waymark_batches
 
-__all__ = ["NCPPrior", "nce_loss_from_logits", "bridge_nce_loss"]
-
-
-def nce_loss_from_logits(
-    real_logits: Tensor, fake_logits: Tensor, group: int = 0
-) -> tuple[Tensor, dict[str, float]]:
-    """BCEWithLogits(f(z_q), 1) + BCEWithLogits(f(z_p), 0) for a balanced batch of logits
-    (docs/method.md section 2.1), and the group's metrics: the loss (``nce<k>``), the
-    classifier's accuracy (``acc<k>``) and log of the mean of exp f over the base-prior draws
-    (``logz<k>``, a one-batch estimate of log Z_k, near 0 at the optimum)."""
-    loss = F.binary_cross_entropy_with_logits(
-        real_logits, torch.ones_like(real_logits)
-    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-    with torch.no_grad():
-        accuracy = 0.5 * ((real_logits > 0).float().mean() + (fake_logits <= 0).float().mean())
-        log_z = torch.logsumexp(fake_logits.float(), 0) - math.log(len(fake_logits))
-    metrics = {
-        f"nce{group}": float(loss.detach()),
-        f"acc{group}": float(accuracy),
-        f"logz{group}": float(log_z),
-    }
-    return loss, metrics
-
-
-def bridge_nce_loss(logits: Tensor, group: int = 0) -> tuple[Tensor, dict[str, float]]:
-    """Telescoping NCE (docs/method.md section 2.5) from the logits (K + 1, N, K) of the
-    waymark batches z_K (the aggregate posterior) down to z_0 (the base prior) under every
-    bridge: bridge k tells z_k from z_{k-1}, sum_k BCE(f_k(z_k), 1) + BCE(f_k(z_{k-1}), 0).
-    For K = 1 it is :func:`nce_loss_from_logits`, bit for bit. The metrics are the loss
-    (``nce<k>``), the bridges' mean accuracy (``acc<k>``) and log of the mean of
-    exp(sum_k f_k) over the base-prior draws (``logz<k>``, a one-batch estimate of log Z)."""
-    bridges = logits.shape[-1]
-    top = len(logits) - 1  # index of z_0 in the batches, which run from z_K down
-    total, accuracies = 0.0, []
-    for k in range(bridges):
-        loss, metrics = nce_loss_from_logits(logits[top - k - 1, :, k], logits[top - k, :, k])
-        total = total + loss
-        accuracies.append(metrics["acc0"])
-    with torch.no_grad():
-        log_r = logits[top].sum(-1).float()
-        log_z = torch.logsumexp(log_r, 0) - math.log(len(log_r))
-    metrics = {
-        f"nce{group}": float(total.detach()),
-        f"acc{group}": sum(accuracies) / bridges,
-        f"logz{group}": float(log_z),
-    }
-    return total, metrics
+__all__ = ["NCPPrior"]
 
 
 class NCPPrior(Prior):
@@ -115,13 +68,10 @@ class NCPPrior(Prior):
         super().__init__([classifier], model)
         if not latent_noise >= 0:
             raise ValueError(f"latent_noise must be >= 0, got {latent_noise}")
-        weights = [0.0, *waymarks, 1.0]
-        if any(not a < b for a, b in zip(weights, weights[1:], strict=False)):
-            raise ValueError(f"waymarks must rise strictly inside (0, 1), got {list(waymarks)}")
         self.fitted_base = base if isinstance(base, FittedBase) else None
         self._given_base = None if isinstance(base, FittedBase) else base
         self.latent_noise = latent_noise
-        self.waymarks = tuple(float(a) for a in waymarks)
+        self.waymarks = check_waymarks(waymarks)
         self.trained.fill_(True)  # the one classifier is the prior's, fitted or given
 
     @property
@@ -241,15 +191,8 @@ class NCPPrior(Prior):
         real = self._real_latents(batch, noise, encoded)
         fake = noise(self.base).sample((real.shape[0],))
         real = real.to(fake.device)
-        # the waymarks from q down to p, paired: bridge k tells z_k (label 1) from z_{k-1} (0)
-        ways = [real]
-        if self.waymarks:
-            centre = self._mixing_centre()
-            ways += [
-                centre + (1 - a * a) ** 0.5 * (fake - centre) + a * (real - centre)
-                for a in reversed(self.waymarks)
-            ]
-        ways.append(fake)
+        centre = self._mixing_centre() if self.waymarks else 0.0
+        ways = waymark_batches(real, fake, centre, self.waymarks)
         logits = self.classifier(torch.cat(ways)).view(len(ways), len(real), -1)
         return bridge_nce_loss(logits)
 

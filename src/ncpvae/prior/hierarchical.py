@@ -22,7 +22,7 @@ from torch.distributions import Distribution
 from ncpvae.distributions import sample, spawn, standard_normal, tempered
 from ncpvae.models.hierarchy import ChooseLatent, GroupStep, HierarchicalLatentModel, recording
 from ncpvae.prior.base import NO_SHARDING, Noise, Prior, Proposals
-from ncpvae.prior.flat import nce_loss_from_logits
+from ncpvae.prior.nce import bridge_nce_loss, check_waymarks, waymark_batches
 from ncpvae.prior.normalizer import group_log_normalizer
 
 __all__ = ["HierarchicalNCPPrior", "merge_priors"]
@@ -43,6 +43,10 @@ class HierarchicalNCPPrior(Prior):
             context's share precomputed, z_k of shape (M, N, ...) for M proposals per context.
         normalizer_samples: M, the draws from p(z_k | z_<k) behind every estimate of Z_k(z_<k)
             in :meth:`group_log_prob` (the likelihood's per-sample normalisers).
+        waymarks: telescoping NCP in every group, as in :class:`~ncpvae.prior.NCPPrior`: the
+            waymarks of group k mix a paired z_k ~ p(z_k | z_<k) and z_k ~ q(z_k | x, z_<k) of
+            one context around the conditional prior's mean, and its classifier returns K
+            logits per row whose sum is f_k (docs/method.md section 2.5).
 
     Its sampler state is the noise eps of all groups, z_k = mu_k(z_<k) + sigma_k(z_<k) eps_k
     (NVAE's reparameterisation): eps ~ N(0, t^2 I) is ancestral sampling at temperature t.
@@ -55,6 +59,7 @@ class HierarchicalNCPPrior(Prior):
         model: HierarchicalLatentModel,
         classifiers: Sequence[nn.Module],
         normalizer_samples: int = 100,
+        waymarks: Sequence[float] = (),
     ) -> None:
         if len(classifiers) != model.num_groups:
             raise ValueError(
@@ -62,11 +67,13 @@ class HierarchicalNCPPrior(Prior):
             )
         super().__init__(classifiers, model)
         self.normalizer_samples = normalizer_samples
+        self.waymarks = check_waymarks(waymarks)
 
     # ----------------------------------------------------------------------------- primitives
 
     def _classify(self, step: GroupStep, z: Tensor) -> Tensor:
-        return self.classifiers[step.index](z, step.context)
+        """f_k(z_k, c_k): the classifier's logit, or the sum of its bridges' logits."""
+        return self.classifiers[step.index](z, step.context).view(len(z), -1).sum(-1)
 
     def walk(
         self,
@@ -108,7 +115,7 @@ class HierarchicalNCPPrior(Prior):
             if features is None:
                 log_w = torch.zeros(m, rows, device=z.device)
             else:
-                log_w = classifier(z, features=features)
+                log_w = classifier(z, features=features).view(m, rows, -1).sum(-1)
             yield z.movedim(0, 1), log_w.t()
 
     def group_generator(
@@ -191,15 +198,16 @@ class HierarchicalNCPPrior(Prior):
         """NCE loss summed over ``groups`` from one encoder pass over the data ``batch`` (or
         none, when ``encoded``: the batch holds the model's ``encoder_output``): at every group
         a real z_k ~ q(z_k | x, z_<k) and a fake z_k ~ p(z_k | z_<k), both with the posterior
-        z_<k and its context c_k. Real and fake latents are drawn for every group whichever are
-        trained, so a subset sees the same draws as the full set."""
+        z_<k and its context c_k (and, with waymarks, their mixtures between them, see
+        :func:`~ncpvae.prior.nce.waymark_batches`). Real and fake latents are drawn for every
+        group whichever are trained, so a subset sees the same draws as the full set."""
         groups = self.check_groups(groups)
         x = batch.to(self.trained.device)
-        pairs: list[tuple[Tensor, Tensor, Tensor]] = []
+        pairs: list[tuple[Tensor, Tensor, Tensor, Tensor]] = []
 
         def choose(step: GroupStep) -> Tensor:
             real, fake = noise(step.posterior).sample(), noise(step.prior).sample()
-            pairs.append((real, fake, step.context))
+            pairs.append((real, fake, step.context, step.prior.mean))
             return real
 
         with torch.no_grad():
@@ -207,9 +215,10 @@ class HierarchicalNCPPrior(Prior):
             self.model.walk(choose, len(x), features, decode=False)
         total, metrics = torch.zeros((), device=x.device), {}
         for k in groups:
-            real, fake, context = pairs[k]
-            logits = self.classifiers[k](torch.cat([real, fake]), torch.cat([context, context]))
-            loss, group_metrics = nce_loss_from_logits(*logits.split(len(real)), k)
+            real, fake, context, centre = pairs[k]
+            ways = waymark_batches(real, fake, centre, self.waymarks)
+            logits = self.classifiers[k](torch.cat(ways), torch.cat([context] * len(ways)))
+            loss, group_metrics = bridge_nce_loss(logits.view(len(ways), len(real), -1), k)
             metrics.update(group_metrics)
             total = total + loss
         return total, metrics
