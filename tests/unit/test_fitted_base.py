@@ -78,7 +78,7 @@ def test_a_fitted_base_learns_the_true_ratio_better_than_n01_and_the_density_use
     q = _q()
     rms = {}
     for name, base in {"standard": ncpvae.standard_normal((6,)), "fitted": FittedBase(6)}.items():
-        prior = _fit(base, 400, latents)
+        prior = _fit(base, 200, latents)
         with torch.no_grad():
             error = prior.log_ratio(fresh) - (q.log_prob(fresh) - prior.base.log_prob(fresh))
         rms[name] = float(error.pow(2).mean().sqrt())
@@ -97,7 +97,7 @@ def test_a_fitted_base_learns_the_true_ratio_better_than_n01_and_the_density_use
                 )
             torch.testing.assert_close(gap, -prior.log_normalizer.expand(100))
             assert abs(float(prior.log_normalizer)) < 0.1
-    assert rms["fitted"] < 0.5 * rms["standard"], rms
+    assert rms["fitted"] < 0.5 * rms["standard"], rms  # measured 0.15 against 1.71
 
 
 def test_hierarchical_priors_refuse_a_fitted_base():

@@ -280,6 +280,11 @@ def test_training_results_keep_the_history_keys_and_describe_them():
     text = train_prior.describe(result, OUT)
     assert "acc0 0.875; kept step 99 (lowest validation NCE loss)" in text
     assert "log Z -0.0500 +- 0.0020 (1,000 samples" in text
+    assert "base" not in entries and "warnings" not in entries and "warning:" not in text
+    doubtful = PriorResult(stage2, {}, _log_z(), 2.0, "the VAE's base prior", ["log Z is far"])
+    entries, text = doubtful.to_dict(), train_prior.describe(doubtful, OUT)
+    assert entries["base"] == "the VAE's base prior" and entries["warnings"] == ["log Z is far"]
+    assert "  base prior: the VAE's base prior" in text and "  warning: log Z is far" in text
     # a process other than the main one has only the training stage
     assert PriorResult(stage2).to_dict() == stage2.to_dict()
 

@@ -104,8 +104,8 @@ class PriorRunConfig:
 
 @config_section
 class SampleConfig:
-    """``ncpvae sample``: draw from the prior in the run folder ``prior``.
-    ``sampler``: ``base`` (the VAE's own prior), ``sir``, ``langevin`` or ``hmc``."""
+    """``ncpvae sample``: draw from the prior in the run folder ``prior``. ``sampler``: ``base``
+    (the base prior alone: the VAE's own, or a fitted base), ``sir``, ``langevin`` or ``hmc``."""
 
     section: ClassVar[str] = ""
 
@@ -113,8 +113,9 @@ class SampleConfig:
     vae: str = setting("", VAE_HELP)
     sampler: str = setting(
         "sir",
-        "base (the VAE's own prior), sir (importance resampling), langevin, hmc, or auto (SIR, "
-        "and HMC for the samples whose SIR draw collapsed); all but base sample the NCP prior.",
+        "base (the base prior alone: the VAE's own, or the prior's fitted base), sir (importance "
+        "resampling), langevin, hmc, or auto (SIR, and HMC for the samples whose SIR draw "
+        "collapsed); all but base sample the NCP prior.",
     )
     num_samples: Int = setting(5_000, "Samples to draw.", min=1)
     temperature: float = setting(

@@ -197,7 +197,7 @@ class NCPSampler:
         with ``save_sampler_config``, the sampler itself (:meth:`save`). NCP adds ``generator``
         (reproducible draws) and ``sampler``: ``sir`` (M = ``sir.num_proposals`` each; the
         draws' effective sample sizes are kept in ``self.ess``), ``hmc``, ``auto`` (SIR, and
-        HMC where it collapses), ``langevin`` or ``base`` (the VAE's own prior), each with the
+        HMC where it collapses), ``langevin`` or ``base`` (the base prior alone), each with the
         settings of its section of the config."""
         if not self.is_fitted:
             raise RuntimeError("fit the sampler (or load a fitted one) before sampling")

@@ -45,11 +45,11 @@ class NCPPrior(Prior):
             prior fits the aggregate posterior smoothed by that Gaussian (docs/method.md section
             2.1): a deterministic encoder's codes are points, which a classifier memorises.
         waymarks: telescoping NCP (docs/method.md section 2.5): the mixing weights
-            0 < a_1 < ... < a_{K-1} < 1 of the waymark distributions z_k = sqrt(1 - a_k^2) z_p
-            + a_k z_q between the base prior (a_0 = 0) and the aggregate posterior (a_K = 1).
-            The classifier then returns K logits per row, one ratio r_k = p_k / p_{k-1} per
-            neighbouring pair, and log r = sum_k log r_k. The mixing is centred on the base's
-            mean m, z_k = m + sqrt(1 - a_k^2) (z_p - m) + a_k (z_q - m) (m = 0 for N(0, I)).
+            0 < a_1 < ... < a_{K-1} < 1 of the waymark distributions z_k = m + sqrt(1 - a_k^2)
+            (z_p - m) + a_k (z_q - m) around the base's mean m (0 for N(0, I)), between the
+            base prior (a_0 = 0) and the aggregate posterior (a_K = 1). The classifier then
+            returns K logits per row, one ratio r_k = p_k / p_{k-1} per neighbouring pair, and
+            log r = sum_k log r_k.
             Empty (the default): the paper's one classifier, which returns one logit per row.
 
     Its sampler state is z itself (:meth:`to_latent` is the identity).
@@ -186,7 +186,8 @@ class NCPPrior(Prior):
         """BCE(f(z_q), 1) + BCE(f(z_p), 0) on a balanced batch: z_q ~ q(z|x) for a data batch
         (for the model's ``encoder_output`` of one when ``encoded``; latents as given without a
         model), plus N(0, s^2 I) noise with ``latent_noise`` s > 0; z_p ~ p(z) drawn fresh, as
-        many."""
+        many. With waymarks, the telescoping loss over the waymark batches between them
+        (:func:`~ncpvae.prior.nce.bridge_nce_loss`)."""
         self.check_groups(groups)
         real = self._real_latents(batch, noise, encoded)
         fake = noise(self.base).sample((real.shape[0],))
