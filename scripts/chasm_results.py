@@ -1,7 +1,8 @@
 """Collect the density-chasm variants of one VAE (scripts/chasm_variants.sh, then ``ncpvae
 evaluate --out OUT/eval_<variant>``) into one JSON file and print a row per variant: the
 classifier's fit on validation data, log Z by the prior's own estimate and by the defensive
-mixture, the held-out latents' mean log-density, and where evaluated the test NLL and FID.
+mixture, the held-out latents' mean log-density, and where evaluated the test NLL (with its
+paired difference to the single classifier's) and FID.
 
     python scripts/chasm_results.py OUT RESULT.json
 """
@@ -43,8 +44,28 @@ def collect(out: Path) -> dict[str, dict]:
         report = _read(out / f"eval_{variant}" / "report.json")
         if report is not None:
             entry["evaluation"] = report
+        difference = paired_difference(out, variant)
+        if difference is not None:
+            entry["paired_difference"] = difference
         found[variant] = entry
     return found
+
+
+def paired_difference(out: Path, variant: str) -> dict[str, float] | None:
+    """The variant's test NLL minus the single classifier's, example by example (the same
+    examples and importance samples), with its standard error and both log Z errors."""
+    files = [out / f"eval_{v}" / "log_likelihoods.json" for v in ("single", variant)]
+    reports = [out / f"eval_{v}" / "report.json" for v in ("single", variant)]
+    if variant == "single" or not all(f.is_file() for f in files + reports):
+        return None
+    single, other = (json.loads(f.read_text())["ncp"] for f in files)
+    diffs = [b - a for a, b in zip(single, other, strict=True)]
+    n = len(diffs)
+    mean = sum(diffs) / n
+    per_example = (sum((d - mean) ** 2 for d in diffs) / (n - 1) / n) ** 0.5
+    log_z = [json.loads(r.read_text())["log_normalizer_stderr"] for r in reports]
+    stderr = (per_example**2 + log_z[0] ** 2 + log_z[1] ** 2) ** 0.5
+    return {"nll_minus_single": -mean, "stderr": stderr, "examples": n}
 
 
 def describe(variant: str, entry: dict) -> str:
@@ -77,8 +98,13 @@ def describe(variant: str, entry: dict) -> str:
             f"log Z {report['log_normalizer']:+.3f} +- {report['log_normalizer_stderr']:.3f}"
         )
         parts.append(f"SIR ESS {report.get('sir_ess', float('nan')):.1f}")
-        for row in report.get("sample_quality", {}).get("rows", []):
+        for row in report.get("sample_quality", []):
             parts.append(f"FID {row['sampler']} seed {row['sampling_seed']} {row['fid']:.2f}")
+    difference = entry.get("paired_difference")
+    if difference is not None:
+        parts.append(
+            f"NLL minus single {difference['nll_minus_single']:+.3f} +- {difference['stderr']:.3f}"
+        )
     return " | ".join(parts)
 
 
