@@ -98,7 +98,7 @@ class NCPPrior(Prior):
         """What the base prior is, in words."""
         if self.fitted_base is not None:
             return self.fitted_base.describe()
-        return "the VAE's base prior"
+        return Prior.base_description
 
     @property
     def classifier(self) -> nn.Module:
