@@ -2,7 +2,9 @@
 evaluate --out OUT/eval_<variant>``) into one JSON file and print a row per variant: the
 classifier's fit on validation data, log Z by the prior's own estimate and by the defensive
 mixture, the held-out latents' mean log-density, and where evaluated the test NLL (with its
-paired difference to the single classifier's) and FID.
+paired difference to the single classifier's) and FID. ``eval_<variant>`` is read as
+"evaluation" and ``eval_<variant>_full`` (an evaluation on the row's full FID protocol) as
+"evaluation_full"; the paired NLL difference is taken within each.
 
     python scripts/chasm_results.py OUT RESULT.json
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 VARIANTS = ("single", "fitted", "gmm", "waymarks", "both")
 HISTORY_KEYS = ("seconds", "selected_step", "classifier_fit", "base", "warnings")
 HISTORY_KEYS += ("log_normalizer", "log_normalizer_stderr", "log_normalizer_samples")
+EVALUATIONS = {"evaluation": "eval_{}", "evaluation_full": "eval_{}_full"}
 
 
 def _read(path: Path) -> dict | None:
@@ -41,21 +44,23 @@ def collect(out: Path) -> dict[str, dict]:
                 - mixture["log_z"]
             )
             entry["log_z"] = log_z
-        report = _read(out / f"eval_{variant}" / "report.json")
-        if report is not None:
-            entry["evaluation"] = report
-        difference = paired_difference(out, variant)
-        if difference is not None:
-            entry["paired_difference"] = difference
+        for key, folder in EVALUATIONS.items():
+            report = _read(out / folder.format(variant) / "report.json")
+            if report is not None:
+                entry[key] = report
+            difference = paired_difference(out, folder, variant)
+            if difference is not None:
+                entry[f"paired_difference{key.removeprefix('evaluation')}"] = difference
         found[variant] = entry
     return found
 
 
-def paired_difference(out: Path, variant: str) -> dict[str, float] | None:
+def paired_difference(out: Path, folder: str, variant: str) -> dict[str, float] | None:
     """The variant's test NLL minus the single classifier's, example by example (the same
-    examples and importance samples), with its standard error and both log Z errors."""
-    files = [out / f"eval_{v}" / "log_likelihoods.json" for v in ("single", variant)]
-    reports = [out / f"eval_{v}" / "report.json" for v in ("single", variant)]
+    examples and importance samples; evaluation folders ``folder.format(variant)``), with its
+    standard error and both log Z errors."""
+    files = [out / folder.format(v) / "log_likelihoods.json" for v in ("single", variant)]
+    reports = [out / folder.format(v) / "report.json" for v in ("single", variant)]
     if variant == "single" or not all(f.is_file() for f in files + reports):
         return None
     single, other = (json.loads(f.read_text())["ncp"] for f in files)
@@ -86,26 +91,32 @@ def describe(variant: str, entry: dict) -> str:
             f"held-out {held_out['validation_log_density']:.2f} "
             f"(VAE prior {held_out['validation_mean_log_vae_prior']:.2f})"
         )
-    report = entry.get("evaluation")
-    if report is not None:
-        if "ncp_log_likelihood" in report:
-            parts.append(
-                f"NLL VAE {-report['vae_log_likelihood']:.3f} NCP "
-                f"{-report['ncp_log_likelihood']:.3f} gain {report['ncp_gain']:.3f} +- "
-                f"{report['ncp_gain_stderr']:.3f}"
+    for key in EVALUATIONS:
+        report = entry.get(key)
+        if report is not None:
+            parts += _evaluation_parts(
+                key, report, entry.get(key.replace("evaluation", "paired_difference"))
             )
+    return " | ".join(parts)
+
+
+def _evaluation_parts(key: str, report: dict, difference: dict | None) -> list[str]:
+    parts = [key]
+    if "ncp_log_likelihood" in report:
         parts.append(
-            f"log Z {report['log_normalizer']:+.3f} +- {report['log_normalizer_stderr']:.3f}"
+            f"NLL VAE {-report['vae_log_likelihood']:.3f} NCP "
+            f"{-report['ncp_log_likelihood']:.3f} gain {report['ncp_gain']:.3f} +- "
+            f"{report['ncp_gain_stderr']:.3f}"
         )
-        parts.append(f"SIR ESS {report.get('sir_ess', float('nan')):.1f}")
-        for row in report.get("sample_quality", []):
-            parts.append(f"FID {row['sampler']} seed {row['sampling_seed']} {row['fid']:.2f}")
-    difference = entry.get("paired_difference")
+    parts.append(f"log Z {report['log_normalizer']:+.3f} +- {report['log_normalizer_stderr']:.3f}")
+    parts.append(f"SIR ESS {report.get('sir_ess', float('nan')):.1f}")
+    for row in report.get("sample_quality", []):
+        parts.append(f"FID {row['sampler']} seed {row['sampling_seed']} {row['fid']:.2f}")
     if difference is not None:
         parts.append(
             f"NLL minus single {difference['nll_minus_single']:+.3f} +- {difference['stderr']:.3f}"
         )
-    return " | ".join(parts)
+    return parts
 
 
 def main() -> None:

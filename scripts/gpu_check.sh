@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every verb on CUDA on tiny configs, then two timings: hierarchical group-wise SIR at M = 5000
+# Every verb on CUDA on tiny configs (with the density-chasm remedies: a fitted mixture base and
+# telescoping, flat and hierarchical), then two timings: hierarchical group-wise SIR at M = 5000
 # (seconds per image) and FID features (seconds per image), in one go, in under 8 minutes.
 #   bash scripts/gpu_check.sh [OUT]        (DEVICE=cpu for a dry run of the same steps here)
 # For a GPU machine with PyTorch installed but no network: it runs from the source tree
@@ -39,14 +40,25 @@ done
 "${NCPVAE[@]}" evaluate --prior "$OUT/flat/prior" --num_test 100 --importance_samples 100 \
     --out "$OUT/flat/evaluate" "${COMMON[@]}"
 
+echo "== the density-chasm remedies: a fitted mixture base and telescoping (flat), sampled and"
+echo "   evaluated; telescoping in a hierarchical prior comes below"
+"${NCPVAE[@]}" train-prior --config mnist_prior --vae "$OUT/flat/vae" --train.steps 200 \
+    --classifier.fitted_base 4 --classifier.waymarks 2 --out "$OUT/flat/prior_chasm" "${COMMON[@]}"
+for sampler in sir hmc; do
+    "${NCPVAE[@]}" sample --prior "$OUT/flat/prior_chasm" --sampler "$sampler" --num_samples 64 \
+        --hmc.num_steps 20 --hmc.num_warmup 20 --out "$OUT/flat/samples_chasm_$sampler" "${COMMON[@]}"
+done
+"${NCPVAE[@]}" evaluate --prior "$OUT/flat/prior_chasm" --num_test 100 --importance_samples 100 \
+    --out "$OUT/flat/evaluate_chasm" "${COMMON[@]}"
+
 echo "== hierarchical VAE: train-vae, train-prior on two group sets, merge-priors, evaluate in"
 echo "   two shards, merge-evaluations"
 "${NCPVAE[@]}" train-vae --config mnist_hvae "${DATA[@]}" --model.likelihood bernoulli \
     --train.steps 200 --out "$OUT/hvae/vae" "${COMMON[@]}"
 "${NCPVAE[@]}" train-prior --config hvae_prior --vae "$OUT/hvae/vae" --train.steps 200 \
-    --groups 0,1 --out "$OUT/hvae/prior_a" "${COMMON[@]}"
+    --groups 0,1 --classifier.waymarks 1 --out "$OUT/hvae/prior_a" "${COMMON[@]}"
 "${NCPVAE[@]}" train-prior --config hvae_prior --vae "$OUT/hvae/vae" --train.steps 200 \
-    --groups 2,3 --out "$OUT/hvae/prior_b" "${COMMON[@]}"
+    --groups 2,3 --classifier.waymarks 1 --out "$OUT/hvae/prior_b" "${COMMON[@]}"
 "${NCPVAE[@]}" merge-priors --priors "$OUT/hvae/prior_a,$OUT/hvae/prior_b" \
     --out "$OUT/hvae/prior" "${COMMON[@]}"
 for shard in 0 1; do  # the test set's likelihood in two shards, then one report

@@ -157,6 +157,10 @@ def test_group_subsets_trained_apart_merge_into_the_jointly_trained_prior():
         merge_priors([_fit([0], steps=1), _fit([0], steps=1)])
     with pytest.raises(ValueError, match="no prior trained groups \\[1\\]"):
         merge_priors([_fit([0], steps=1)])
+    telescoping = _fit([1], steps=1)
+    telescoping.waymarks = (0.5,)  # as HierarchicalNCPPrior(waymarks=[0.5]) sets it
+    with pytest.raises(ValueError, match="prior 1 was trained with other classifier settings"):
+        merge_priors([_fit([0], steps=1), telescoping])
 
 
 def _moments(z: torch.Tensor) -> torch.Tensor:

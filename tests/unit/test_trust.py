@@ -64,13 +64,22 @@ def test_accuracy_near_one_and_a_collapsed_sir_are_flagged_with_their_remedies()
 
 def test_the_remedies_leave_out_what_the_prior_already_uses():
     model = ncpvae.build_model(ncpvae.VAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
-    both = build_prior(model, ClassifierConfig(hidden_dim=8, fitted_base=1, waymarks=3))
+    both = build_prior(model, ClassifierConfig(hidden_dim=8, fitted_base=10, waymarks=3))
     [line] = ratio_warnings(both, accuracy={0: 0.995})
     assert "fitted_base" not in line and "--classifier.waymarks 3" not in line
     assert "more stage-2 steps" in line and "trained for longer" not in line
+    gaussian = build_prior(model, ClassifierConfig(hidden_dim=8, fitted_base=1, waymarks=3))
+    [line] = ratio_warnings(gaussian, accuracy={0: 0.995})
+    assert "a mixture base (--classifier.fitted_base 10)" in line
+    assert "--classifier.fitted_base 1," not in line and "more stage-2 steps" not in line
     one = build_prior(model, ClassifierConfig(hidden_dim=8, waymarks=3))
     [line] = ratio_warnings(one, accuracy={0: 0.995})
     assert "--classifier.fitted_base 1" in line and "waymarks 3" not in line
+    from ncpvae.models import RAEConfig
+
+    rae = ncpvae.build_model(RAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
+    [line] = ratio_warnings(build_prior(rae, ClassifierConfig(hidden_dim=8)), accuracy={0: 0.99})
+    assert "fitted_base" not in line and "--classifier.waymarks 3" in line  # its GMM is fitted
 
 
 def test_a_hierarchical_prior_names_its_groups_and_its_own_remedies():

@@ -43,8 +43,11 @@ def _ratio_remedies(prior: Prior) -> str:
     config = prior.classifier_config or ClassifierConfig()
     hierarchical = prior.per_sample_normalizers  # its groups have contexts
     remedies = []
-    if not config.fitted_base and not hierarchical:
+    fitted_by_model = getattr(prior.model, "base_prior_fitted", False)  # an RAE's GMM
+    if not config.fitted_base and not hierarchical and not fitted_by_model:
         remedies.append("a fitted base (--classifier.fitted_base 1, or 10 for a mixture)")
+    elif config.fitted_base == 1:  # one Gaussian; a mixture bridged more on CelebA-64 latents
+        remedies.append("a mixture base (--classifier.fitted_base 10)")
     if not config.waymarks:
         remedies.append("telescoping (--classifier.waymarks 3)")
     if not remedies:

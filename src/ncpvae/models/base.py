@@ -118,6 +118,7 @@ class LatentVariableModel(nn.Module, ABC):
 
     latent_shape: tuple[int, ...]
     has_density: bool = True  # False when q(z|x) has no density (an RAE): no likelihood then
+    base_prior_fitted: bool = False  # True when the base prior is fitted to the codes (an RAE)
 
     @abstractmethod
     def posterior(self, x: Tensor) -> Distribution:

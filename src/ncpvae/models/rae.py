@@ -31,6 +31,7 @@ class RAE(VAE):
 
     encoder_outputs_per_latent = 1
     has_density = False
+    base_prior_fitted = True
 
     def __init__(self, config: RAEConfig) -> None:
         super().__init__(config)

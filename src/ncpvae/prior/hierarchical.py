@@ -237,6 +237,11 @@ def merge_priors(parts: Sequence[Prior]) -> Prior:
     for i, part in enumerate(parts):
         if part.num_groups != merged.num_groups:
             raise ValueError(f"prior {i} has {part.num_groups} groups, prior 0 {merged.num_groups}")
+        if (part.classifier_config, part.waymarks) != (merged.classifier_config, merged.waymarks):
+            raise ValueError(
+                f"prior {i} was trained with other classifier settings than prior 0; merge "
+                "only priors trained with one classifier config"
+            )
         for k in part.trained_groups:
             if k in owner:
                 raise ValueError(f"group {k} was trained by both prior {owner[k]} and prior {i}")
