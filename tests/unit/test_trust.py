@@ -11,6 +11,7 @@ import ncpvae
 from ncpvae.evaluation import EvaluationReport, SIRFigures
 from ncpvae.evaluation.report import markdown_report
 from ncpvae.evaluation.trust import fit_accuracy, ratio_warnings
+from ncpvae.models import RAEConfig
 from ncpvae.prior import ClassifierConfig, GroupLogNormalizer, LogNormalizer, NCPPrior, build_prior
 
 
@@ -75,8 +76,6 @@ def test_the_remedies_leave_out_what_the_prior_already_uses():
     one = build_prior(model, ClassifierConfig(hidden_dim=8, waymarks=3))
     [line] = ratio_warnings(one, accuracy={0: 0.995})
     assert "--classifier.fitted_base 1" in line and "waymarks 3" not in line
-    from ncpvae.models import RAEConfig
-
     rae = ncpvae.build_model(RAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
     [line] = ratio_warnings(build_prior(rae, ClassifierConfig(hidden_dim=8)), accuracy={0: 0.99})
     assert "fitted_base" not in line and "--classifier.waymarks 3" in line  # its GMM is fitted
