@@ -4,7 +4,8 @@ classifier's fit on validation data, log Z by the prior's own estimate and by th
 mixture, the held-out latents' mean log-density, and where evaluated the test NLL (with its
 paired difference to the single classifier's) and FID. ``eval_<variant>`` is read as
 "evaluation" and ``eval_<variant>_full`` (an evaluation on the row's full FID protocol) as
-"evaluation_full"; the paired NLL difference is taken within each.
+"evaluation_full", and ``eval_<variant>_base_full`` (the base sampler alone, on that
+protocol) as "evaluation_base_full"; the paired NLL difference is taken within each.
 
     python scripts/chasm_results.py OUT RESULT.json
 """
@@ -18,7 +19,11 @@ from pathlib import Path
 VARIANTS = ("single", "fitted", "gmm", "waymarks", "both")
 HISTORY_KEYS = ("seconds", "selected_step", "classifier_fit", "base", "warnings")
 HISTORY_KEYS += ("log_normalizer", "log_normalizer_stderr", "log_normalizer_samples")
-EVALUATIONS = {"evaluation": "eval_{}", "evaluation_full": "eval_{}_full"}
+EVALUATIONS = {
+    "evaluation": "eval_{}",
+    "evaluation_full": "eval_{}_full",
+    "evaluation_base_full": "eval_{}_base_full",  # the fitted base alone: --samplers base
+}
 
 
 def _read(path: Path) -> dict | None:
