@@ -13,12 +13,7 @@
 set -euo pipefail
 EXPERIMENT="${1:?usage: bash scripts/image_fid.sh EXPERIMENT DATA [OUT]}"
 DATA="${2:?usage: bash scripts/image_fid.sh EXPERIMENT DATA [OUT]}"
-case "$EXPERIMENT" in
-    celeba64_conv_vae|celeba64_rae_gmm) PRIOR=image_prior EVALUATE=celeba64_evaluate ;;
-    celeba64_hvae) PRIOR=hvae_image_prior EVALUATE=celeba64_evaluate ;;
-    cifar10_hvae) PRIOR=hvae_image_prior EVALUATE=cifar10_evaluate ;;
-    *) echo "scripts/image_fid.sh: unknown EXPERIMENT $EXPERIMENT" >&2; exit 2 ;;
-esac
+source "$(dirname "$0")/image_experiments.sh"
 OUT="${3:-runs/$EXPERIMENT}"
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -6,6 +6,10 @@ sample grids per experiment (base prior, NCP by SIR and by HMC at t = 1; base an
 
 python scripts/image_results.py RUNS EXPERIMENT [EXPERIMENT ...] [--json OUT] [--figures DIR]
     (RUNS/EXPERIMENT is the OUT folder of ``bash scripts/image_fid.sh EXPERIMENT DATA OUT``)
+
+The FID rows are those of RUNS/EXPERIMENT/evaluate and of every evaluate_<part> beside it
+(``bash scripts/image_samplers.sh EXPERIMENT OUT`` adds HMC and the automatic sampler so); the
+other figures are evaluate's.
 """
 
 from __future__ import annotations
@@ -31,10 +35,16 @@ def read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def fid_by_sampler(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def fid_rows(folder: Path) -> list[dict[str, Any]]:
+    """The FID rows of ``folder``'s evaluation and of its parts (``evaluate_*``), in that order."""
+    parts = [folder / "evaluate", *sorted(folder.glob("evaluate_*"))]
+    return [row for part in parts for row in read(part / "report.json").get("sample_quality", [])]
+
+
+def fid_by_sampler(quality: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per sampler at t = 1: the FIDs over seeds, their mean and spread (max - min)."""
     rows: dict[str, list[dict[str, Any]]] = {}
-    for row in report.get("sample_quality", []):
+    for row in quality:
         if row["temperature"] == 1.0:
             rows.setdefault(row["sampler"], []).append(row)
     out = {}
@@ -42,13 +52,19 @@ def fid_by_sampler(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
         values = [r["fid"] for r in runs]
         out[sampler] = {
             "fid": values,
+            "sampling_seeds": [r["sampling_seed"] for r in runs],
             "mean": statistics.fmean(values),
             "spread": max(values) - min(values),
             "samples": runs[0]["fid_samples"],
             "seconds_per_sample": statistics.fmean(r["seconds_per_sample"] for r in runs),
             **(
-                {"hmc_fraction": runs[0]["hmc_samples"] / runs[0]["fid_samples"]}
+                {"hmc_fraction": [r["hmc_samples"] / r["fid_samples"] for r in runs]}
                 if "hmc_samples" in runs[0]
+                else {}
+            ),
+            **(
+                {"acceptance_rate": [r["acceptance_rate"] for r in runs]}
+                if runs[0].get("acceptance_rate") is not None
                 else {}
             ),
         }
@@ -59,7 +75,7 @@ def collect(folder: Path, name: str) -> dict[str, Any]:
     vae, prior = read(folder / "vae/history.json"), read(folder / "prior/history.json")
     report = read(folder / "evaluate/report.json")
     m5000 = read(folder / "samples_sir_m5000/summary.json")
-    fid = fid_by_sampler(report)
+    fid = fid_by_sampler(fid_rows(folder))
     result: dict[str, Any] = {
         "experiment": name,
         "vae_seconds": vae.get("seconds"),
@@ -119,7 +135,9 @@ def figure(folder: Path, name: str, out: Path) -> None:
     panels = {
         "base prior, t = 1": folder / "evaluate/samples_base_t1.png",
         "NCP, SIR (M = 500), t = 1": folder / "evaluate/samples_sir_t1.png",
-        "NCP, HMC, t = 1": folder / "evaluate/samples_hmc_t1.png",
+        "NCP, HMC, t = 1": min(
+            folder.glob("evaluate*/samples_hmc_t1.png"), default=folder / "evaluate"
+        ),
         "base prior, t = 0.7": folder / "samples_base_t0.7/samples.png",
         "NCP, SIR (M = 500), t = 0.7": folder / "samples_sir_t0.7/samples.png",
     }

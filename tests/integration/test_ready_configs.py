@@ -171,7 +171,7 @@ def read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-# the configs scripts/image_fid.sh pairs with the image configs (too slow for this test's runs)
+# the configs scripts/image_experiments.sh pairs with the image configs (too slow to run here)
 IMAGE_FID_PRIOR_CONFIGS = ["hvae_image_prior.json"]
 IMAGE_FID_EVALUATE_CONFIGS = ["celeba64_evaluate.json", "cifar10_evaluate.json"]
 

@@ -63,6 +63,14 @@ def test_accuracy_near_one_and_a_collapsed_sir_are_flagged_with_their_remedies()
     )
 
 
+def test_a_collapsed_sir_on_a_doubted_ratio_does_not_send_the_user_to_hmc():
+    prior = _constant_prior(0.0)
+    sir = SIRFigures(group_ess=[3.4], proposals=500)
+    [chasm, collapse] = ratio_warnings(prior, accuracy={0: 0.99}, sir=sir, sir_threshold=10.0)
+    assert "3.4 of 500" in collapse and "mend the ratio before the sampler" in collapse
+    assert "sample with --sampler auto" not in collapse
+
+
 def test_the_remedies_leave_out_what_the_prior_already_uses():
     model = ncpvae.build_model(ncpvae.VAEConfig(data_shape=[2], latent_dim=3, hidden_dim=8))
     both = build_prior(model, ClassifierConfig(hidden_dim=8, fitted_base=10, waymarks=3))

@@ -57,6 +57,13 @@ def _ratio_remedies(prior: Prior) -> str:
     return "try " + ", or ".join(remedies) + " (docs/method.md sections 2.5 to 2.7)"
 
 
+_SAMPLER_REMEDY = "sample with --sampler auto (HMC where SIR collapses) or --sampler hmc"
+_UNTRUSTED_SAMPLER = (
+    "its ratio is in doubt as well (above), and HMC (--sampler auto, hmc) would follow it where "
+    "the base prior never goes, so mend the ratio before the sampler (docs/method.md section 2.7)"
+)
+
+
 def ratio_warnings(
     prior: Prior,
     *,
@@ -68,11 +75,14 @@ def ratio_warnings(
     """One line per sign that ``prior``'s ratio (or SIR on it) is not to be trusted, each naming
     its remedy: a group's log Z beyond :data:`LOG_Z_TOLERANCE` and three standard errors, a
     classifier ``accuracy`` (group -> value) of at least :data:`CHASM_ACCURACY`, a group's mean
-    SIR ESS below ``sir_threshold``. Empty where nothing is wrong (or nothing was measured)."""
+    SIR ESS below ``sir_threshold`` (naming HMC only where that group's ratio is not in doubt
+    too). Empty where nothing is wrong (or nothing was measured)."""
     warnings = []
+    doubted = set()  # groups whose ratio itself is flagged
     name = (lambda k: "") if prior.num_groups == 1 else (lambda k: f" of group {k}")
     for group in log_normalizer.groups if log_normalizer is not None else []:
         if abs(group.mean) > max(LOG_Z_TOLERANCE, 3 * group.stderr):
+            doubted.add(group.group)
             warnings.append(
                 f"log Z{name(group.group)} is {group.mean:+.2f} +- {group.stderr:.2f}, far from "
                 "0 (the NCE optimum): the ratio is wrong where the base prior rarely reaches "
@@ -80,6 +90,7 @@ def ratio_warnings(
             )
     for k, value in sorted((accuracy or {}).items()):
         if value >= CHASM_ACCURACY:
+            doubted.add(k)
             warnings.append(
                 f"the classifier{name(k)} tells q(z) from the base prior with accuracy "
                 f"{value:.3f}: a gap this wide leaves the ratio poorly determined (the density "
@@ -90,7 +101,7 @@ def ratio_warnings(
             if ess < sir_threshold:
                 warnings.append(
                     f"SIR's mean ESS{name(k)} is {ess:.1f} of {sir.proposals} proposals: each "
-                    "draw is nearly the best proposal, not a draw of the NCP prior; sample with "
-                    "--sampler auto (HMC where SIR collapses) or --sampler hmc"
+                    "draw is nearly the best proposal, not a draw of the NCP prior; "
+                    + (_UNTRUSTED_SAMPLER if k in doubted else _SAMPLER_REMEDY)
                 )
     return warnings
