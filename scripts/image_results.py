@@ -58,7 +58,11 @@ def fid_by_sampler(quality: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             "samples": runs[0]["fid_samples"],
             "seconds_per_sample": statistics.fmean(r["seconds_per_sample"] for r in runs),
             **(
-                {"hmc_fraction": [r["hmc_samples"] / r["fid_samples"] for r in runs]}
+                {
+                    "hmc_fraction": statistics.fmean(r["hmc_samples"] for r in runs)
+                    / runs[0]["fid_samples"],
+                    "hmc_samples": [r["hmc_samples"] for r in runs],
+                }
                 if "hmc_samples" in runs[0]
                 else {}
             ),
@@ -135,8 +139,9 @@ def figure(folder: Path, name: str, out: Path) -> None:
     panels = {
         "base prior, t = 1": folder / "evaluate/samples_base_t1.png",
         "NCP, SIR (M = 500), t = 1": folder / "evaluate/samples_sir_t1.png",
-        "NCP, HMC, t = 1": min(
-            folder.glob("evaluate*/samples_hmc_t1.png"), default=folder / "evaluate"
+        "NCP, HMC, t = 1": min(  # evaluate's grid, else that of a part (image_samplers.sh)
+            folder.glob("evaluate*/samples_hmc_t1.png"),
+            default=folder / "evaluate/samples_hmc_t1.png",
         ),
         "base prior, t = 0.7": folder / "samples_base_t0.7/samples.png",
         "NCP, SIR (M = 500), t = 0.7": folder / "samples_sir_t0.7/samples.png",

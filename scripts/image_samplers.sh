@@ -41,6 +41,8 @@ TOKEN=(--num_test 20 --importance_samples 2 --log_normalizer_samples 1000 --sir_
 (
     finished "$OUT/evaluate_hmc" || "${EVAL[@]}" "${TOKEN[@]}" --samplers hmc --fid_seeds 2 \
         --out "$OUT/evaluate_hmc"
+    # --seed 1000: FID's first sampling seed is seed + 5, the second stream of seed 0
+    # (ncpvae.evaluation.sample_quality.fid_sampling_seed)
     finished "$OUT/evaluate_auto_1005" || "${EVAL[@]}" "${TOKEN[@]}" --samplers auto \
         --fid_seeds 1 --seed 1000 --out "$OUT/evaluate_auto_1005"
 ) &
